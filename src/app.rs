@@ -1,0 +1,224 @@
+//! Building and running the application: store, instance key, SSO registry, metering, the
+//! HTTP server with its middleware. Tests build the same [`Application`] on port 0.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix_session::config::{PersistentSession, TtlExtensionPolicy};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::SameSite;
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::Settings;
+use crate::crypto::{key_path, InstanceKey, Sealer};
+use crate::metering::{spawn_flusher, Meter, TokenIndex};
+use crate::session::SqliteSessionStore;
+use crate::sso::ratelimit::RateLimiter;
+use crate::sso::Registry;
+use crate::store::{teams, Store};
+use crate::web::{self as routes, middleware};
+
+/// Shared state every handler can reach.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub sso: Arc<Registry>,
+    pub sealer: Sealer,
+    pub meter: Arc<Meter>,
+    pub tokens: Arc<TokenIndex>,
+    pub login_limiter: RateLimiter,
+    /// In `teamportal demo`: the demo accounts to show on the login page.
+    pub demo_accounts: Option<Vec<(String, String)>>,
+}
+
+/// Extra wiring for `teamportal demo`: routes of the built-in identity provider.
+pub struct Extras {
+    pub demo_accounts: Option<Vec<(String, String)>>,
+    pub extra_routes: Option<Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>>,
+    /// Team source recorded in the store ("config" or "demo").
+    pub team_source: &'static str,
+    /// An already bound listener (the demo needs its port before building settings).
+    pub listener: Option<TcpListener>,
+}
+
+impl Default for Extras {
+    fn default() -> Self {
+        Extras {
+            demo_accounts: None,
+            extra_routes: None,
+            team_source: "config",
+            listener: None,
+        }
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    meter: Arc<Meter>,
+    store: Store,
+    stop: Arc<AtomicBool>,
+    flusher: std::thread::JoinHandle<()>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot open the database {path}: {source}")]
+    Store {
+        path: String,
+        source: crate::store::StoreError,
+    },
+    #[error(transparent)]
+    Key(#[from] crate::crypto::KeyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> Result<Application, BuildError> {
+        Self::build_with(settings, Extras::default())
+    }
+
+    pub fn build_with(settings: Settings, extras: Extras) -> Result<Application, BuildError> {
+        let store_err = |source| BuildError::Store {
+            path: settings.database.display().to_string(),
+            source,
+        };
+        if let Some(dir) = settings
+            .database
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| store_err(crate::store::StoreError::Task(e.to_string())))?;
+        }
+        // Connections: each worker's requests plus the flush thread and headroom.
+        let pool_size = (settings.server.workers as u32 * 4 + 4).min(32);
+        let store = Store::open(&settings.database, pool_size).map_err(store_err)?;
+        let key = InstanceKey::load_or_create(&key_path(&settings.database))?;
+        store
+            .run_blocking(|c| teams::sync_from_config(c, &settings.teams, extras.team_source))
+            .map_err(store_err)?;
+
+        let tokens = Arc::new(TokenIndex::default());
+        tokens.reload(&store).map_err(store_err)?;
+        let meter = Arc::new(Meter::new(settings.billing.metering));
+        let stop = Arc::new(AtomicBool::new(false));
+        let flusher = spawn_flusher(meter.clone(), store.clone(), stop.clone());
+
+        let settings = Arc::new(settings);
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            store: store.clone(),
+            sso: Arc::new(Registry::new(settings.teams.clone())),
+            sealer: key.sealer(),
+            meter: meter.clone(),
+            tokens,
+            login_limiter: RateLimiter::new(100, 100),
+            demo_accounts: extras.demo_accounts,
+        });
+
+        let listener = match extras.listener {
+            Some(l) => l,
+            None => {
+                TcpListener::bind(settings.server.listen).map_err(|source| BuildError::Listen {
+                    addr: settings.server.listen.to_string(),
+                    source,
+                })?
+            }
+        };
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let https = settings.server.is_https();
+        let cookie_name = if https {
+            "__Host-teamportal"
+        } else {
+            "teamportal"
+        };
+        let cookie_key = key.cookie_key();
+        let session_store = SqliteSessionStore::new(
+            store.clone(),
+            settings.security.session_idle,
+            settings.security.session_max,
+        );
+        let idle = settings.security.session_idle.whole_seconds();
+        let extra_routes = extras.extra_routes;
+
+        let server = HttpServer::new(move || {
+            let session = SessionMiddleware::builder(session_store.clone(), cookie_key.clone())
+                .cookie_name(cookie_name.to_string())
+                .cookie_secure(https)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_path("/".into())
+                .session_lifecycle(
+                    PersistentSession::default()
+                        .session_ttl(actix_web::cookie::time::Duration::seconds(idle))
+                        .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                )
+                .build();
+            let extra = extra_routes.clone();
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(64 * 1024))
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .app_data(web::JsonConfig::default().limit(16 * 1024))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    crate::error::AppError::BadRequest(format!("The address is not valid: {e}."))
+                        .into()
+                }))
+                .wrap(session)
+                .wrap(middleware::security_headers(https))
+                .wrap(actix_web::middleware::from_fn(middleware::log_requests))
+                .configure(routes::configure)
+                .configure(move |cfg| {
+                    if let Some(f) = &extra {
+                        f(cfg)
+                    }
+                })
+                .default_service(web::to(routes::not_found))
+        })
+        .workers(settings.server.workers)
+        .shutdown_timeout(10)
+        .listen(listener)
+        .map_err(|source| BuildError::Listen {
+            addr: settings.server.listen.to_string(),
+            source,
+        })?
+        .run();
+
+        Ok(Application {
+            port,
+            server,
+            meter,
+            store,
+            stop,
+            flusher,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/Ctrl-C (actix handles both gracefully), then writes the last
+    /// usage counters.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.stop.store(true, Ordering::Relaxed);
+        self.flusher.thread().unpark();
+        let (meter, store) = (self.meter.clone(), self.store.clone());
+        let flushed = tokio::task::spawn_blocking(move || meter.flush(&store)).await;
+        match flushed {
+            Ok(Ok(())) => tracing::info!("usage counters written; stopped"),
+            Ok(Err(e)) => tracing::error!(error = %e, "could not write the last usage counters"),
+            Err(e) => tracing::error!(error = %e, "final flush task failed"),
+        }
+        let _ = self.flusher.join();
+        result
+    }
+}

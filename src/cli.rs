@@ -1,0 +1,320 @@
+//! The command line: `serve`, `check-config`, `backup`, `demo` and `admin` recovery tools.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::Application;
+use crate::config::{self, LoadError, Settings};
+use crate::store::{self, users, Store, StoreError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "teamportal",
+    version,
+    about = "Self-hosted team portal with corporate SSO"
+)]
+pub struct Cli {
+    /// Config file (TOML); without one, embedded defaults are used.
+    #[arg(long, global = true, env = "TEAMPORTAL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the portal.
+    Serve,
+    /// Validate the config file and explain every problem.
+    CheckConfig,
+    /// Write a consistent copy of the live database to DEST.
+    Backup { dest: PathBuf },
+    /// Try teamportal: a demo team and a built-in demo identity provider on loopback.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The demo's own database file.
+        #[arg(long, default_value = "teamportal-demo.db")]
+        database: PathBuf,
+    },
+    /// Recovery from the shell.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// List teams and their admins.
+    List,
+    /// Make an existing member an admin (when every admin is locked out).
+    Promote {
+        email: String,
+        #[arg(long)]
+        team: String,
+    },
+    /// Give an existing admin a break-glass password (read from stdin, or TEAMPORTAL_PASSWORD).
+    SetPassword {
+        email: String,
+        #[arg(long)]
+        team: String,
+    },
+    /// Remove an admin's break-glass password.
+    ClearPassword {
+        email: String,
+        #[arg(long)]
+        team: String,
+    },
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    init_tracing();
+    match cli.command {
+        Command::CheckConfig => check_config(cli.config.as_deref()),
+        Command::Serve => serve(cli.config.as_deref()),
+        Command::Backup { dest } => with_settings(cli.config.as_deref(), |s| backup(s, &dest)),
+        Command::Demo { listen, database } => demo(listen, database),
+        Command::Admin(cmd) => with_settings(cli.config.as_deref(), |s| admin(s, cmd)),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn load(path: Option<&Path>) -> Result<Settings, ExitCode> {
+    config::load(path).map_err(|e| {
+        match e {
+            LoadError::Invalid(errors) => {
+                eprintln!("teamportal: the config has {} error(s):", errors.len());
+                for err in errors {
+                    eprintln!("{err}");
+                }
+            }
+            other => eprintln!("teamportal: {other}"),
+        }
+        ExitCode::from(1)
+    })
+}
+
+fn with_settings(path: Option<&Path>, f: impl FnOnce(Settings) -> ExitCode) -> ExitCode {
+    match load(path) {
+        Ok(s) => f(s),
+        Err(code) => code,
+    }
+}
+
+fn check_config(path: Option<&Path>) -> ExitCode {
+    match config::load(path) {
+        Ok(s) => {
+            println!(
+                "config OK: {} team(s), listening on {}, public URL {}, database {}",
+                s.teams.len(),
+                s.server.listen,
+                s.server.base(),
+                s.database.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(LoadError::Invalid(errors)) => {
+            for e in errors {
+                println!("{e}");
+            }
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            println!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn serve(path: Option<&Path>) -> ExitCode {
+    let settings = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if path.is_none() {
+        eprintln!(
+            "teamportal: no config file given; using the embedded defaults (listen {}, database {}).",
+            config::DEFAULT_LISTEN,
+            config::DEFAULT_DATABASE
+        );
+    }
+    if settings.teams.is_empty() {
+        eprintln!(
+            "teamportal: no team is configured yet. Copy sample.toml, add a [[teams]] entry for your Okta app, \
+             check it with `teamportal check-config --config FILE`, and start with `teamportal serve --config FILE`."
+        );
+    }
+    run_app(move || Application::build(settings).map(|app| (app, None)))
+}
+
+fn demo(listen: std::net::SocketAddr, database: PathBuf) -> ExitCode {
+    run_app(move || {
+        let (app, base) = crate::demo::build(crate::demo::DemoOptions { listen, database })?;
+        Ok((app, Some(base)))
+    })
+}
+
+fn run_app(
+    build: impl FnOnce() -> Result<(Application, Option<String>), crate::app::BuildError>,
+) -> ExitCode {
+    let result = actix_web::rt::System::new().block_on(async move {
+        let (app, demo_base) = match build() {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("teamportal: {e}");
+                return Err(());
+            }
+        };
+        match demo_base {
+            Some(base) => {
+                println!("teamportal demo — a demo team with a built-in DEMO identity provider (loopback only)");
+                println!("Open {base}/login");
+                println!("Team ID: {}", crate::demo::TEAM_ID);
+                println!("admin: {}", crate::demo::ADMIN_EMAIL);
+                println!("member: {}", crate::demo::MEMBER_EMAIL);
+            }
+            None => tracing::info!(port = app.port(), "teamportal is serving"),
+        }
+        app.run_until_stopped().await.map_err(|e| eprintln!("teamportal: {e}"))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(()) => ExitCode::from(1),
+    }
+}
+
+fn backup(settings: Settings, dest: &Path) -> ExitCode {
+    if dest.exists() {
+        eprintln!(
+            "teamportal: {} already exists; choose a new file name",
+            dest.display()
+        );
+        return ExitCode::from(1);
+    }
+    if !settings.database.exists() {
+        eprintln!(
+            "teamportal: database {} does not exist",
+            settings.database.display()
+        );
+        return ExitCode::from(1);
+    }
+    match store::backup(&settings.database, dest) {
+        Ok(()) => {
+            println!("backup written to {}", dest.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("teamportal: backup failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn open_store(settings: &Settings) -> Result<Store, StoreError> {
+    let store = Store::open(&settings.database, 2)?;
+    store.run_blocking(|c| store::teams::sync_from_config(c, &settings.teams, "config"))?;
+    Ok(store)
+}
+
+fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
+    let store = match open_store(&settings) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("teamportal: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result: Result<(), String> = match cmd {
+        AdminCommand::List => store
+            .run_blocking(|c| -> Result<(), StoreError> {
+                for team in store::teams::list(c)? {
+                    println!("{} ({}) [{}]", team.id, team.name, team.source);
+                    for a in users::admins(c, &team.id)? {
+                        let pw = if a.has_password {
+                            " (break-glass password set)"
+                        } else {
+                            ""
+                        };
+                        println!("  admin: {}{pw}", a.email);
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| e.to_string()),
+        AdminCommand::Promote { email, team } => store
+            .run_blocking(|c| users::promote_by_email(c, &team, &email))
+            .map(|u| println!("{} is now an admin of {}", u.email, team))
+            .map_err(|e| format!("cannot promote {email} in team {team}: {e}")),
+        AdminCommand::SetPassword { email, team } => set_password(&store, &team, &email),
+        AdminCommand::ClearPassword { email, team } => store
+            .run_blocking(|c| -> Result<(), Msg> {
+                let user = admin_user(c, &team, &email)?;
+                Ok(users::set_password(c, &team, user, None)?)
+            })
+            .map(|()| println!("break-glass password removed for {email}"))
+            .map_err(|m| m.0),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("teamportal: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A message for the shell, from any store error.
+struct Msg(String);
+
+impl From<StoreError> for Msg {
+    fn from(e: StoreError) -> Self {
+        Msg(e.to_string())
+    }
+}
+
+fn admin_user(c: &rusqlite::Connection, team: &str, email: &str) -> Result<i64, Msg> {
+    users::find_by_email(c, team, email)?
+        .into_iter()
+        .find(|u| u.active && u.is_admin())
+        .map(|u| u.id)
+        .ok_or_else(|| Msg(format!("{email} is not an active admin of team {team}")))
+}
+
+fn set_password(store: &Store, team: &str, email: &str) -> Result<(), String> {
+    let password = match std::env::var("TEAMPORTAL_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("New break-glass password (input is visible; end with Enter):");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if password.chars().count() < 12 {
+        return Err("a break-glass password needs at least 12 characters".into());
+    }
+    let hash = crate::break_glass::hash_password(&password)?;
+    store
+        .run_blocking(|c| -> Result<(), Msg> {
+            let user = admin_user(c, team, email)?;
+            Ok(users::set_password(c, team, user, Some(&hash))?)
+        })
+        .map_err(|m| m.0)?;
+    println!("break-glass password set for {email}; remove it with `teamportal admin clear-password {email} --team {team}`");
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! Every error a page can end in, mapped to a status and a page in one place. The person
+//! sees what happened and what to do; the log gets the cause.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::sso::SsoError;
+use crate::store::users::{ChangeError, SignInError};
+use crate::store::StoreError;
+use crate::views;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("CSRF token missing or wrong")]
+    Csrf,
+    #[error("sign-in required")]
+    SignInRequired,
+    #[error("request body too large")]
+    TooLarge,
+    #[error(transparent)]
+    Sso(#[from] SsoError),
+    #[error("sign-in refused: {0}")]
+    SignIn(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, AppError>;
+
+impl From<ChangeError> for AppError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::NotFound => AppError::NotFound,
+            ChangeError::Rule(r) => AppError::Conflict(r.to_string()),
+            ChangeError::Conflict(m) => AppError::Conflict(m.to_string()),
+            ChangeError::Store(s) => AppError::Store(s),
+        }
+    }
+}
+
+impl From<SignInError> for AppError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::NotInvited => AppError::SignIn("not_invited"),
+            SignInError::Removed => AppError::SignIn("removed"),
+            SignInError::Store(s) => AppError::Store(s),
+        }
+    }
+}
+
+impl AppError {
+    fn title_and_message(&self) -> (&'static str, String) {
+        match self {
+            AppError::NotFound => ("Not found", "There is nothing here. Check the address, or go back to your team.".into()),
+            AppError::Forbidden(why) => ("Not allowed", (*why).to_string()),
+            AppError::BadRequest(why) => ("Bad request", why.clone()),
+            AppError::Conflict(why) => ("Not possible", why.clone()),
+            AppError::Csrf => (
+                "Form expired",
+                "This form was not accepted because its security token is missing or out of date. Go back, reload the page and try again.".into(),
+            ),
+            AppError::SignIn("not_invited") => (
+                "Invitation needed",
+                "This team admits only people an admin has invited. Ask a team admin to invite your work email, then sign in again.".into(),
+            ),
+            AppError::SignIn(_) => (
+                "Access removed",
+                "Your access to this team was removed by an admin. Ask a team admin to restore it.".into(),
+            ),
+            AppError::Sso(e) => sso_message(e),
+            AppError::SignInRequired => ("Sign in", "Sign in to continue.".into()),
+            AppError::TooLarge => ("Too large", "The request was larger than teamportal accepts.".into()),
+            AppError::Store(_) | AppError::Internal(_) => (
+                "Something went wrong",
+                "teamportal could not complete this request. Nothing was changed. Try again in a moment; if it keeps happening, tell your administrator.".into(),
+            ),
+        }
+    }
+}
+
+fn sso_message(e: &SsoError) -> (&'static str, String) {
+    match e {
+        SsoError::UnknownTeam => ("Unknown team", "There is no team with this Team ID on this portal.".into()),
+        SsoError::Unreachable(_) | SsoError::Unavailable(_) => (
+            "Identity provider unavailable",
+            "Your company's identity provider could not be reached, so sign-in is not possible right now. Try again in a few minutes.".into(),
+        ),
+        SsoError::Timeout => (
+            "Identity provider too slow",
+            "Your company's identity provider did not answer in time. Try again in a few minutes.".into(),
+        ),
+        SsoError::RateLimited => (
+            "Try again shortly",
+            "Your company's identity provider is receiving too many sign-ins right now. Wait a minute and try again.".into(),
+        ),
+        SsoError::TooManyStarts => (
+            "Try again shortly",
+            "Too many sign-in attempts came from your address. Wait a minute and try again.".into(),
+        ),
+        SsoError::Misconfigured(why) => (
+            "Single sign-on is misconfigured",
+            format!("Sign-in cannot work until an administrator fixes the SSO settings: {why}."),
+        ),
+        SsoError::Invalid(why) => ("Sign-in failed", why.clone()),
+        SsoError::AccessDenied(_) => (
+            "Access denied by your identity provider",
+            "Your identity provider did not let you into teamportal. If you use Okta, ask your Okta admin to assign you the teamportal app, then try again.".into(),
+        ),
+        SsoError::EmailNotVerified => (
+            "Email not verified",
+            "Your identity provider did not confirm that your email address is verified, so teamportal cannot admit you. An administrator can set trust_email = true for this team if the identity provider never sends email_verified (for example Entra ID).".into(),
+        ),
+        SsoError::NoEmail => (
+            "No email address",
+            "Your identity provider did not send an email address. Ask your administrator to release the email claim (email scope) to teamportal.".into(),
+        ),
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) | AppError::Csrf | AppError::SignIn(_) => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::SignInRequired => StatusCode::SEE_OTHER,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Sso(e) => match e {
+                SsoError::UnknownTeam => StatusCode::NOT_FOUND,
+                SsoError::Unreachable(_) | SsoError::Misconfigured(_) => StatusCode::BAD_GATEWAY,
+                SsoError::Unavailable(_) | SsoError::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
+                SsoError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                SsoError::TooManyStarts => StatusCode::TOO_MANY_REQUESTS,
+                SsoError::Invalid(_) => StatusCode::BAD_REQUEST,
+                SsoError::AccessDenied(_) | SsoError::EmailNotVerified | SsoError::NoEmail => {
+                    StatusCode::FORBIDDEN
+                }
+            },
+            AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let AppError::SignInRequired = self {
+            return HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, "/login"))
+                .finish();
+        }
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::info!(error = %self, status = status.as_u16(), "request refused");
+        }
+        let (title, message) = self.title_and_message();
+        let mut resp = HttpResponse::build(status);
+        if matches!(
+            self,
+            AppError::Sso(SsoError::RateLimited | SsoError::TooManyStarts)
+        ) {
+            resp.insert_header(("Retry-After", "60"));
+        }
+        resp.content_type("text/html; charset=utf-8")
+            .body(views::error::page(status.as_u16(), title, &message).into_string())
+    }
+}

@@ -1,0 +1,22 @@
+//! teamportal: a self-hosted team portal with corporate SSO, shared API tokens and billing.
+//!
+//! The binary in `main.rs` is a thin shell over [`cli::run`]; tests start the same
+//! application in-process through [`app::Application`].
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod app;
+pub mod billing;
+pub mod break_glass;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod metering;
+pub mod session;
+pub mod sso;
+pub mod store;
+pub mod views;
+pub mod web;

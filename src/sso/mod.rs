@@ -1,0 +1,117 @@
+//! Single sign-on with OpenID Connect (authorization code flow, confidential client, PKCE):
+//! the registry of teams' SSO settings, the IdP caches, the login flows and their errors.
+
+mod flow;
+pub mod provider;
+pub mod ratelimit;
+pub mod redirect;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+pub use flow::{finish, start, CallbackParams, Finished, GroupsClaim, OidcIdToken, StartRequest};
+pub use provider::Providers;
+
+use crate::config::TeamConfig;
+
+/// Why a sign-in did not happen; each maps to a status and a page in `error.rs`.
+#[derive(Debug, thiserror::Error)]
+pub enum SsoError {
+    #[error("no team with this Team ID")]
+    UnknownTeam,
+    #[error("the identity provider could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the identity provider did not answer in time")]
+    Timeout,
+    #[error("the identity provider is having trouble: {0}")]
+    Unavailable(String),
+    #[error("the identity provider is rate limiting sign-ins")]
+    RateLimited,
+    #[error("the identity provider is misconfigured: {0}")]
+    Misconfigured(String),
+    #[error("invalid sign-in: {0}")]
+    Invalid(String),
+    #[error("the identity provider denied access")]
+    AccessDenied(Option<String>),
+    #[error("the identity provider did not confirm the email address")]
+    EmailNotVerified,
+    #[error("the identity provider sent no email address")]
+    NoEmail,
+    #[error("too many sign-in attempts from this address")]
+    TooManyStarts,
+}
+
+impl SsoError {
+    pub fn from_transport(e: reqwest::Error) -> SsoError {
+        if e.is_timeout() {
+            SsoError::Timeout
+        } else {
+            // The error text may contain the URL but never credentials (sent in headers/body).
+            SsoError::Unreachable(e.without_url().to_string())
+        }
+    }
+}
+
+/// The teams whose SSO this instance serves, by Team ID, plus the shared IdP caches.
+pub struct Registry {
+    teams: RwLock<BTreeMap<String, Arc<TeamConfig>>>,
+    pub providers: Providers,
+}
+
+impl Registry {
+    pub fn new(teams: Vec<TeamConfig>) -> Registry {
+        Registry {
+            teams: RwLock::new(
+                teams
+                    .into_iter()
+                    .map(|t| (t.id.as_str().to_string(), Arc::new(t)))
+                    .collect(),
+            ),
+            providers: Providers::new(),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<TeamConfig>> {
+        self.teams.read().ok()?.get(id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<TeamConfig>> {
+        self.teams
+            .read()
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The team whose `email_domains` contains this domain.
+    pub fn by_email_domain(&self, domain: &str) -> Option<Arc<TeamConfig>> {
+        let domain = domain.to_ascii_lowercase();
+        self.all()
+            .into_iter()
+            .find(|t| t.email_domains.iter().any(|d| *d == domain))
+    }
+
+    pub fn insert(&self, team: TeamConfig) {
+        if let Ok(mut t) = self.teams.write() {
+            t.insert(team.id.as_str().to_string(), Arc::new(team));
+        }
+    }
+}
+
+/// The redirect URI to register at the IdP for a team.
+pub fn redirect_uri(base: &str, team: &str) -> String {
+    format!("{base}/sso/{team}/callback")
+}
+
+/// The "Initiate login URI" (third-party initiated login) to register at the IdP.
+pub fn initiate_uri(base: &str, team: &str) -> String {
+    format!("{base}/sso/{team}/initiate")
+}
+
+/// The scopes teamportal asks for; `groups` only when the team maps groups to admins.
+pub fn scopes(team: &TeamConfig) -> Vec<&'static str> {
+    let mut s = vec!["openid", "email", "profile"];
+    if !team.admin_groups.is_empty() {
+        s.push("groups");
+    }
+    s
+}

@@ -1,0 +1,102 @@
+//! Invitations to invite-only teams, matched by lowercase email.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::audit::{self, Actor};
+use super::{now, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct Invite {
+    pub id: i64,
+    pub email: String,
+    pub invited_by: String,
+    pub created_at: i64,
+}
+
+pub fn find_pending(
+    conn: &Connection,
+    team_id: &str,
+    email: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM invites WHERE team_id = ?1 AND email = ?2
+               AND accepted_at IS NULL AND cancelled_at IS NULL",
+            params![team_id, email.to_lowercase()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+pub fn mark_accepted(conn: &Connection, id: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE invites SET accepted_at = ?2 WHERE id = ?1",
+        params![id, now()],
+    )?;
+    Ok(())
+}
+
+/// Creates a pending invitation; inviting an already-invited email is a no-op.
+pub fn create(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+    email: &str,
+) -> Result<i64, StoreError> {
+    let tx = conn.transaction()?;
+    if let Some(id) = find_pending(&tx, team_id, email)? {
+        return Ok(id);
+    }
+    tx.execute(
+        "INSERT INTO invites (team_id, email, invited_by, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![team_id, email, actor.user_id, now()],
+    )?;
+    let id = tx.last_insert_rowid();
+    audit::record(&tx, team_id, actor, "invite_created", email, "")?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// Cancels a pending invitation of this team; false when there is none with that id.
+pub fn cancel(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+    id: i64,
+) -> Result<bool, StoreError> {
+    let tx = conn.transaction()?;
+    let email: Option<String> = tx
+        .query_row(
+            "UPDATE invites SET cancelled_at = ?3 WHERE id = ?1 AND team_id = ?2
+               AND accepted_at IS NULL AND cancelled_at IS NULL RETURNING email",
+            params![id, team_id, now()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(email) = email else {
+        return Ok(false);
+    };
+    audit::record(&tx, team_id, actor, "invite_cancelled", &email, "")?;
+    tx.commit()?;
+    Ok(true)
+}
+
+pub fn list_pending(conn: &Connection, team_id: &str) -> Result<Vec<Invite>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT i.id, i.email, coalesce(u.email, 'shell'), i.created_at FROM invites i
+         LEFT JOIN users u ON u.id = i.invited_by
+         WHERE i.team_id = ?1 AND i.accepted_at IS NULL AND i.cancelled_at IS NULL
+         ORDER BY i.email",
+    )?;
+    let rows = stmt
+        .query_map([team_id], |r| {
+            Ok(Invite {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                invited_by: r.get(2)?,
+                created_at: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

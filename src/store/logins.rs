@@ -1,0 +1,57 @@
+//! Pending SSO sign-ins: `state`, `nonce` and the PKCE verifier, kept server-side, bound to
+//! the browser that started them, single use and valid for ten minutes.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{now, StoreError};
+
+pub const LIFETIME_SECS: i64 = 600;
+
+#[derive(Debug, Clone)]
+pub struct PendingLogin {
+    pub state: String,
+    pub team_id: String,
+    pub browser: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub return_to: Option<String>,
+    pub created_at: i64,
+}
+
+pub fn insert(conn: &Connection, p: &PendingLogin) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO sso_logins (state, team_id, browser, nonce, pkce_verifier, return_to, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![p.state, p.team_id, p.browser, p.nonce, p.pkce_verifier, p.return_to, p.created_at],
+    )?;
+    Ok(())
+}
+
+/// Removes and returns the pending login for `state`: a second use finds nothing.
+pub fn take(conn: &Connection, state: &str) -> Result<Option<PendingLogin>, StoreError> {
+    Ok(conn
+        .query_row(
+            "DELETE FROM sso_logins WHERE state = ?1
+             RETURNING state, team_id, browser, nonce, pkce_verifier, return_to, created_at",
+            [state],
+            |r| {
+                Ok(PendingLogin {
+                    state: r.get(0)?,
+                    team_id: r.get(1)?,
+                    browser: r.get(2)?,
+                    nonce: r.get(3)?,
+                    pkce_verifier: r.get(4)?,
+                    return_to: r.get(5)?,
+                    created_at: r.get(6)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub fn purge_expired(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM sso_logins WHERE created_at <= ?1",
+        params![now() - LIFETIME_SECS],
+    )?)
+}

@@ -1,0 +1,127 @@
+//! Metered usage: daily counters per token and unit, and idempotent usage reports.
+
+use rusqlite::{params, Connection};
+
+use super::{now, StoreError};
+
+/// One counter increment to add to `usage_daily`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CounterKey {
+    pub team_id: String,
+    pub token_id: i64,
+    pub day: String,
+    pub unit: String,
+}
+
+/// Adds batched counters and `last used` times in one transaction.
+pub fn flush(
+    conn: &mut Connection,
+    counters: &[(CounterKey, i64)],
+    last_used: &[(i64, i64)],
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    {
+        let mut add = tx.prepare_cached(
+            "INSERT INTO usage_daily (team_id, token_id, day, unit, quantity) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (token_id, day, unit) DO UPDATE SET quantity = quantity + excluded.quantity",
+        )?;
+        for (k, n) in counters {
+            add.execute(params![k.team_id, k.token_id, k.day, k.unit, n])?;
+        }
+        let mut used = tx.prepare_cached(
+            "UPDATE api_tokens SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1",
+        )?;
+        for (id, at) in last_used {
+            used.execute(params![id, at])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Stores a usage report once per idempotency key; returns false for a repeat.
+pub fn report(
+    conn: &mut Connection,
+    key: &CounterKey,
+    idempotency_key: &str,
+    quantity: i64,
+) -> Result<bool, StoreError> {
+    let tx = conn.transaction()?;
+    let inserted = tx.execute(
+        "INSERT INTO usage_reports (team_id, idempotency_key, token_id, unit, quantity, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        params![
+            key.team_id,
+            idempotency_key,
+            key.token_id,
+            key.unit,
+            quantity,
+            now()
+        ],
+    )?;
+    if inserted == 1 {
+        tx.execute(
+            "INSERT INTO usage_daily (team_id, token_id, day, unit, quantity) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (token_id, day, unit) DO UPDATE SET quantity = quantity + excluded.quantity",
+            params![key.team_id, key.token_id, key.day, key.unit, quantity],
+        )?;
+    }
+    tx.commit()?;
+    Ok(inserted == 1)
+}
+
+#[derive(Debug, Clone)]
+pub struct DailyRow {
+    pub day: String,
+    pub token_id: i64,
+    pub token_name: String,
+    pub unit: String,
+    pub quantity: i64,
+}
+
+/// Usage rows of days in [first_day, last_day] (inclusive, `YYYY-MM-DD`), ordered by day,
+/// token and unit.
+pub fn daily(
+    conn: &Connection,
+    team_id: &str,
+    first_day: &str,
+    last_day: &str,
+) -> Result<Vec<DailyRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.day, d.token_id, coalesce(t.name, ''), d.unit, d.quantity FROM usage_daily d
+         LEFT JOIN api_tokens t ON t.id = d.token_id
+         WHERE d.team_id = ?1 AND d.day BETWEEN ?2 AND ?3
+         ORDER BY d.day, d.token_id, d.unit",
+    )?;
+    let rows = stmt
+        .query_map(params![team_id, first_day, last_day], |r| {
+            Ok(DailyRow {
+                day: r.get(0)?,
+                token_id: r.get(1)?,
+                token_name: r.get(2)?,
+                unit: r.get(3)?,
+                quantity: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Months (`YYYY-MM`) that have any usage, newest first.
+pub fn months(conn: &Connection, team_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT substr(day, 1, 7) AS m FROM usage_daily WHERE team_id = ?1 ORDER BY m DESC",
+    )?;
+    let rows = stmt
+        .query_map([team_id], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(rows)
+}
+
+pub fn total(conn: &Connection, token_id: i64, unit: &str) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT coalesce(sum(quantity), 0) FROM usage_daily WHERE token_id = ?1 AND unit = ?2",
+        params![token_id, unit],
+        |r| r.get(0),
+    )?)
+}

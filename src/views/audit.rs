@@ -1,0 +1,58 @@
+//! The audit log page.
+
+use maud::{html, Markup};
+
+use crate::store::audit::{Entry, Filter};
+
+use super::{pager, when, Chrome};
+
+pub fn page(
+    c: &Chrome<'_>,
+    rows: &[Entry],
+    total: i64,
+    actions: &[String],
+    f: &Filter,
+    page: i64,
+    per_page: i64,
+) -> Markup {
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut params = Vec::new();
+    if let Some(a) = &f.action {
+        params.push(format!("action={}", enc(a)));
+    }
+    if let Some(p) = &f.person {
+        params.push(format!("person={}", enc(p)));
+    }
+    super::page(
+        "Audit log",
+        Some(c),
+        html! {
+            h1 { "Audit log" }
+            form.search method="get" action="/audit" {
+                label for="action" { "Action" }
+                select #action name="action" {
+                    option value="" { "All actions" }
+                    @for a in actions {
+                        option value=(a) selected[f.action.as_deref() == Some(a.as_str())] { (a) }
+                    }
+                }
+                label for="person" { "Person" }
+                input #person name="person" type="search" value=(f.person.clone().unwrap_or_default());
+                button type="submit" { "Filter" }
+            }
+            @if rows.is_empty() {
+                p.empty { "Nothing recorded that matches." }
+            } @else {
+                table.audit {
+                    thead { tr { th { "When" } th { "Who" } th { "Action" } th { "On" } th { "Details" } th { "From" } } }
+                    tbody {
+                        @for e in rows {
+                            tr { td { (when(Some(e.at))) } td { (e.actor) } td { code { (e.action) } } td { (e.target) } td { (e.detail) } td { (e.ip) } }
+                        }
+                    }
+                }
+            }
+            (pager("/audit", &params.join("&"), page, per_page, total))
+        },
+    )
+}

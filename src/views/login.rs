@@ -1,0 +1,72 @@
+//! The Corporate SSO page.
+
+use maud::{html, Markup};
+
+pub struct LoginView<'a> {
+    pub csrf: &'a str,
+    pub value: &'a str,
+    pub error: Option<&'a str>,
+    pub no_teams: bool,
+    pub password_login: bool,
+    pub demo: Option<&'a [(String, String)]>,
+    pub signed_out: bool,
+    pub idp_logout: Option<&'a str>,
+}
+
+pub fn page(v: &LoginView<'_>) -> Markup {
+    super::page(
+        "Sign in",
+        None,
+        html! {
+            section.login {
+                h1 { "Sign in" }
+                @if v.signed_out {
+                    p.banner.ok role="status" {
+                        "You are signed out of teamportal."
+                        @if let Some(url) = v.idp_logout {
+                            " " a href=(url) { "Sign out of your identity provider too" }
+                        }
+                    }
+                }
+                @if v.no_teams {
+                    p.banner.warn { "No team is configured yet. An operator adds one under [[teams]] in the config file (see sample.toml) and restarts teamportal." }
+                }
+                h2 { "Corporate SSO" }
+                form method="post" action="/login/sso" {
+                    (super::csrf_field(v.csrf))
+                    label for="team_id" { "Team ID or work email" }
+                    input #team_id name="team_id" type="text" required autofocus value=(v.value)
+                        autocomplete="organization" autocapitalize="none" spellcheck="false"
+                        aria-describedby=@if v.error.is_some() { "team_id_error" } @else { "team_id_help" };
+                    @if let Some(e) = v.error {
+                        p #team_id_error .field-error role="alert" { (e) }
+                    }
+                    p #team_id_help .muted { "Your Team ID looks like " code { "acme" } " or " code { "acme-eng" } ". Ask your admin if you do not know it." }
+                    button type="submit" { "Continue with SSO" }
+                }
+                @if let Some(accounts) = v.demo {
+                    aside.demo {
+                        h2 { "Demo" }
+                        p { "This is the demo portal with a built-in demo identity provider. Team ID: " code { "demo" } }
+                        ul { @for (role, email) in accounts { li { (role) ": " code { (email) } } } }
+                    }
+                }
+                @if v.password_login {
+                    details.break-glass {
+                        summary { "Break-glass admin sign-in" }
+                        form method="post" action="/login/password" {
+                            (super::csrf_field(v.csrf))
+                            label for="pw_team" { "Team ID" }
+                            input #pw_team name="team_id" type="text" required;
+                            label for="pw_email" { "Email" }
+                            input #pw_email name="email" type="email" required autocomplete="username";
+                            label for="pw_password" { "Password" }
+                            input #pw_password name="password" type="password" required autocomplete="current-password";
+                            button type="submit" { "Sign in with password" }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,133 @@
+//! HTML views (maud): the page layout, shared components and one module per page. Views
+//! take plain data and return `Markup`; they never touch the store.
+
+pub mod audit;
+pub mod billing;
+pub mod error;
+pub mod login;
+pub mod settings;
+pub mod team;
+pub mod tokens;
+
+use maud::{html, Markup, DOCTYPE};
+
+use crate::web::assets;
+
+/// What the header needs to know about the signed-in person.
+pub struct Chrome<'a> {
+    pub team_name: &'a str,
+    pub user_name: &'a str,
+    pub user_email: &'a str,
+    pub is_admin: bool,
+    pub csrf: &'a str,
+    pub current: &'a str,
+    /// A break-glass password exists in the team: admins are reminded on every page.
+    pub break_glass: bool,
+}
+
+pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · teamportal" }
+                link rel="stylesheet" href=(assets::url("app.css"));
+                link rel="icon" href=(assets::url("favicon.svg")) type="image/svg+xml";
+                script src=(assets::url("app.js")) defer {}
+            }
+            body {
+                header.top {
+                    a.brand href="/" { "teamportal" }
+                    @if let Some(c) = chrome {
+                        nav aria-label="Main" {
+                            (nav_link("/team", "Team", c.current))
+                            (nav_link("/tokens", "API tokens", c.current))
+                            @if c.is_admin {
+                                (nav_link("/billing", "Billing", c.current))
+                                (nav_link("/settings/sso", "SSO settings", c.current))
+                                (nav_link("/audit", "Audit log", c.current))
+                            }
+                        }
+                        div.who {
+                            span.team { (c.team_name) }
+                            span.user title=(c.user_email) { (c.user_name) @if c.is_admin { " " span.badge { "admin" } } }
+                            form method="post" action="/logout" {
+                                (csrf_field(c.csrf))
+                                button.link type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                @if let Some(c) = chrome {
+                    @if c.is_admin && c.break_glass {
+                        div.banner.warn role="alert" {
+                            "A break-glass password exists in this team. Remove it with "
+                            code { "teamportal admin clear-password" } " once SSO works."
+                        }
+                    }
+                }
+                main { (body) }
+                footer { "teamportal " (env!("CARGO_PKG_VERSION")) }
+            }
+        }
+    }
+}
+
+fn nav_link(href: &str, label: &str, current: &str) -> Markup {
+    html! {
+        @if href == current {
+            a href=(href) aria-current="page" { (label) }
+        } @else {
+            a href=(href) { (label) }
+        }
+    }
+}
+
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf_token" value=(token); }
+}
+
+/// `2026-11-23 09:30 UTC`, or a dash for never.
+pub fn when(ts: Option<i64>) -> String {
+    match ts.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()) {
+        None => "—".into(),
+        Some(t) => t
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .unwrap_or_default(),
+    }
+}
+
+/// Page links for a paged list; `params` is the query without `page`.
+pub fn pager(base: &str, params: &str, page: i64, per_page: i64, total: i64) -> Markup {
+    let pages = ((total + per_page - 1) / per_page).max(1);
+    let link = |p: i64| {
+        if params.is_empty() {
+            format!("{base}?page={p}")
+        } else {
+            format!("{base}?{params}&page={p}")
+        }
+    };
+    html! {
+        @if pages > 1 {
+            nav.pager aria-label="Pages" {
+                @if page > 1 { a rel="prev" href=(link(page - 1)) { "← Previous" } }
+                span { "Page " (page) " of " (pages) }
+                @if page < pages { a rel="next" href=(link(page + 1)) { "Next →" } }
+            }
+        }
+    }
+}
+
+/// A value with a copy button (progressive enhancement: the value stays selectable).
+pub fn copyable(id: &str, value: &str) -> Markup {
+    html! {
+        span.copyable {
+            input.mono id=(id) type="text" readonly value=(value) aria-label="Value to copy";
+            button.copy type="button" data-copy=(id) { "Copy" }
+        }
+    }
+}

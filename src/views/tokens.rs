@@ -1,0 +1,80 @@
+//! The API tokens page.
+
+use maud::{html, Markup};
+
+use crate::store::tokens::Token;
+
+use super::{copyable, csrf_field, when, Chrome};
+
+pub fn page(
+    c: &Chrome<'_>,
+    me: i64,
+    is_admin: bool,
+    tokens: &[Token],
+    shown: Option<&(i64, String)>,
+    now: i64,
+) -> Markup {
+    super::page(
+        "API tokens",
+        Some(c),
+        html! {
+            h1 { "API tokens" }
+            p.muted { "Tokens are shared by the whole team. Services check them at " code { "GET /api/v1/verify" } " with " code { "Authorization: Bearer <token>" } "." }
+            @if let Some((id, secret)) = shown {
+                section.secret.banner.ok role="status" {
+                    h2 { "Token secret" }
+                    p { "Copy it now and keep it safe. Members can reveal it again later; the reveal is recorded in the audit log." }
+                    div #new-token data-token-id=(id) { (copyable("new-token-secret", secret)) }
+                }
+            }
+            section.create {
+                h2 { "Create a token" }
+                form method="post" action="/tokens" {
+                    (csrf_field(c.csrf))
+                    label for="token_name" { "Name" }
+                    input #token_name name="name" type="text" required maxlength="64" placeholder="e.g. ci-deploy";
+                    label for="token_expiry" { "Expires in days (empty: never)" }
+                    input #token_expiry name="expires_in_days" type="number" min="1" max="3650";
+                    label.check { input type="checkbox" name="personal" value="on"; " Personal: only I can see and reveal it" }
+                    button type="submit" { "Create token" }
+                }
+            }
+            @if tokens.is_empty() {
+                p.empty { "No tokens yet. Create the first one above." }
+            } @else {
+                table.tokens {
+                    thead { tr { th { "Name" } th { "Prefix" } th { "Created by" } th { "Created" } th { "Last used" } th { "Expires" } th { "Status" } th { "Actions" } } }
+                    tbody {
+                        @for t in tokens {
+                            @let mine = t.created_by == me;
+                            @let status = t.status(now);
+                            tr data-token-id=(t.id) {
+                                td { (t.name) @if t.personal { " " span.badge { "personal" } } }
+                                td.mono { (t.prefix) "…" }
+                                td { (t.creator) }
+                                td { (when(Some(t.created_at))) }
+                                td { (when(t.last_used_at)) }
+                                td { (when(t.expires_at)) }
+                                td { span class=(format!("status {status}")) { (status) } }
+                                td.actions {
+                                    @if status != "revoked" && (!t.personal || mine) {
+                                        form.inline method="post" action=(format!("/tokens/{}/reveal", t.id)) {
+                                            (csrf_field(c.csrf))
+                                            button type="submit" { "Reveal" }
+                                        }
+                                    }
+                                    @if status != "revoked" && (mine || is_admin) {
+                                        form.inline method="post" action=(format!("/tokens/{}/revoke", t.id)) {
+                                            (csrf_field(c.csrf))
+                                            button.danger type="submit" { "Revoke" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,152 @@
+//! The token-authenticated API: forward-auth verification (the hot path: one SHA-256, one
+//! in-memory lookup, one counter bump; no database work) and usage reports.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::crypto;
+use crate::domain::valid_unit;
+use crate::metering::today;
+use crate::store::tokens::Verifiable;
+use crate::store::usage::{self, CounterKey};
+use crate::store::{now, StoreError};
+
+fn unauthorized(why: &str) -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((
+            header::WWW_AUTHENTICATE,
+            "Bearer realm=\"teamportal\", error=\"invalid_token\"",
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "error": "invalid_token", "error_description": why }))
+}
+
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, "5"))
+        .json(json!({ "error": "unavailable", "error_description": "the token store is not answering" }))
+}
+
+/// The bearer token from `Authorization`, if well-formed.
+fn bearer(req: &HttpRequest) -> Result<&str, &'static str> {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let value = values.next().ok_or("missing Authorization header")?;
+    if values.next().is_some() {
+        return Err("more than one Authorization header");
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| "Authorization header is not ASCII")?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or("Authorization must be \"Bearer <token>\"")?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err("Authorization must use the Bearer scheme");
+    }
+    let token = token.trim();
+    if !token.starts_with(crypto::TOKEN_PREFIX)
+        || token.len() > 128
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err("malformed token");
+    }
+    Ok(token)
+}
+
+fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<std::sync::Arc<Verifiable>, HttpResponse> {
+    if !state.meter.healthy() {
+        return Err(unavailable());
+    }
+    let token = bearer(req).map_err(unauthorized)?;
+    let hash = crypto::sha256(token.as_bytes());
+    state
+        .tokens
+        .lookup(&hash, now())
+        .ok_or_else(|| unauthorized("unknown, revoked or expired token"))
+}
+
+/// A header value for a token name; names are printable but may be non-ASCII.
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| {
+        let enc: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
+        HeaderValue::from_str(&enc).unwrap_or(HeaderValue::from_static("token"))
+    })
+}
+
+pub async fn verify(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let token = match authenticate(&state, &req) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    state.meter.record(&token, now());
+    HttpResponse::Ok()
+        .insert_header(("X-Team-Id", header_value(&token.team_id)))
+        .insert_header(("X-Token-Name", header_value(&token.name)))
+        .insert_header(("X-Token-Id", token.id.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "team_id": token.team_id, "token_name": token.name, "token_id": token.id }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageReport {
+    quantity: serde_json::Number,
+    unit: String,
+    idempotency_key: String,
+}
+
+fn bad_request(why: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({ "error": "invalid_request", "error_description": why }))
+}
+
+/// Stores a usage report durably before answering; a repeated idempotency key counts once.
+pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let token = match authenticate(&state, &req) {
+        Ok(t) => t,
+        Err(resp) => return resp,
+    };
+    let report: UsageReport = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(&format!(
+            "expected {{\"quantity\": N, \"unit\": \"...\", \"idempotency_key\": \"...\"}}: {e}"
+        )),
+    };
+    let quantity = match report.quantity.as_i64() {
+        Some(q) if q > 0 && q <= 1_000_000_000_000 => q,
+        _ => return bad_request("quantity must be a whole number greater than 0"),
+    };
+    if !valid_unit(&report.unit) {
+        return bad_request(
+            "unit must be 1-64 characters: lowercase letters, digits, '_', '-', '.'",
+        );
+    }
+    let key = report.idempotency_key;
+    if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
+        return bad_request("idempotency_key must be 1-200 printable characters");
+    }
+    let counter = CounterKey {
+        team_id: token.team_id.clone(),
+        token_id: token.id,
+        day: today(),
+        unit: report.unit,
+    };
+    let stored = state
+        .store
+        .run(move |c| -> Result<bool, StoreError> { usage::report(c, &counter, &key, quantity) })
+        .await;
+    match stored {
+        Ok(new) => HttpResponse::Ok().json(json!({ "stored": true, "duplicate": !new })),
+        Err(e) => {
+            tracing::error!(error = %e, "could not store a usage report");
+            unavailable()
+        }
+    }
+}

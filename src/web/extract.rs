@@ -1,0 +1,163 @@
+//! Extractors that put identity and intent into handler signatures: [`CurrentUser`] for
+//! any signed-in member, [`Admin`] built on it, and [`CsrfForm`] for every POST form.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::SessionExt;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::session::TypedSession;
+use crate::store::audit::Actor;
+use crate::store::users::{self, User};
+use crate::store::StoreError;
+use crate::views::Chrome;
+
+use super::client_ip::client_ip;
+
+/// The signed-in user, loaded from the store on every request so role changes and removals
+/// take effect at once.
+pub struct CurrentUser {
+    pub user: User,
+    pub team_name: String,
+    pub csrf: String,
+    pub break_glass: bool,
+    pub ip: String,
+}
+
+impl CurrentUser {
+    pub fn team(&self) -> &str {
+        &self.user.team_id
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user.id),
+            label: self.user.email.clone(),
+            ip: self.ip.clone(),
+        }
+    }
+
+    pub fn chrome<'a>(&'a self, current: &'a str) -> Chrome<'a> {
+        Chrome {
+            team_name: &self.team_name,
+            user_name: self.user.display_name(),
+            user_email: &self.user.email,
+            is_admin: self.user.is_admin(),
+            csrf: &self.csrf,
+            current,
+            break_glass: self.break_glass,
+        }
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::Internal("app state missing".into()))?
+                .clone();
+            let session = req.get_session();
+            let typed = TypedSession(&session);
+            let Some(uid) = typed.user_id() else {
+                return Err(AppError::SignInRequired);
+            };
+            let loaded = state
+                .store
+                .run(move |c| -> Result<_, StoreError> {
+                    let Some(user) = users::get(c, uid)? else {
+                        return Ok(None);
+                    };
+                    let bg = users::team_has_password(c, &user.team_id)?;
+                    Ok(Some((user, bg)))
+                })
+                .await?;
+            let Some((user, break_glass)) = loaded.filter(|(u, _)| u.active) else {
+                typed.sign_out();
+                return Err(AppError::SignInRequired);
+            };
+            let team_name = state
+                .sso
+                .get(&user.team_id)
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| user.team_id.clone());
+            let ip = client_ip(&req, &state.settings.server.trusted_proxies).to_string();
+            Ok(CurrentUser {
+                csrf: typed.csrf_token(),
+                user,
+                team_name,
+                break_glass,
+                ip,
+            })
+        })
+    }
+}
+
+/// A signed-in admin of their team; members get 403 before the handler runs.
+pub struct Admin(pub CurrentUser);
+
+impl FromRequest for Admin {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let fut = CurrentUser::from_request(req, payload);
+        Box::pin(async move {
+            let current = fut.await?;
+            if current.user.is_admin() {
+                Ok(Admin(current))
+            } else {
+                Err(AppError::Forbidden(
+                    "Only team admins may open this page or do this.",
+                ))
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    csrf_token: Option<String>,
+}
+
+/// A urlencoded form whose `csrf_token` field matched the session's token. The token is
+/// checked before the form is parsed, so a forged request learns nothing.
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        let body = web::Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let body = body.await.map_err(|e| {
+                if e.to_string().to_lowercase().contains("overflow") {
+                    AppError::TooLarge
+                } else {
+                    AppError::BadRequest("The form could not be read.".into())
+                }
+            })?;
+            let field: CsrfField =
+                serde_urlencoded::from_bytes(&body).unwrap_or(CsrfField { csrf_token: None });
+            let session = req.get_session();
+            if !TypedSession(&session).csrf_matches(field.csrf_token.as_deref().unwrap_or_default())
+            {
+                return Err(AppError::Csrf);
+            }
+            serde_urlencoded::from_bytes::<T>(&body)
+                .map(CsrfForm)
+                .map_err(|e| AppError::BadRequest(format!("The form is not valid: {e}.")))
+        })
+    }
+}

@@ -1,0 +1,32 @@
+//! `GET /healthz`: 200 `ok` when the database answers, else 503.
+
+use actix_web::{web, HttpResponse};
+
+use crate::app::AppState;
+use crate::store::{self, StoreError};
+
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
+    let path = state.settings.database.clone();
+    let result = state
+        .store
+        .run(move |c| {
+            // The file itself must still be there: a deleted database keeps answering from
+            // open connections while nothing would survive a restart.
+            if !path.exists() {
+                return Err(StoreError::Task("database file is missing".into()));
+            }
+            store::ping(c)
+        })
+        .await;
+    match result {
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=utf-8")
+                .body("database unavailable")
+        }
+    }
+}

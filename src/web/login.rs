@@ -1,0 +1,439 @@
+//! Signing in and out: the Corporate SSO form, SP- and IdP-initiated flows, the callback,
+//! break-glass password sign-in and sign-out.
+
+use std::sync::Arc;
+
+use actix_session::Session;
+use actix_web::http::header::LOCATION;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::config::TeamConfig;
+use crate::domain::{Email, TeamId};
+use crate::error::{AppError, Result};
+use crate::session::TypedSession;
+use crate::sso::{self, redirect, CallbackParams, SsoError, StartRequest};
+use crate::store::audit::{self, Actor};
+use crate::store::users;
+use crate::views;
+
+use super::client_ip::client_ip;
+use super::extract::CsrfForm;
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish()
+}
+
+pub async fn root(session: Session) -> HttpResponse {
+    if TypedSession(&session).user_id().is_some() {
+        see_other("/team")
+    } else {
+        see_other("/login")
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    signed_out: Option<String>,
+}
+
+pub async fn login_page(
+    state: web::Data<AppState>,
+    session: Session,
+    q: web::Query<LoginQuery>,
+) -> Result<HttpResponse> {
+    let typed = TypedSession(&session);
+    if typed.user_id().is_some() && q.signed_out.is_none() {
+        return Ok(see_other("/team"));
+    }
+    let idp_logout = match q.signed_out.as_deref().and_then(|t| state.sso.get(t)) {
+        Some(team) => idp_logout_url(&state, &team).await,
+        None => None,
+    };
+    let body = render_login(
+        &state,
+        &typed,
+        "",
+        None,
+        q.signed_out.is_some(),
+        idp_logout.as_deref(),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+fn render_login(
+    state: &AppState,
+    typed: &TypedSession<'_>,
+    value: &str,
+    error: Option<&str>,
+    signed_out: bool,
+    idp_logout: Option<&str>,
+) -> String {
+    let csrf = typed.csrf_token();
+    views::login::page(&views::login::LoginView {
+        csrf: &csrf,
+        value,
+        error,
+        no_teams: state.sso.all().is_empty(),
+        password_login: state.settings.security.password_login,
+        demo: state.demo_accounts.as_deref(),
+        signed_out,
+        idp_logout,
+    })
+    .into_string()
+}
+
+async fn idp_logout_url(state: &AppState, team: &TeamConfig) -> Option<String> {
+    let d = state
+        .sso
+        .providers
+        .discovery(&team.issuer_str())
+        .await
+        .ok()?;
+    let mut url = d.end_session_endpoint.clone()?;
+    url.query_pairs_mut()
+        .append_pair("client_id", &team.client_id)
+        .append_pair(
+            "post_logout_redirect_uri",
+            &format!("{}/login", state.settings.server.base()),
+        );
+    Some(url.to_string())
+}
+
+#[derive(Deserialize)]
+pub struct SsoForm {
+    #[serde(default)]
+    team_id: String,
+}
+
+/// Finds the team for what was typed: a Team ID, or a work email whose domain a team claims.
+fn resolve_team(
+    state: &AppState,
+    typed: &str,
+) -> std::result::Result<Arc<TeamConfig>, &'static str> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Err("Enter your Team ID or your work email.");
+    }
+    if typed.contains('@') {
+        let email = Email::parse(typed).ok_or("That does not look like an email address.")?;
+        return state
+            .sso
+            .by_email_domain(email.domain())
+            .ok_or("No team signs in with this email domain. Enter your Team ID instead.");
+    }
+    let id = typed.to_ascii_lowercase();
+    TeamId::parse(&id).map_err(|_| {
+        "A Team ID is lowercase letters and digits in dash-separated parts, e.g. acme or acme-eng."
+    })?;
+    state
+        .sso
+        .get(&id)
+        .ok_or("There is no team with this Team ID. Check the spelling, or ask your admin.")
+}
+
+pub async fn login_sso(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: CsrfForm<SsoForm>,
+) -> Result<HttpResponse> {
+    let typed = TypedSession(&session);
+    let team = match resolve_team(&state, &form.0.team_id) {
+        Ok(team) => team,
+        Err(message) => {
+            let body = render_login(&state, &typed, &form.0.team_id, Some(message), false, None);
+            let status = if form.0.team_id.trim().is_empty() {
+                actix_web::http::StatusCode::BAD_REQUEST
+            } else {
+                actix_web::http::StatusCode::NOT_FOUND
+            };
+            return Ok(HttpResponse::build(status)
+                .content_type("text/html; charset=utf-8")
+                .body(body));
+        }
+    };
+    let login_hint = form
+        .0
+        .team_id
+        .contains('@')
+        .then(|| form.0.team_id.trim().to_string());
+    begin(&req, &state, &typed, team, None, login_hint).await
+}
+
+/// Starts the authorization code flow and redirects the browser to the IdP.
+async fn begin(
+    req: &HttpRequest,
+    state: &AppState,
+    typed: &TypedSession<'_>,
+    team: Arc<TeamConfig>,
+    return_to: Option<String>,
+    login_hint: Option<String>,
+) -> Result<HttpResponse> {
+    let ip = client_ip(req, &state.settings.server.trusted_proxies);
+    if !state.login_limiter.allow(ip) {
+        return Err(SsoError::TooManyStarts.into());
+    }
+    let base = state.settings.server.base();
+    let url = sso::start(
+        &state.sso,
+        &state.store,
+        &base,
+        StartRequest {
+            team,
+            browser: typed.browser_id(),
+            return_to,
+            login_hint,
+        },
+    )
+    .await?;
+    Ok(see_other(url.as_str()))
+}
+
+fn known_team(state: &AppState, team: &str) -> Result<Arc<TeamConfig>> {
+    state
+        .sso
+        .get(team)
+        .ok_or(AppError::Sso(SsoError::UnknownTeam))
+}
+
+#[derive(Deserialize)]
+pub struct SsoLoginQuery {
+    return_to: Option<String>,
+}
+
+pub async fn sso_login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+    q: web::Query<SsoLoginQuery>,
+) -> Result<HttpResponse> {
+    let team = known_team(&state, &path)?;
+    let return_to = q
+        .return_to
+        .as_deref()
+        .and_then(|r| redirect::same_origin(&state.settings.server.public_url, r))
+        .map(String::from);
+    begin(&req, &state, &TypedSession(&session), team, return_to, None).await
+}
+
+/// OIDC Core section 4, third-party initiated login (Okta's "Initiate login URI").
+#[derive(Deserialize, Default)]
+pub struct InitiateParams {
+    iss: Option<String>,
+    login_hint: Option<String>,
+    target_link_uri: Option<String>,
+}
+
+async fn initiate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    team: String,
+    p: InitiateParams,
+) -> Result<HttpResponse> {
+    let team = known_team(&state, &team)?;
+    match p.iss.as_deref() {
+        Some(iss) if iss == team.issuer_str() || iss.trim_end_matches('/') == team.issuer_str() => {
+        }
+        Some(_) => return Err(AppError::BadRequest(
+            "This sign-in link names another identity provider (iss) than the one this team uses."
+                .into(),
+        )),
+        None => {
+            return Err(AppError::BadRequest(
+                "This sign-in link lacks the iss parameter.".into(),
+            ))
+        }
+    }
+    let return_to = p
+        .target_link_uri
+        .as_deref()
+        .and_then(|r| redirect::same_origin(&state.settings.server.public_url, r))
+        .map(String::from);
+    begin(
+        &req,
+        &state,
+        &TypedSession(&session),
+        team,
+        return_to,
+        p.login_hint,
+    )
+    .await
+}
+
+pub async fn sso_initiate_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+    q: web::Query<InitiateParams>,
+) -> Result<HttpResponse> {
+    initiate(req, state, session, path.into_inner(), q.into_inner()).await
+}
+
+/// The auto-submitted cross-site POST variant: no CSRF token, since it only starts a fresh flow.
+pub async fn sso_initiate_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    let p: InitiateParams = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| AppError::BadRequest("The sign-in request could not be read.".into()))?;
+    initiate(req, state, session, path.into_inner(), p).await
+}
+
+pub async fn sso_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let team = known_team(&state, &path)?;
+    let params: CallbackParams = serde_urlencoded::from_str(req.query_string()).map_err(|_| {
+        AppError::Sso(SsoError::Invalid(
+            "The sign-in response could not be read.".into(),
+        ))
+    })?;
+    let typed = TypedSession(&session);
+    let base = state.settings.server.base();
+    let ip = client_ip(&req, &state.settings.server.trusted_proxies).to_string();
+
+    let finished = match sso::finish(
+        &state.sso,
+        &state.store,
+        &base,
+        &team,
+        typed.has_browser_id(),
+        params,
+    )
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            record_refusal(&state, &team, &ip, &e).await;
+            return Err(e.into());
+        }
+    };
+    let policy = users::Policy {
+        team_id: team.id.as_str().to_string(),
+        admin_email: team.admin_email.clone(),
+        provisioning: team.provisioning,
+        admin_groups: team.admin_groups.clone(),
+    };
+    let identity = finished.identity;
+    let user = state
+        .store
+        .run(move |c| users::sign_in(c, &policy, &identity, &ip))
+        .await?;
+    typed.sign_in(user.id);
+    let to = finished.return_to.unwrap_or_else(|| "/team".into());
+    Ok(see_other(&to))
+}
+
+/// Refusals by a check are audited (who tried is unknown, so the actor is the address).
+async fn record_refusal(state: &AppState, team: &TeamConfig, ip: &str, e: &SsoError) {
+    if !matches!(
+        e,
+        SsoError::Invalid(_)
+            | SsoError::AccessDenied(_)
+            | SsoError::EmailNotVerified
+            | SsoError::NoEmail
+    ) {
+        return;
+    }
+    let (team_id, actor, detail) = (
+        team.id.as_str().to_string(),
+        Actor {
+            user_id: None,
+            label: "anonymous".into(),
+            ip: ip.to_string(),
+        },
+        e.to_string(),
+    );
+    let result: std::result::Result<(), crate::store::StoreError> = state
+        .store
+        .run(move |c| audit::record(c, &team_id, &actor, "sign_in_refused", "", &detail))
+        .await;
+    if let Err(err) = result {
+        tracing::warn!(error = %err, "could not audit a refused sign-in");
+    }
+}
+
+/// Okta's "Okta Simplified" tile mode posts an unsolicited ID token here: refused.
+pub async fn sso_callback_post(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    known_team(&state, &path)?;
+    Err(AppError::Sso(SsoError::Invalid(
+        "teamportal does not accept ID tokens posted without a sign-in it started. In Okta, set the app's login flow to \"Redirect to app to initiate login (OIDC Compliant)\" with the Initiate login URI shown on the SSO settings page.".into(),
+    )))
+}
+
+pub async fn logout(
+    state: web::Data<AppState>,
+    session: Session,
+    _form: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse> {
+    let typed = TypedSession(&session);
+    let team = match typed.user_id() {
+        Some(uid) => state
+            .store
+            .run(move |c| users::get(c, uid))
+            .await?
+            .map(|u| u.team_id),
+        None => None,
+    };
+    typed.sign_out();
+    Ok(see_other(&match team {
+        Some(t) => format!("/login?signed_out={t}"),
+        None => "/login".into(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    team_id: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Break-glass sign-in for admins given a password from the shell; off unless
+/// `[security] password_login = true`.
+pub async fn login_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: Session,
+    form: CsrfForm<PasswordForm>,
+) -> Result<HttpResponse> {
+    if !state.settings.security.password_login {
+        return Err(AppError::NotFound);
+    }
+    let ip = client_ip(&req, &state.settings.server.trusted_proxies).to_string();
+    let f = form.0;
+    let team = f.team_id.trim().to_ascii_lowercase();
+    let email = f.email.trim().to_lowercase();
+    let outcome = crate::break_glass::attempt(&state.store, &team, &email, f.password, &ip).await?;
+    match outcome {
+        crate::break_glass::Outcome::SignedIn(user_id) => {
+            TypedSession(&session).sign_in(user_id);
+            Ok(see_other("/team"))
+        }
+        crate::break_glass::Outcome::Refused => Err(AppError::Forbidden(
+            "The Team ID, email or password is not right.",
+        )),
+        crate::break_glass::Outcome::Throttled => Err(AppError::Sso(SsoError::TooManyStarts)),
+    }
+}

@@ -1,0 +1,67 @@
+//! The web layer: the one URL table, extractors, middleware and handlers grouped by page.
+
+pub mod api;
+pub mod assets;
+pub mod audit;
+pub mod billing;
+pub mod client_ip;
+pub mod extract;
+pub mod health;
+pub mod login;
+pub mod middleware;
+pub mod settings;
+pub mod team;
+pub mod tokens;
+
+use actix_web::{web, HttpResponse};
+
+use crate::error::AppError;
+
+/// The URL table, shared by the server and the tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(login::root))
+        .route("/login", web::get().to(login::login_page))
+        .route("/login/sso", web::post().to(login::login_sso))
+        .route("/login/password", web::post().to(login::login_password))
+        .route("/logout", web::post().to(login::logout))
+        .route("/sso/{team}/login", web::get().to(login::sso_login))
+        .route(
+            "/sso/{team}/initiate",
+            web::get().to(login::sso_initiate_get),
+        )
+        .route(
+            "/sso/{team}/initiate",
+            web::post().to(login::sso_initiate_post),
+        )
+        .route("/sso/{team}/callback", web::get().to(login::sso_callback))
+        .route(
+            "/sso/{team}/callback",
+            web::post().to(login::sso_callback_post),
+        )
+        .route("/team", web::get().to(team::team_page))
+        .route("/team/members/{id}/role", web::post().to(team::set_role))
+        .route("/team/members/{id}/remove", web::post().to(team::remove))
+        .route("/team/members/{id}/restore", web::post().to(team::restore))
+        .route("/team/invites", web::post().to(team::invite))
+        .route(
+            "/team/invites/{id}/cancel",
+            web::post().to(team::cancel_invite),
+        )
+        .route("/tokens", web::get().to(tokens::tokens_page))
+        .route("/tokens", web::post().to(tokens::create))
+        .route("/tokens/{id}/reveal", web::post().to(tokens::reveal))
+        .route("/tokens/{id}/revoke", web::post().to(tokens::revoke))
+        .route("/billing", web::get().to(billing::billing_page))
+        .route("/billing/usage.csv", web::get().to(billing::usage_csv))
+        .route("/settings/sso", web::get().to(settings::sso_page))
+        .route("/audit", web::get().to(audit::audit_page))
+        .route("/api/v1/verify", web::get().to(api::verify))
+        .route("/api/v1/verify", web::head().to(api::verify))
+        .route("/api/v1/usage", web::post().to(api::usage))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/static/{file:.*}", web::get().to(assets::serve));
+}
+
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

@@ -1,0 +1,188 @@
+//! The team page and what admins do there: roles, removal, restore, invitations.
+
+use actix_web::http::header::LOCATION;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::config::Provisioning;
+use crate::domain::{Email, Role};
+use crate::error::{AppError, Result};
+use crate::store::{invites, users, StoreError};
+use crate::views;
+
+use super::extract::{Admin, CsrfForm, CurrentUser};
+
+pub const PER_PAGE: i64 = 50;
+
+#[derive(Deserialize)]
+pub struct TeamQuery {
+    #[serde(default)]
+    q: String,
+    page: Option<i64>,
+}
+
+pub async fn team_page(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    query: web::Query<TeamQuery>,
+) -> Result<HttpResponse> {
+    let q = query.q.trim().chars().take(100).collect::<String>();
+    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
+    let team = me.team().to_string();
+    let is_admin = me.user.is_admin();
+    let data = state
+        .store
+        .run(move |c| -> std::result::Result<_, StoreError> {
+            let (rows, total) = users::list(c, &team, &q, (page - 1) * PER_PAGE, PER_PAGE)?;
+            let counts = users::counts(c, &team)?;
+            let pending = if is_admin {
+                invites::list_pending(c, &team)?
+            } else {
+                Vec::new()
+            };
+            Ok(views::team::TeamData {
+                rows,
+                total,
+                counts,
+                invites: pending,
+                q,
+                page,
+                per_page: PER_PAGE,
+            })
+        })
+        .await?;
+    let provisioning = state
+        .sso
+        .get(me.team())
+        .map(|t| t.provisioning)
+        .unwrap_or(Provisioning::Jit);
+    Ok(html(views::team::page(
+        &me.chrome("/team"),
+        me.user.id,
+        is_admin,
+        provisioning,
+        &data,
+    )))
+}
+
+fn html(m: maud::Markup) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(m.into_string())
+}
+
+fn back_to_team() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, "/team"))
+        .finish()
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn set_role(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<i64>,
+    form: CsrfForm<RoleForm>,
+) -> Result<HttpResponse> {
+    let role = Role::parse(&form.0.role)
+        .ok_or_else(|| AppError::BadRequest("role must be \"admin\" or \"member\".".into()))?;
+    let (team, actor, target) = (
+        admin.0.team().to_string(),
+        admin.0.actor(),
+        path.into_inner(),
+    );
+    state
+        .store
+        .run(move |c| users::set_role(c, &team, &actor, target, role))
+        .await?;
+    Ok(back_to_team())
+}
+
+pub async fn remove(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<i64>,
+    _f: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse> {
+    let (team, actor, target) = (
+        admin.0.team().to_string(),
+        admin.0.actor(),
+        path.into_inner(),
+    );
+    state
+        .store
+        .run(move |c| users::remove(c, &team, &actor, target))
+        .await?;
+    // Their personal tokens were revoked in the same transaction; the index follows.
+    let (tokens, store) = (state.tokens.clone(), state.store.clone());
+    web::block(move || tokens.reload(&store))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(back_to_team())
+}
+
+pub async fn restore(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<i64>,
+    _f: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse> {
+    let (team, actor, target) = (
+        admin.0.team().to_string(),
+        admin.0.actor(),
+        path.into_inner(),
+    );
+    state
+        .store
+        .run(move |c| users::restore(c, &team, &actor, target))
+        .await?;
+    Ok(back_to_team())
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn invite(
+    state: web::Data<AppState>,
+    admin: Admin,
+    form: CsrfForm<InviteForm>,
+) -> Result<HttpResponse> {
+    let email = Email::parse(&form.0.email)
+        .ok_or_else(|| AppError::BadRequest("Enter a valid email address to invite.".into()))?;
+    let (team, actor) = (admin.0.team().to_string(), admin.0.actor());
+    state
+        .store
+        .run(move |c| invites::create(c, &team, &actor, email.as_str()))
+        .await?;
+    Ok(back_to_team())
+}
+
+pub async fn cancel_invite(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<i64>,
+    _f: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse> {
+    let (team, actor, id) = (
+        admin.0.team().to_string(),
+        admin.0.actor(),
+        path.into_inner(),
+    );
+    let found = state
+        .store
+        .run(move |c| invites::cancel(c, &team, &actor, id))
+        .await?;
+    if !found {
+        return Err(AppError::NotFound);
+    }
+    Ok(back_to_team())
+}
