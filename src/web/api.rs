@@ -115,9 +115,11 @@ pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     };
     let report: UsageReport = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return bad_request(&format!(
+        Err(e) => {
+            return bad_request(&format!(
             "expected {{\"quantity\": N, \"unit\": \"...\", \"idempotency_key\": \"...\"}}: {e}"
-        )),
+        ))
+        }
     };
     let quantity = match report.quantity.as_i64() {
         Some(q) if q > 0 && q <= 1_000_000_000_000 => q,

@@ -1,3 +1,5 @@
-//! Real components the API tests drive: the test identity provider and a headless browser.
+//! Test support: the real OpenID Provider (npm oidc-provider), a misbehaving fake one, and
+//! a headless Chromium.
 pub mod browser;
+pub mod fake_idp;
 pub mod idp;

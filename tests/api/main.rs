@@ -1,0 +1,14 @@
+//! The integration and end-to-end test suite: one binary (cargo builds it once). Each test
+//! starts the real application on a random loopback port.
+
+mod helpers;
+mod support;
+
+mod billing;
+mod browser;
+mod hostile_idp;
+mod shell;
+mod sso_e2e;
+mod team;
+mod tokens;
+mod web_basics;
