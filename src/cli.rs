@@ -61,6 +61,18 @@ pub enum AdminCommand {
         #[arg(long)]
         team: String,
     },
+    /// Create a shared API token for automation; prints the secret once.
+    CreateToken {
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        name: String,
+        /// Email of the member recorded as creator (default: the first admin).
+        #[arg(long)]
+        creator: Option<String>,
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
     /// Remove an admin's break-glass password.
     ClearPassword {
         email: String,
@@ -256,6 +268,19 @@ fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
             .map(|u| println!("{} is now an admin of {}", u.email, team))
             .map_err(|e| format!("cannot promote {email} in team {team}: {e}")),
         AdminCommand::SetPassword { email, team } => set_password(&store, &team, &email),
+        AdminCommand::CreateToken {
+            team,
+            name,
+            creator,
+            expires_in_days,
+        } => create_token(
+            &settings,
+            &store,
+            &team,
+            &name,
+            creator.as_deref(),
+            expires_in_days,
+        ),
         AdminCommand::ClearPassword { email, team } => store
             .run_blocking(|c| -> Result<(), Msg> {
                 let user = admin_user(c, &team, &email)?;
@@ -316,5 +341,50 @@ fn set_password(store: &Store, team: &str, email: &str) -> Result<(), String> {
         })
         .map_err(|m| m.0)?;
     println!("break-glass password set for {email}; remove it with `teamportal admin clear-password {email} --team {team}`");
+    Ok(())
+}
+
+fn create_token(
+    settings: &Settings,
+    store: &Store,
+    team: &str,
+    name: &str,
+    creator: Option<&str>,
+    expires_in_days: Option<i64>,
+) -> Result<(), String> {
+    if !crate::tokens::valid_name(name) {
+        return Err("a token name is 1 to 64 characters".into());
+    }
+    if expires_in_days.is_some_and(|d| !(1..=3650).contains(&d)) {
+        return Err("--expires-in-days must be from 1 to 3650".into());
+    }
+    let key =
+        crate::crypto::InstanceKey::load_or_create(&crate::crypto::key_path(&settings.database))
+            .map_err(|e| e.to_string())?;
+    let sealer = key.sealer();
+    let issued = store
+        .run_blocking(|c| -> Result<crate::tokens::Issued, Msg> {
+            let user = match creator {
+                Some(email) => users::find_by_email(c, team, email)?.into_iter().find(|u| u.active),
+                None => users::admins(c, team)?.into_iter().next(),
+            }
+            .ok_or_else(|| Msg(format!("no active member to record as the creator in team {team}; sign in once first or pass --creator EMAIL")))?;
+            let expires_at = expires_in_days.map(|d| store::now() + d * 86_400);
+            Ok(crate::tokens::issue(
+                c,
+                &sealer,
+                &crate::store::audit::Actor::shell(),
+                &crate::tokens::Request {
+                    team_id: team,
+                    creator: user.id,
+                    name,
+                    personal: false,
+                    expires_at,
+                },
+            )?)
+        })
+        .map_err(|m| m.0)?;
+    println!("{}", issued.secret);
+    eprintln!("token #{} {:?} created for team {team}", issued.id, name);
     Ok(())
 }

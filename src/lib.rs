@@ -18,5 +18,6 @@ pub mod metering;
 pub mod session;
 pub mod sso;
 pub mod store;
+pub mod tokens;
 pub mod views;
 pub mod web;

@@ -10,7 +10,9 @@ use crate::app::AppState;
 use crate::crypto;
 use crate::domain::valid_unit;
 use crate::metering::today;
-use crate::store::tokens::Verifiable;
+use std::sync::Arc;
+
+use crate::store::tokens::{self, Verifiable};
 use crate::store::usage::{self, CounterKey};
 use crate::store::{now, StoreError};
 
@@ -58,19 +60,36 @@ fn bearer(req: &HttpRequest) -> Result<&str, &'static str> {
     Ok(token)
 }
 
-fn authenticate(
+/// The token behind the request's bearer secret. The in-memory index answers; a miss is
+/// checked once against the store (tokens made from the shell while the server runs).
+async fn authenticate(
     state: &AppState,
     req: &HttpRequest,
-) -> Result<std::sync::Arc<Verifiable>, HttpResponse> {
+) -> Result<Arc<Verifiable>, HttpResponse> {
     if !state.meter.healthy() {
         return Err(unavailable());
     }
     let token = bearer(req).map_err(unauthorized)?;
     let hash = crypto::sha256(token.as_bytes());
-    state
-        .tokens
-        .lookup(&hash, now())
-        .ok_or_else(|| unauthorized("unknown, revoked or expired token"))
+    let at = now();
+    if let Some(found) = state.tokens.lookup(&hash, at) {
+        return Ok(found);
+    }
+    let stored = state
+        .store
+        .run(move |c| -> Result<_, StoreError> { tokens::by_hash(c, &hash) })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "token lookup failed");
+            unavailable()
+        })?;
+    match stored {
+        Some(v) if v.expires_at.is_none_or(|e| e > at) => {
+            state.tokens.insert(hash, v.clone());
+            Ok(Arc::new(v))
+        }
+        _ => Err(unauthorized("unknown, revoked or expired token")),
+    }
 }
 
 /// A header value for a token name; names are printable but may be non-ASCII.
@@ -82,7 +101,7 @@ fn header_value(s: &str) -> HeaderValue {
 }
 
 pub async fn verify(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let token = match authenticate(&state, &req) {
+    let token = match authenticate(&state, &req).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -109,7 +128,7 @@ fn bad_request(why: &str) -> HttpResponse {
 
 /// Stores a usage report durably before answering; a repeated idempotency key counts once.
 pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let token = match authenticate(&state, &req) {
+    let token = match authenticate(&state, &req).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };

@@ -1,4 +1,5 @@
-//! `GET /healthz`: 200 `ok` when the database answers, else 503.
+//! Probes: `GET /healthz` (ready: 200 `ok` when the database answers, else 503) and
+//! `GET /livez` (alive: the process serves requests; no database work).
 
 use actix_web::{web, HttpResponse};
 
@@ -29,4 +30,10 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
                 .body("database unavailable")
         }
     }
+}
+
+pub async fn livez() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok")
 }

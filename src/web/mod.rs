@@ -59,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/v1/verify", web::head().to(api::verify))
         .route("/api/v1/usage", web::post().to(api::usage))
         .route("/healthz", web::get().to(health::healthz))
+        .route("/livez", web::get().to(health::livez))
         .route("/static/{file:.*}", web::get().to(assets::serve));
 }
 

@@ -5,22 +5,12 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::crypto;
 use crate::error::{AppError, Result};
 use crate::store::now;
-use crate::store::tokens::{self, NewToken, Token, Verifiable};
+use crate::store::tokens::{self, Token};
 use crate::views;
 
 use super::extract::{CsrfForm, CurrentUser};
-
-fn sealed_context(team: &str, hash: &[u8]) -> String {
-    // Bind each ciphertext to its team and token so rows cannot be swapped.
-    format!("api-token:{team}:{}", hex(&hash[..8]))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 async fn render(
     state: &AppState,
@@ -59,10 +49,6 @@ pub struct CreateForm {
     personal: Option<String>,
 }
 
-pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.chars().count()) && !name.chars().any(char::is_control)
-}
-
 pub async fn create(
     state: web::Data<AppState>,
     me: CurrentUser,
@@ -70,7 +56,7 @@ pub async fn create(
 ) -> Result<HttpResponse> {
     let f = form.0;
     let name = f.name.trim().to_string();
-    if !valid_name(&name) {
+    if !crate::tokens::valid_name(&name) {
         return Err(AppError::BadRequest(
             "A token name is 1 to 64 characters.".into(),
         ));
@@ -83,42 +69,31 @@ pub async fn create(
         },
     };
     let personal = matches!(f.personal.as_deref(), Some("on" | "true" | "1" | "yes"));
-    let secret = crypto::new_token_secret();
-    let hash = crypto::sha256(secret.as_bytes());
-    let team = me.team().to_string();
-    let sealed = state
-        .sealer
-        .seal(secret.as_bytes(), &sealed_context(&team, &hash));
-    let prefix: String = secret.chars().take(7).collect();
-    let (actor, creator, name2, team2) = (me.actor(), me.user.id, name.clone(), team.clone());
-    let id = state
+    let (actor, sealer, team, creator) = (
+        me.actor(),
+        state.sealer.clone(),
+        me.team().to_string(),
+        me.user.id,
+    );
+    let issued = state
         .store
         .run(move |c| {
-            tokens::insert(
+            crate::tokens::issue(
                 c,
+                &sealer,
                 &actor,
-                creator,
-                &NewToken {
-                    team_id: &team2,
-                    name: &name2,
-                    prefix: &prefix,
-                    secret_hash: &hash,
-                    secret_enc: &sealed,
+                &crate::tokens::Request {
+                    team_id: &team,
+                    creator,
+                    name: &name,
                     personal,
                     expires_at,
                 },
             )
         })
         .await?;
-    state.tokens.insert(
-        hash,
-        Verifiable {
-            id,
-            team_id: team,
-            name,
-            expires_at,
-        },
-    );
+    state.tokens.insert(issued.hash, issued.verifiable);
+    let (id, secret) = (issued.id, issued.secret);
     render(
         &state,
         &me,
@@ -163,11 +138,8 @@ pub async fn reveal(
         .store
         .run(move |c| tokens::reveal(c, &team, &actor, &t))
         .await?;
-    let secret = state
-        .sealer
-        .open(&sealed, &sealed_context(me.team(), &hash))
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| {
+    let secret =
+        crate::tokens::unseal(&state.sealer, me.team(), &hash, &sealed).ok_or_else(|| {
             AppError::Internal(
                 "a token secret could not be decrypted with this instance key".into(),
             )
