@@ -33,10 +33,13 @@ pub struct AppState {
     pub demo_accounts: Option<Vec<(String, String)>>,
 }
 
+/// Routes added to the URL table (the demo identity provider).
+pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
 /// Extra wiring for `teamportal demo`: routes of the built-in identity provider.
 pub struct Extras {
     pub demo_accounts: Option<Vec<(String, String)>>,
-    pub extra_routes: Option<Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>>,
+    pub extra_routes: Option<ExtraRoutes>,
     /// Team source recorded in the store ("config" or "demo").
     pub team_source: &'static str,
     /// An already bound listener (the demo needs its port before building settings).

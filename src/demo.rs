@@ -212,14 +212,12 @@ struct AuthorizeParams {
     account: String,
 }
 
-fn check_request(idp: &DemoIdp, p: &AuthorizeParams) -> Result<(), HttpResponse> {
+fn check_request(idp: &DemoIdp, p: &AuthorizeParams) -> Result<(), &'static str> {
     if p.client_id != CLIENT_ID || p.redirect_uri != idp.redirect_uri {
-        return Err(HttpResponse::BadRequest()
-            .body("demo identity provider: unknown client or redirect_uri"));
+        return Err("demo identity provider: unknown client or redirect_uri");
     }
     if p.code_challenge.is_empty() || p.code_challenge_method != "S256" || p.nonce.is_empty() {
-        return Err(HttpResponse::BadRequest()
-            .body("demo identity provider: PKCE S256 and a nonce are required"));
+        return Err("demo identity provider: PKCE S256 and a nonce are required");
     }
     Ok(())
 }
@@ -230,7 +228,7 @@ async fn authorize_page(
     q: web::Query<AuthorizeParams>,
 ) -> HttpResponse {
     if let Err(resp) = check_request(&idp, &q) {
-        return resp;
+        return HttpResponse::BadRequest().body(resp);
     }
     let session = actix_session::SessionExt::get_session(&req);
     let csrf = crate::session::TypedSession(&session).csrf_token();
@@ -263,7 +261,7 @@ async fn authorize_page(
 async fn authorize(idp: web::Data<DemoIdp>, form: CsrfForm<AuthorizeParams>) -> HttpResponse {
     let p = form.0;
     if let Err(resp) = check_request(&idp, &p) {
-        return resp;
+        return HttpResponse::BadRequest().body(resp);
     }
     let Some(account) = ACCOUNTS.iter().find(|a| a.email == p.account) else {
         return HttpResponse::BadRequest().body("demo identity provider: unknown account");

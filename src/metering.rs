@@ -56,10 +56,13 @@ impl TokenIndex {
     }
 }
 
+/// (token id, UTC day number since the epoch).
+type DayKey = (i64, i64);
+
 /// Per-token, per-UTC-day counts of verified requests not yet in the store.
 pub struct Meter {
     enabled: bool,
-    pending: Mutex<HashMap<(i64, i64), (i64, Arc<str>)>>,
+    pending: Mutex<HashMap<DayKey, (i64, Arc<str>)>>,
     last_used: Mutex<HashMap<i64, i64>>,
     healthy: AtomicBool,
 }
@@ -176,7 +179,7 @@ pub fn spawn_flusher(
                     tracing::error!(error = %e, "could not write usage counters; will retry");
                 }
                 ticks += 1;
-                if ticks % 600 == 0 {
+                if ticks.is_multiple_of(600) {
                     let _ = store.run_blocking(|c| -> Result<(), StoreError> {
                         crate::store::sessions::purge_expired(c)?;
                         crate::store::logins::purge_expired(c)?;

@@ -87,7 +87,7 @@ impl Registry {
         let domain = domain.to_ascii_lowercase();
         self.all()
             .into_iter()
-            .find(|t| t.email_domains.iter().any(|d| *d == domain))
+            .find(|t| t.email_domains.contains(&domain))
     }
 
     pub fn insert(&self, team: TeamConfig) {

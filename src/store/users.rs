@@ -355,19 +355,21 @@ fn admit(
                 "member -> admin (admin_groups)",
             )?;
         }
-        Some(false) if user.role == Role::Admin && user.role_source == RoleSource::Groups => {
-            // Take back only what the groups granted, and never the last admin.
-            if active_admins(tx, &policy.team_id)? > 1 {
-                set_role_row(tx, user.id, Role::Member, RoleSource::Default)?;
-                audit::record(
-                    tx,
-                    &policy.team_id,
-                    actor,
-                    "role_changed",
-                    &user.email,
-                    "admin -> member (left admin_groups)",
-                )?;
-            }
+        // Take back only what the groups granted, and never the last admin.
+        Some(false)
+            if user.role == Role::Admin
+                && user.role_source == RoleSource::Groups
+                && active_admins(tx, &policy.team_id)? > 1 =>
+        {
+            set_role_row(tx, user.id, Role::Member, RoleSource::Default)?;
+            audit::record(
+                tx,
+                &policy.team_id,
+                actor,
+                "role_changed",
+                &user.email,
+                "admin -> member (left admin_groups)",
+            )?;
         }
         _ => {}
     }

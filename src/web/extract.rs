@@ -142,7 +142,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let body = web::Bytes::from_request(&req, payload);
         Box::pin(async move {
             let body = body.await.map_err(|e| {
-                if e.to_string().to_lowercase().contains("overflow") {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
                     AppError::TooLarge
                 } else {
                     AppError::BadRequest("The form could not be read.".into())
