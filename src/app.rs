@@ -114,12 +114,29 @@ impl Application {
         let stop = Arc::new(AtomicBool::new(false));
         let flusher = spawn_flusher(meter.clone(), store.clone(), stop.clone());
 
+        // Teams made from the shell keep their SSO settings (secret sealed) in the store.
+        let registry = Registry::new(settings.teams.clone());
+        let sealer = key.sealer();
+        for t in store
+            .run_blocking(|c| teams::shell_teams(c))
+            .map_err(store_err)?
+        {
+            if settings.teams.iter().any(|c| c.id.as_str() == t.id) {
+                continue;
+            }
+            match crate::sso::editable::shell_team_config(&sealer, &t) {
+                Some(cfg) => registry.insert(cfg),
+                None => {
+                    tracing::error!(team = %t.id, "cannot open this team's client secret with this instance key; its sign-in is off")
+                }
+            }
+        }
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             store: store.clone(),
-            sso: Arc::new(Registry::new(settings.teams.clone())),
-            sealer: key.sealer(),
+            sso: Arc::new(registry),
+            sealer,
             meter: meter.clone(),
             tokens,
             login_limiter: RateLimiter::new(100, 100),

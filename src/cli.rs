@@ -61,6 +61,28 @@ pub enum AdminCommand {
         #[arg(long)]
         team: String,
     },
+    /// Create a team whose SSO settings are then managed in the browser (/settings/sso).
+    /// The client secret is read from TEAMPORTAL_CLIENT_SECRET or stdin, never argv.
+    CreateTeam {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        admin_email: String,
+        #[arg(long, default_value = "jit")]
+        provisioning: String,
+        #[arg(long = "email-domain")]
+        email_domains: Vec<String>,
+        #[arg(long = "admin-group")]
+        admin_groups: Vec<String>,
+        #[arg(long)]
+        trust_email: bool,
+    },
     /// Create a shared API token for automation; prints the secret once.
     CreateToken {
         #[arg(long)]
@@ -268,6 +290,31 @@ fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
             .map(|u| println!("{} is now an admin of {}", u.email, team))
             .map_err(|e| format!("cannot promote {email} in team {team}: {e}")),
         AdminCommand::SetPassword { email, team } => set_password(&store, &team, &email),
+        AdminCommand::CreateTeam {
+            id,
+            name,
+            issuer,
+            client_id,
+            admin_email,
+            provisioning,
+            email_domains,
+            admin_groups,
+            trust_email,
+        } => create_team(
+            &settings,
+            &store,
+            NewTeam {
+                id,
+                name,
+                issuer,
+                client_id,
+                admin_email,
+                provisioning,
+                email_domains,
+                admin_groups,
+                trust_email,
+            },
+        ),
         AdminCommand::CreateToken {
             team,
             name,
@@ -386,5 +433,116 @@ fn create_token(
         .map_err(|m| m.0)?;
     println!("{}", issued.secret);
     eprintln!("token #{} {:?} created for team {team}", issued.id, name);
+    Ok(())
+}
+
+struct NewTeam {
+    id: String,
+    name: String,
+    issuer: String,
+    client_id: String,
+    admin_email: String,
+    provisioning: String,
+    email_domains: Vec<String>,
+    admin_groups: Vec<String>,
+    trust_email: bool,
+}
+
+fn read_secret(var: &str, prompt: &str) -> Result<String, String> {
+    if let Ok(v) = std::env::var(var) {
+        return Ok(v.trim().to_string());
+    }
+    if std::io::stdin().is_terminal() {
+        eprintln!("{prompt}");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    Ok(line.trim().to_string())
+}
+
+fn create_team(settings: &Settings, store: &Store, t: NewTeam) -> Result<(), String> {
+    let mut errors = Vec::new();
+    if crate::domain::TeamId::parse(&t.id).is_err() {
+        errors.push(format!(
+            "--id {:?}: a Team ID is lowercase letters and digits in dash-separated parts",
+            t.id
+        ));
+    }
+    if settings.teams.iter().any(|c| c.id.as_str() == t.id) {
+        errors.push(format!(
+            "--id {:?}: this team is managed in the config file",
+            t.id
+        ));
+    }
+    if let Err(rule) = config::check_issuer(&t.issuer) {
+        errors.push(format!("--issuer {:?}: {rule}", t.issuer));
+    }
+    if crate::domain::Email::parse(&t.admin_email).is_none() {
+        errors.push(format!(
+            "--admin-email {:?}: must be an email address",
+            t.admin_email
+        ));
+    }
+    if config::Provisioning::parse(&t.provisioning).is_none() {
+        errors.push(format!(
+            "--provisioning {:?}: must be jit or invite",
+            t.provisioning
+        ));
+    }
+    if t.name.trim().is_empty() || t.client_id.trim().is_empty() {
+        errors.push("--name and --client-id must not be empty".into());
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    let secret = read_secret(
+        "TEAMPORTAL_CLIENT_SECRET",
+        "Client secret (end with Enter):",
+    )?;
+    if secret.is_empty() {
+        return Err(
+            "the client secret is empty (give it on stdin or in TEAMPORTAL_CLIENT_SECRET)".into(),
+        );
+    }
+    let key =
+        crate::crypto::InstanceKey::load_or_create(&crate::crypto::key_path(&settings.database))
+            .map_err(|e| e.to_string())?;
+    let issuer = config::check_issuer(&t.issuer)
+        .map(|u| config::issuer_string(&u))
+        .map_err(str::to_string)?;
+    let team = store::teams::ShellTeam {
+        id: t.id.clone(),
+        name: t.name.trim().to_string(),
+        admin_email: crate::domain::Email::parse(&t.admin_email).map(|e| e.to_string()),
+        sso: store::teams::SsoRecord {
+            issuer,
+            client_id: t.client_id.trim().to_string(),
+            client_secret_enc: key.sealer().seal(
+                secret.as_bytes(),
+                &crate::sso::editable::secret_context(&t.id),
+            ),
+            provisioning: t.provisioning,
+            email_domains: t
+                .email_domains
+                .iter()
+                .map(|d| d.trim().to_ascii_lowercase())
+                .collect(),
+            admin_groups: t.admin_groups,
+            trust_email: t.trust_email,
+        },
+    };
+    let created = store
+        .run_blocking(|c| store::teams::create_shell(c, &team))
+        .map_err(|e| e.to_string())?;
+    if !created {
+        return Err(format!("a team with the ID {:?} already exists", t.id));
+    }
+    println!(
+        "team {} created; restart teamportal to serve it, then its admins manage SSO at /settings/sso",
+        t.id
+    );
     Ok(())
 }

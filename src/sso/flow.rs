@@ -69,6 +69,8 @@ pub struct StartRequest {
     pub team: Arc<TeamConfig>,
     /// Binds the pending login to this browser's session.
     pub browser: String,
+    /// "sign_in", or "test" for an admin testing pending SSO settings.
+    pub purpose: &'static str,
     pub return_to: Option<String>,
     pub login_hint: Option<String>,
 }
@@ -123,6 +125,7 @@ pub async fn start(
         pkce_verifier: verifier,
         return_to: req.return_to,
         created_at: now(),
+        purpose: req.purpose.to_string(),
     };
     store
         .run(move |c| {
@@ -152,17 +155,14 @@ fn invalid(why: &str) -> SsoError {
     SsoError::Invalid(why.to_string())
 }
 
-/// Validates the IdP's answer and returns the verified identity. Nothing is created here:
-/// admission is the store's job once this succeeds.
-pub async fn finish(
-    registry: &Registry,
+/// Takes the pending login named by the response's `state`: single use (deleted whether or
+/// not what follows succeeds), unexpired, for this team, and started in this browser.
+pub async fn take_pending(
     store: &Store,
-    base: &str,
-    team: &TeamConfig,
+    team_id: &str,
     browser: Option<String>,
-    params: CallbackParams,
-) -> Result<Finished, SsoError> {
-    let issuer = team.issuer_str();
+    params: &CallbackParams,
+) -> Result<PendingLogin, SsoError> {
     let state = params
         .state
         .clone()
@@ -170,7 +170,6 @@ pub async fn finish(
         .ok_or_else(|| {
             invalid("The sign-in response has no state. Start the sign-in again from the portal.")
         })?;
-    // Single use: the row is deleted whether or not what follows succeeds.
     let pending = store
         .run(move |c| logins::take(c, &state))
         .await?
@@ -184,7 +183,7 @@ pub async fn finish(
             "This sign-in took longer than 10 minutes and has expired. Start it again.",
         ));
     }
-    if pending.team_id != team.id.as_str() {
+    if pending.team_id != team_id {
         return Err(invalid(
             "This sign-in was started for another team. Start it again.",
         ));
@@ -197,7 +196,19 @@ pub async fn finish(
             "This sign-in was started in another browser. Start it again here.",
         ));
     }
+    Ok(pending)
+}
 
+/// Validates the IdP's answer for a taken pending login and returns the verified identity.
+/// Nothing is created here: admission is the store's job once this succeeds.
+pub async fn finish(
+    registry: &Registry,
+    base: &str,
+    team: &TeamConfig,
+    pending: PendingLogin,
+    params: CallbackParams,
+) -> Result<Finished, SsoError> {
+    let issuer = team.issuer_str();
     if let Some(error) = params.error.as_deref() {
         if error == "access_denied" {
             return Err(SsoError::AccessDenied(params.error_description.clone()));

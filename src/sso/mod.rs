@@ -1,6 +1,7 @@
 //! Single sign-on with OpenID Connect (authorization code flow, confidential client, PKCE):
 //! the registry of teams' SSO settings, the IdP caches, the login flows and their errors.
 
+pub mod editable;
 mod flow;
 pub mod provider;
 pub mod ratelimit;
@@ -9,7 +10,9 @@ pub mod redirect;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-pub use flow::{finish, start, CallbackParams, Finished, GroupsClaim, OidcIdToken, StartRequest};
+pub use flow::{
+    finish, start, take_pending, CallbackParams, Finished, GroupsClaim, OidcIdToken, StartRequest,
+};
 pub use provider::Providers;
 
 use crate::config::TeamConfig;

@@ -16,13 +16,15 @@ pub struct PendingLogin {
     pub pkce_verifier: String,
     pub return_to: Option<String>,
     pub created_at: i64,
+    /// "sign_in", or "test" when an admin tests pending SSO settings.
+    pub purpose: String,
 }
 
 pub fn insert(conn: &Connection, p: &PendingLogin) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO sso_logins (state, team_id, browser, nonce, pkce_verifier, return_to, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![p.state, p.team_id, p.browser, p.nonce, p.pkce_verifier, p.return_to, p.created_at],
+        "INSERT INTO sso_logins (state, team_id, browser, nonce, pkce_verifier, return_to, created_at, purpose)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![p.state, p.team_id, p.browser, p.nonce, p.pkce_verifier, p.return_to, p.created_at, p.purpose],
     )?;
     Ok(())
 }
@@ -32,7 +34,7 @@ pub fn take(conn: &Connection, state: &str) -> Result<Option<PendingLogin>, Stor
     Ok(conn
         .query_row(
             "DELETE FROM sso_logins WHERE state = ?1
-             RETURNING state, team_id, browser, nonce, pkce_verifier, return_to, created_at",
+             RETURNING state, team_id, browser, nonce, pkce_verifier, return_to, created_at, purpose",
             [state],
             |r| {
                 Ok(PendingLogin {
@@ -43,6 +45,7 @@ pub fn take(conn: &Connection, state: &str) -> Result<Option<PendingLogin>, Stor
                     pkce_verifier: r.get(4)?,
                     return_to: r.get(5)?,
                     created_at: r.get(6)?,
+                    purpose: r.get(7)?,
                 })
             },
         )

@@ -32,7 +32,10 @@ pub enum StoreError {
 }
 
 /// Migrations, in order; `PRAGMA user_version` records how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_sso_settings.sql"),
+];
 
 #[derive(Clone)]
 pub struct Store {

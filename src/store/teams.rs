@@ -77,3 +77,235 @@ pub fn list(conn: &Connection) -> Result<Vec<TeamRow>, StoreError> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
+
+/// A team's SSO settings as stored for teams made from the shell (editable in the browser)
+/// and for pending, untested changes. The client secret stays sealed here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SsoRecord {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret_enc: Vec<u8>,
+    pub provisioning: String,
+    pub email_domains: Vec<String>,
+    pub admin_groups: Vec<String>,
+    pub trust_email: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ShellTeam {
+    pub id: String,
+    pub name: String,
+    pub admin_email: Option<String>,
+    pub sso: SsoRecord,
+}
+
+fn json_list(s: String) -> Vec<String> {
+    serde_json::from_str(&s).unwrap_or_default()
+}
+
+fn to_json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// Creates a team from the shell; false when the Team ID is taken.
+pub fn create_shell(conn: &mut Connection, t: &ShellTeam) -> Result<bool, StoreError> {
+    let tx = conn.transaction()?;
+    let n = tx.execute(
+        "INSERT INTO teams (id, name, source, issuer, client_id, client_secret_enc, admin_email,
+                            email_domains, provisioning, admin_groups, trust_email, created_at)
+         VALUES (?1, ?2, 'shell', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING",
+        params![
+            t.id,
+            t.name,
+            t.sso.issuer,
+            t.sso.client_id,
+            t.sso.client_secret_enc,
+            t.admin_email,
+            to_json(&t.sso.email_domains),
+            t.sso.provisioning,
+            to_json(&t.sso.admin_groups),
+            t.sso.trust_email,
+            now()
+        ],
+    )?;
+    if n == 1 {
+        super::audit::record(
+            &tx,
+            &t.id,
+            &super::audit::Actor::shell(),
+            "team_created",
+            &t.id,
+            &format!("issuer {}", t.sso.issuer),
+        )?;
+    }
+    tx.commit()?;
+    Ok(n == 1)
+}
+
+pub fn shell_teams(conn: &Connection) -> Result<Vec<ShellTeam>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, name, admin_email, issuer, client_id, client_secret_enc, provisioning,
+                email_domains, admin_groups, trust_email
+         FROM teams WHERE source = 'shell' AND client_secret_enc IS NOT NULL ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(ShellTeam {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                admin_email: r.get(2)?,
+                sso: SsoRecord {
+                    issuer: r.get(3)?,
+                    client_id: r.get(4)?,
+                    client_secret_enc: r.get(5)?,
+                    provisioning: r.get(6)?,
+                    email_domains: json_list(r.get(7)?),
+                    admin_groups: json_list(r.get(8)?),
+                    trust_email: r.get(9)?,
+                },
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub sso: SsoRecord,
+    pub created_by: i64,
+    pub created_at: i64,
+    pub tested_at: Option<i64>,
+    pub test_error: Option<String>,
+}
+
+pub fn pending(conn: &Connection, team_id: &str) -> Result<Option<Pending>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT issuer, client_id, client_secret_enc, provisioning, email_domains, admin_groups,
+                    trust_email, created_by, created_at, tested_at, test_error
+             FROM sso_pending WHERE team_id = ?1",
+            [team_id],
+            |r| {
+                Ok(Pending {
+                    sso: SsoRecord {
+                        issuer: r.get(0)?,
+                        client_id: r.get(1)?,
+                        client_secret_enc: r.get(2)?,
+                        provisioning: r.get(3)?,
+                        email_domains: json_list(r.get(4)?),
+                        admin_groups: json_list(r.get(5)?),
+                        trust_email: r.get(6)?,
+                    },
+                    created_by: r.get(7)?,
+                    created_at: r.get(8)?,
+                    tested_at: r.get(9)?,
+                    test_error: r.get(10)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Stores new settings as pending (replacing earlier pending ones); nothing applies yet.
+pub fn save_pending(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &super::audit::Actor,
+    sso: &SsoRecord,
+    summary: &str,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT OR REPLACE INTO sso_pending (team_id, issuer, client_id, client_secret_enc, provisioning,
+            email_domains, admin_groups, trust_email, created_by, created_at, tested_at, test_error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, NULL)",
+        params![
+            team_id,
+            sso.issuer,
+            sso.client_id,
+            sso.client_secret_enc,
+            sso.provisioning,
+            to_json(&sso.email_domains),
+            to_json(&sso.admin_groups),
+            sso.trust_email,
+            actor.user_id,
+            now()
+        ],
+    )?;
+    super::audit::record(&tx, team_id, actor, "sso_settings_saved", team_id, summary)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Records a test sign-in's outcome (`None` error = passed).
+pub fn record_test(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &super::audit::Actor,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "UPDATE sso_pending SET tested_at = CASE WHEN ?2 IS NULL THEN ?3 ELSE NULL END, test_error = ?2 WHERE team_id = ?1",
+        params![team_id, error, now()],
+    )?;
+    let (action, detail) = match error {
+        None => ("sso_settings_test_passed", String::new()),
+        Some(e) => ("sso_settings_test_failed", e.to_string()),
+    };
+    super::audit::record(&tx, team_id, actor, action, team_id, &detail)?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub fn discard_pending(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &super::audit::Actor,
+) -> Result<bool, StoreError> {
+    let tx = conn.transaction()?;
+    let n = tx.execute("DELETE FROM sso_pending WHERE team_id = ?1", [team_id])?;
+    if n == 1 {
+        super::audit::record(&tx, team_id, actor, "sso_settings_discarded", team_id, "")?;
+    }
+    tx.commit()?;
+    Ok(n == 1)
+}
+
+/// Applies tested pending settings to a shell team; `None` when there is nothing tested.
+pub fn apply_pending(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &super::audit::Actor,
+    summary: &str,
+) -> Result<Option<SsoRecord>, StoreError> {
+    let tx = conn.transaction()?;
+    let Some(p) = pending(&tx, team_id)?.filter(|p| p.tested_at.is_some()) else {
+        return Ok(None);
+    };
+    tx.execute(
+        "UPDATE teams SET issuer = ?2, client_id = ?3, client_secret_enc = ?4, provisioning = ?5,
+            email_domains = ?6, admin_groups = ?7, trust_email = ?8 WHERE id = ?1 AND source = 'shell'",
+        params![
+            team_id,
+            p.sso.issuer,
+            p.sso.client_id,
+            p.sso.client_secret_enc,
+            p.sso.provisioning,
+            to_json(&p.sso.email_domains),
+            to_json(&p.sso.admin_groups),
+            p.sso.trust_email
+        ],
+    )?;
+    tx.execute("DELETE FROM sso_pending WHERE team_id = ?1", [team_id])?;
+    super::audit::record(
+        &tx,
+        team_id,
+        actor,
+        "sso_settings_applied",
+        team_id,
+        summary,
+    )?;
+    tx.commit()?;
+    Ok(Some(p.sso))
+}

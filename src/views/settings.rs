@@ -4,6 +4,7 @@ use maud::{html, Markup};
 
 use crate::config::TeamConfig;
 use crate::sso::provider::Discovery;
+use crate::store::teams::Pending;
 
 use super::{copyable, Chrome};
 
@@ -14,6 +15,7 @@ pub struct SsoView<'a> {
     pub scopes: String,
     pub discovery: Result<&'a Discovery, String>,
     pub managed_in_config: bool,
+    pub pending: Option<&'a Pending>,
 }
 
 fn mask(secret: &str) -> String {
@@ -62,6 +64,9 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                     dt { "Trust unverified emails" } dd { @if t.trust_email { "yes (trust_email = true)" } @else { "no" } }
                 }
             }
+            @if !v.managed_in_config {
+                (edit_form(c, v))
+            }
             section {
                 h2 { "Identity provider status" }
                 @match &v.discovery {
@@ -80,4 +85,77 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
             }
         },
     )
+}
+
+fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
+    let t = v.team;
+    let issuer = v
+        .pending
+        .map(|p| p.sso.issuer.clone())
+        .unwrap_or_else(|| t.issuer_str());
+    let client_id = v
+        .pending
+        .map(|p| p.sso.client_id.clone())
+        .unwrap_or_else(|| t.client_id.clone());
+    let provisioning = v
+        .pending
+        .map(|p| p.sso.provisioning.clone())
+        .unwrap_or_else(|| t.provisioning.as_str().to_string());
+    let domains = v
+        .pending
+        .map(|p| p.sso.email_domains.join(", "))
+        .unwrap_or_else(|| t.email_domains.join(", "));
+    let groups = v
+        .pending
+        .map(|p| p.sso.admin_groups.join(", "))
+        .unwrap_or_else(|| t.admin_groups.join(", "));
+    let trust = v
+        .pending
+        .map(|p| p.sso.trust_email)
+        .unwrap_or(t.trust_email);
+    html! {
+        section #edit {
+            h2 { "Change SSO settings" }
+            p.muted { "New values are kept as pending and tested with a real sign-in as you. Until you apply them, everyone keeps signing in with the current settings." }
+            @if let Some(p) = v.pending {
+                @if p.tested_at.is_some() {
+                    div #test-result .banner.ok role="status" {
+                        "✓ The test sign-in with the pending settings worked. "
+                        form.inline method="post" action="/settings/sso/apply" {
+                            (super::csrf_field(c.csrf))
+                            button #apply type="submit" { "Apply" }
+                        }
+                    }
+                } @else if let Some(e) = &p.test_error {
+                    div #test-result .banner.warn role="alert" { "✗ The test sign-in failed: " (e) " The current settings stay active." }
+                } @else {
+                    div #test-result .banner.info { "Pending settings have not passed a test yet." }
+                }
+                form.inline method="post" action="/settings/sso/discard" {
+                    (super::csrf_field(c.csrf))
+                    button.link type="submit" { "Discard pending settings" }
+                }
+            }
+            form method="post" action="/settings/sso" {
+                (super::csrf_field(c.csrf))
+                label for="issuer" { "Issuer" }
+                input #issuer name="issuer" type="url" required value=(issuer);
+                label for="client_id" { "Client ID" }
+                input #client_id name="client_id" type="text" required value=(client_id);
+                label for="client_secret" { "Client secret (leave empty to keep the current one)" }
+                input #client_secret name="client_secret" type="password" autocomplete="off";
+                label for="provisioning" { "Provisioning" }
+                select #provisioning name="provisioning" {
+                    option value="jit" selected[provisioning == "jit"] { "jit: accounts on first sign-in" }
+                    option value="invite" selected[provisioning == "invite"] { "invite: invited people only" }
+                }
+                label for="email_domains" { "Email domains (comma-separated)" }
+                input #email_domains name="email_domains" type="text" value=(domains);
+                label for="admin_groups" { "Admin groups (comma-separated)" }
+                input #admin_groups name="admin_groups" type="text" value=(groups);
+                label.check { input type="checkbox" name="trust_email" value="on" checked[trust]; " Trust emails the IdP does not mark verified" }
+                button #save-and-test type="submit" { "Save and test" }
+            }
+        }
+    }
 }

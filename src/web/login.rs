@@ -187,6 +187,7 @@ async fn begin(
         StartRequest {
             team,
             browser: typed.browser_id(),
+            purpose: "sign_in",
             return_to,
             login_hint,
         },
@@ -307,21 +308,30 @@ pub async fn sso_callback(
     let base = state.settings.server.base();
     let ip = client_ip(&req, &state.settings.server.trusted_proxies).to_string();
 
-    let finished = match sso::finish(
-        &state.sso,
+    let refused = |e: SsoError| {
+        let (state, team, ip) = (state.clone(), team.clone(), ip.clone());
+        async move {
+            record_refusal(&state, &team, &ip, &e).await;
+            AppError::from(e)
+        }
+    };
+    let pending = match sso::take_pending(
         &state.store,
-        &base,
-        &team,
+        team.id.as_str(),
         typed.has_browser_id(),
-        params,
+        &params,
     )
     .await
     {
+        Ok(p) => p,
+        Err(e) => return Err(refused(e).await),
+    };
+    if pending.purpose == "test" {
+        return super::settings::finish_test(&state, &session, &team, pending, params).await;
+    }
+    let finished = match sso::finish(&state.sso, &base, &team, pending, params).await {
         Ok(f) => f,
-        Err(e) => {
-            record_refusal(&state, &team, &ip, &e).await;
-            return Err(e.into());
-        }
+        Err(e) => return Err(refused(e).await),
     };
     let policy = users::Policy {
         team_id: team.id.as_str().to_string(),

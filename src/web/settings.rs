@@ -1,19 +1,62 @@
-//! SSO settings for admins: what to paste into Okta, and the team's current settings with
-//! a live discovery check.
+//! SSO settings for admins: the values to paste into Okta, the team's settings with a live
+//! discovery check, and, for teams made from the shell, editing with "save and test" (a
+//! real sign-in with the new values) before "apply".
 
+use std::sync::Arc;
+
+use actix_session::Session;
+use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
 
 use crate::app::AppState;
+use crate::config::TeamConfig;
 use crate::error::{AppError, Result};
-use crate::sso;
+use crate::session::TypedSession;
+use crate::sso::editable::{self, SettingsForm};
+use crate::sso::{self, CallbackParams, StartRequest};
+use crate::store::audit::Actor;
+use crate::store::logins::PendingLogin;
+use crate::store::teams::{self, Pending, ShellTeam};
+use crate::store::{users, StoreError};
 use crate::views;
 
-use super::extract::Admin;
+use super::extract::{Admin, CsrfForm};
+
+const MANAGED: &str =
+    "This team's SSO is managed in the config file: change it there and restart teamportal.";
+
+fn back() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, "/settings/sso"))
+        .finish()
+}
+
+fn config_managed(state: &AppState, team: &str) -> bool {
+    state.settings.teams.iter().any(|t| t.id.as_str() == team)
+}
+
+/// The stored record of a shell team and its pending settings.
+async fn stored(state: &AppState, team: &str) -> Result<(Option<ShellTeam>, Option<Pending>)> {
+    let team = team.to_string();
+    Ok(state
+        .store
+        .run(move |c| -> std::result::Result<_, StoreError> {
+            let shell = teams::shell_teams(c)?.into_iter().find(|t| t.id == team);
+            Ok((shell, teams::pending(c, &team)?))
+        })
+        .await?)
+}
 
 pub async fn sso_page(state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse> {
     let team = state.sso.get(admin.0.team()).ok_or(AppError::NotFound)?;
     let base = state.settings.server.base();
     let discovery = state.sso.providers.discovery(&team.issuer_str()).await;
+    let editable = !config_managed(&state, admin.0.team());
+    let (_, pending) = if editable {
+        stored(&state, admin.0.team()).await?
+    } else {
+        (None, None)
+    };
     let view = views::settings::SsoView {
         team: &team,
         redirect_uri: sso::redirect_uri(&base, team.id.as_str()),
@@ -23,10 +66,185 @@ pub async fn sso_page(state: web::Data<AppState>, admin: Admin) -> Result<HttpRe
             .as_ref()
             .map(|d| d.as_ref())
             .map_err(|e| e.to_string()),
-        managed_in_config: true,
+        managed_in_config: !editable,
+        pending: pending.as_ref(),
     };
     let body = views::settings::page(&admin.0.chrome("/settings/sso"), &view);
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(body.into_string()))
+}
+
+/// Keeps the new values as pending and sends the admin through a real sign-in with them.
+pub async fn save_and_test(
+    state: web::Data<AppState>,
+    session: Session,
+    admin: Admin,
+    form: CsrfForm<SettingsForm>,
+) -> Result<HttpResponse> {
+    let me = admin.0;
+    if config_managed(&state, me.team()) {
+        return Err(AppError::Conflict(MANAGED.into()));
+    }
+    let (shell, _) = stored(&state, me.team()).await?;
+    let shell = shell.ok_or(AppError::NotFound)?;
+    let record = editable::parse_form(
+        &state.sealer,
+        me.team(),
+        &form.0,
+        &shell.sso.client_secret_enc,
+    )
+    .map_err(|errors| AppError::BadRequest(errors.join(" ")))?;
+    let test_config = editable::to_config(
+        &state.sealer,
+        &shell.id,
+        &shell.name,
+        shell.admin_email.as_deref(),
+        &record,
+    )
+    .ok_or_else(|| AppError::Internal("the client secret could not be sealed".into()))?;
+    let summary = editable::describe_change(&shell.sso, &record);
+    let (team, actor) = (me.team().to_string(), me.actor());
+    state
+        .store
+        .run(move |c| teams::save_pending(c, &team, &actor, &record, &summary))
+        .await?;
+    let started = sso::start(
+        &state.sso,
+        &state.store,
+        &state.settings.server.base(),
+        StartRequest {
+            team: Arc::new(test_config),
+            browser: TypedSession(&session).browser_id(),
+            purpose: "test",
+            return_to: None,
+            login_hint: Some(me.user.email.clone()),
+        },
+    )
+    .await;
+    match started {
+        Ok(url) => Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, url.to_string()))
+            .finish()),
+        Err(e) => {
+            record_test(&state, me.team(), me.actor(), Some(e.to_string())).await?;
+            Ok(back())
+        }
+    }
+}
+
+async fn record_test(
+    state: &AppState,
+    team: &str,
+    actor: Actor,
+    error: Option<String>,
+) -> Result<()> {
+    let team = team.to_string();
+    state
+        .store
+        .run(move |c| teams::record_test(c, &team, &actor, error.as_deref()))
+        .await?;
+    Ok(())
+}
+
+/// The callback of a test sign-in: passes only when it returns the admin's own verified
+/// email. The admin's session is left as it was.
+pub async fn finish_test(
+    state: &AppState,
+    session: &Session,
+    team: &TeamConfig,
+    login: PendingLogin,
+    params: CallbackParams,
+) -> Result<HttpResponse> {
+    let uid = TypedSession(session)
+        .user_id()
+        .ok_or(AppError::SignInRequired)?;
+    let team_id = team.id.as_str().to_string();
+    let me = state
+        .store
+        .run(move |c| users::get_in_team(c, &team_id, uid))
+        .await?
+        .filter(|u| u.active && u.is_admin())
+        .ok_or(AppError::Forbidden(
+            "Only team admins may test SSO settings.",
+        ))?;
+    let actor = Actor {
+        user_id: Some(me.id),
+        label: me.email.clone(),
+        ip: String::new(),
+    };
+    let (shell, pending) = stored(state, team.id.as_str()).await?;
+    let (shell, pending) = shell.zip(pending).ok_or(AppError::Conflict(
+        "There are no pending settings to test.".into(),
+    ))?;
+    let config = editable::to_config(
+        &state.sealer,
+        &shell.id,
+        &shell.name,
+        shell.admin_email.as_deref(),
+        &pending.sso,
+    )
+    .ok_or_else(|| AppError::Internal("pending client secret could not be opened".into()))?;
+    let outcome = match sso::finish(&state.sso, &state.settings.server.base(), &config, login, params).await {
+        Ok(f) if f.identity.email.as_str() == me.email => None,
+        Ok(f) => Some(format!(
+            "The test sign-in came back as {}, not as you ({}). Sign in to the identity provider as yourself and test again.",
+            f.identity.email, me.email
+        )),
+        Err(e) => Some(e.to_string()),
+    };
+    record_test(state, team.id.as_str(), actor, outcome).await?;
+    Ok(back())
+}
+
+pub async fn apply(
+    state: web::Data<AppState>,
+    admin: Admin,
+    _f: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse> {
+    let me = admin.0;
+    if config_managed(&state, me.team()) {
+        return Err(AppError::Conflict(MANAGED.into()));
+    }
+    let (shell, pending) = stored(&state, me.team()).await?;
+    let shell = shell.ok_or(AppError::NotFound)?;
+    let summary = pending
+        .as_ref()
+        .map(|p| editable::describe_change(&shell.sso, &p.sso))
+        .unwrap_or_default();
+    let (team, actor) = (me.team().to_string(), me.actor());
+    let applied = state
+        .store
+        .run(move |c| teams::apply_pending(c, &team, &actor, &summary))
+        .await?
+        .ok_or_else(|| AppError::Conflict("Save and test the new settings first; only settings that passed a test sign-in can be applied.".into()))?;
+    let config = editable::to_config(
+        &state.sealer,
+        &shell.id,
+        &shell.name,
+        shell.admin_email.as_deref(),
+        &applied,
+    )
+    .ok_or_else(|| AppError::Internal("applied client secret could not be opened".into()))?;
+    state.sso.providers.forget(&shell.sso.issuer).await;
+    state.sso.providers.forget(&applied.issuer).await;
+    state.sso.insert(config);
+    Ok(back())
+}
+
+pub async fn discard(
+    state: web::Data<AppState>,
+    admin: Admin,
+    _f: CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse> {
+    let me = admin.0;
+    if config_managed(&state, me.team()) {
+        return Err(AppError::Conflict(MANAGED.into()));
+    }
+    let (team, actor) = (me.team().to_string(), me.actor());
+    state
+        .store
+        .run(move |c| teams::discard_pending(c, &team, &actor))
+        .await?;
+    Ok(back())
 }

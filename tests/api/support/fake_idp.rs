@@ -30,6 +30,8 @@ pub struct State {
     pub userinfo_calls: usize,
     pub jwks_calls: usize,
     pub token_status: Option<u16>,
+    /// When set, the token endpoint demands this client secret (HTTP Basic).
+    pub client_secret: Option<String>,
 }
 
 pub struct FakeIdp {
@@ -191,10 +193,24 @@ async fn jwks(st: web::Data<Mutex<State>>) -> HttpResponse {
 
 async fn token(
     st: web::Data<Mutex<State>>,
+    req: actix_web::HttpRequest,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
     let mut s = st.lock().expect("lock");
     s.token_calls += 1;
+    if let Some(expected) = &s.client_secret {
+        let given = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .map(|b| String::from_utf8_lossy(&b).to_string())
+            .unwrap_or_default();
+        if given.split_once(':').map(|(_, secret)| secret) != Some(expected.as_str()) {
+            return HttpResponse::Unauthorized().json(json!({"error": "invalid_client"}));
+        }
+    }
     if let Some(code) = s.token_status {
         return HttpResponse::build(actix_web::http::StatusCode::from_u16(code).expect("status"))
             .finish();

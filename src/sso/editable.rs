@@ -1,0 +1,164 @@
+//! Teams whose SSO settings live in the database (made with `teamportal admin create-team`)
+//! rather than the config file: turning stored records into live settings, parsing the
+//! settings form, and describing changes for the audit log with secrets masked.
+
+use crate::config::{check_issuer, ClientAuth, Provisioning, Secret, TeamConfig};
+use crate::crypto::Sealer;
+use crate::domain::{valid_domain, Email, TeamId};
+use crate::store::teams::{ShellTeam, SsoRecord};
+
+/// Sealed client secrets are bound to their team.
+pub fn secret_context(team: &str) -> String {
+    format!("client-secret:{team}")
+}
+
+/// The live settings for a stored team, or `None` when its secret cannot be opened (a
+/// different instance key).
+pub fn to_config(
+    sealer: &Sealer,
+    id: &str,
+    name: &str,
+    admin_email: Option<&str>,
+    sso: &SsoRecord,
+) -> Option<TeamConfig> {
+    let secret = sealer.open(&sso.client_secret_enc, &secret_context(id))?;
+    Some(TeamConfig {
+        id: TeamId::parse(id).ok()?,
+        name: name.to_string(),
+        issuer: url::Url::parse(&sso.issuer).ok()?,
+        client_id: sso.client_id.clone(),
+        client_secret: Secret::new(String::from_utf8(secret).ok()?),
+        client_auth: ClientAuth::Basic,
+        admin_email: admin_email.and_then(Email::parse),
+        email_domains: sso.email_domains.clone(),
+        provisioning: Provisioning::parse(&sso.provisioning).unwrap_or(Provisioning::Jit),
+        admin_groups: sso.admin_groups.clone(),
+        trust_email: sso.trust_email,
+    })
+}
+
+pub fn shell_team_config(sealer: &Sealer, t: &ShellTeam) -> Option<TeamConfig> {
+    to_config(sealer, &t.id, &t.name, t.admin_email.as_deref(), &t.sso)
+}
+
+/// The settings form as submitted.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    pub issuer: String,
+    #[serde(default)]
+    pub client_id: String,
+    /// Empty keeps the current secret.
+    #[serde(default)]
+    pub client_secret: String,
+    #[serde(default)]
+    pub provisioning: String,
+    #[serde(default)]
+    pub email_domains: String,
+    #[serde(default)]
+    pub admin_groups: String,
+    pub trust_email: Option<String>,
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split([',', '\n'])
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+/// Validates the form into a record; every problem is listed.
+pub fn parse_form(
+    sealer: &Sealer,
+    team: &str,
+    form: &SettingsForm,
+    current_secret: &[u8],
+) -> Result<SsoRecord, Vec<String>> {
+    let mut errors = Vec::new();
+    let issuer = match check_issuer(form.issuer.trim()) {
+        Ok(u) => crate::config::issuer_string(&u),
+        Err(rule) => {
+            errors.push(format!("Issuer {:?}: {rule}.", form.issuer.trim()));
+            String::new()
+        }
+    };
+    let client_id = form.client_id.trim().to_string();
+    if client_id.is_empty() || client_id.len() > 256 {
+        errors.push("Client ID is required.".into());
+    }
+    let provisioning = match Provisioning::parse(form.provisioning.trim()) {
+        Some(p) => p.as_str().to_string(),
+        None => {
+            errors.push("Provisioning must be jit or invite.".into());
+            String::new()
+        }
+    };
+    let email_domains: Vec<String> = list(&form.email_domains.to_ascii_lowercase());
+    for d in &email_domains {
+        if !valid_domain(d) {
+            errors.push(format!("Email domain {d:?} is not a domain name."));
+        }
+    }
+    let admin_groups = list(&form.admin_groups);
+    let secret = form.client_secret.trim();
+    if secret.len() > 1024 {
+        errors.push("The client secret is too long.".into());
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let client_secret_enc = if secret.is_empty() {
+        current_secret.to_vec()
+    } else {
+        sealer.seal(secret.as_bytes(), &secret_context(team))
+    };
+    Ok(SsoRecord {
+        issuer,
+        client_id,
+        client_secret_enc,
+        provisioning,
+        email_domains,
+        admin_groups,
+        trust_email: matches!(form.trust_email.as_deref(), Some("on" | "true" | "1")),
+    })
+}
+
+/// "field: old -> new" for each change, secrets shown only as changed or not.
+pub fn describe_change(old: &SsoRecord, new: &SsoRecord) -> String {
+    let mut parts = Vec::new();
+    let mut diff = |name: &str, a: String, b: String| {
+        if a != b {
+            parts.push(format!("{name}: {a} -> {b}"));
+        }
+    };
+    diff("issuer", old.issuer.clone(), new.issuer.clone());
+    diff("client_id", old.client_id.clone(), new.client_id.clone());
+    diff(
+        "provisioning",
+        old.provisioning.clone(),
+        new.provisioning.clone(),
+    );
+    diff(
+        "email_domains",
+        old.email_domains.join(","),
+        new.email_domains.join(","),
+    );
+    diff(
+        "admin_groups",
+        old.admin_groups.join(","),
+        new.admin_groups.join(","),
+    );
+    diff(
+        "trust_email",
+        old.trust_email.to_string(),
+        new.trust_email.to_string(),
+    );
+    if old.client_secret_enc != new.client_secret_enc {
+        parts.push("client_secret: *** -> *** (changed)".into());
+    }
+    if parts.is_empty() {
+        "no change".into()
+    } else {
+        parts.join("; ")
+    }
+}
