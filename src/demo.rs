@@ -125,6 +125,11 @@ pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
         trust_email: false,
     }];
 
+    seed(&settings).map_err(|source| BuildError::Store {
+        path: settings.database.display().to_string(),
+        source,
+    })?;
+
     let idp = Arc::new(DemoIdp {
         redirect_uri: crate::sso::redirect_uri(&base, TEAM_ID),
         issuer,
@@ -393,4 +398,69 @@ async fn userinfo(req: HttpRequest, idp: web::Data<DemoIdp>) -> HttpResponse {
             .json(json!({"sub": a.sub, "email": a.email, "email_verified": true, "name": a.name})),
         None => HttpResponse::Unauthorized().finish(),
     }
+}
+
+/// Fills a new demo database with a few colleagues, a shared token and a month of usage, so
+/// every page has something to show. Runs once: an existing demo team is left alone.
+fn seed(settings: &Settings) -> Result<(), crate::store::StoreError> {
+    use crate::store::{self, audit::Actor, teams, usage};
+    let db = store::Store::open(&settings.database, 2)?;
+    db.run_blocking(|c| teams::sync_from_config(c, &settings.teams, "demo"))?;
+    let key = crypto::InstanceKey::load_or_create(&crypto::key_path(&settings.database))
+        .map_err(|e| crate::store::StoreError::Task(e.to_string()))?;
+    let colleagues = [
+        ("demo-grace", "grace@demo.test", "Grace Hopper"),
+        ("demo-alan", "alan@demo.test", "Alan Turing"),
+        ("demo-katherine", "katherine@demo.test", "Katherine Johnson"),
+        ("demo-edsger", "edsger@demo.test", "Edsger Dijkstra"),
+        ("demo-barbara", "barbara@demo.test", "Barbara Liskov"),
+    ];
+    db.run_blocking(|c| -> Result<(), crate::store::StoreError> {
+        if crate::store::users::counts(c, TEAM_ID)?.members
+            + crate::store::users::counts(c, TEAM_ID)?.removed
+            > 0
+        {
+            return Ok(());
+        }
+        let now = store::now();
+        let mut creator = None;
+        for (i, (sub, email, name)) in colleagues.iter().enumerate() {
+            let id = crate::store::users::insert_seeded(
+                c,
+                TEAM_ID,
+                "demo-seed",
+                sub,
+                email,
+                name,
+                now - (i as i64 + 1) * 86_400,
+            )?;
+            creator.get_or_insert(id);
+        }
+        let Some(creator) = creator else {
+            return Ok(());
+        };
+        let issued = crate::tokens::issue(
+            c,
+            &key.sealer(),
+            &Actor::shell(),
+            &crate::tokens::Request {
+                team_id: TEAM_ID,
+                creator,
+                name: "ci-deploy",
+                personal: false,
+                expires_at: None,
+            },
+        )?;
+        for days_ago in 0..30i64 {
+            let day = crate::metering::day_string((now - days_ago * 86_400).div_euclid(86_400));
+            let key = usage::CounterKey {
+                team_id: TEAM_ID.into(),
+                token_id: issued.id,
+                day,
+                unit: "requests".into(),
+            };
+            usage::flush(c, &[(key, 1_000 + (days_ago * 7919) % 4_000)], &[])?;
+        }
+        Ok(())
+    })
 }

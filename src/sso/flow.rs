@@ -373,7 +373,10 @@ async fn exchange_code(
         struct OauthError {
             error: Option<String>,
         }
-        let body: Option<OauthError> = resp.json().await.ok();
+        let body: Option<OauthError> = super::provider::read_limited(resp)
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
         let error = body
             .and_then(|b| b.error)
             .unwrap_or_else(|| status.to_string());
@@ -388,9 +391,7 @@ async fn exchange_code(
         });
     }
     let resp = check_status(resp)?;
-    resp.json::<TokenResponse>().await.map_err(|_| {
-        SsoError::Misconfigured("the token endpoint did not answer with a token response".into())
-    })
+    super::provider::json_limited::<TokenResponse>(resp, "token endpoint").await
 }
 
 async fn verify_id_token<'t>(
@@ -505,7 +506,5 @@ async fn userinfo(
         .await
         .map_err(SsoError::from_transport)?;
     let resp = check_status(resp)?;
-    resp.json::<UserInfo>().await.map_err(|_| {
-        SsoError::Misconfigured("the userinfo endpoint did not answer with JSON claims".into())
-    })
+    super::provider::json_limited::<UserInfo>(resp, "userinfo endpoint").await
 }

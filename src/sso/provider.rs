@@ -192,3 +192,36 @@ pub fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, SsoErr
         )))
     }
 }
+
+/// The most an IdP answer may weigh; a hostile IdP cannot exhaust memory.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Reads a response body of at most [`MAX_BODY`] bytes.
+pub async fn read_limited(mut resp: reqwest::Response) -> Result<Vec<u8>, SsoError> {
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(SsoError::Misconfigured(
+            "the identity provider's answer is too large".into(),
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(SsoError::from_transport)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(SsoError::Misconfigured(
+                "the identity provider's answer is too large".into(),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads and parses a JSON answer of bounded size.
+pub async fn json_limited<T: serde::de::DeserializeOwned>(
+    resp: reqwest::Response,
+    what: &str,
+) -> Result<T, SsoError> {
+    let body = read_limited(resp).await?;
+    serde_json::from_slice(&body).map_err(|_| {
+        SsoError::Misconfigured(format!("the {what} did not answer with the expected JSON"))
+    })
+}

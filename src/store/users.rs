@@ -590,3 +590,22 @@ pub fn seats_between(
         |r| r.get(0),
     )?)
 }
+
+/// A member created outside SSO (the demo's colleagues); they sign in like anyone else once
+/// the IdP sends their issuer and subject.
+pub fn insert_seeded(
+    conn: &Connection,
+    team_id: &str,
+    issuer: &str,
+    subject: &str,
+    email: &str,
+    name: &str,
+    created_at: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO users (team_id, issuer, subject, email, name, role, role_source, joined_via, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'member', 'default', 'demo', ?6)",
+        params![team_id, issuer, subject, email, name, created_at],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
