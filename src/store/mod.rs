@@ -35,6 +35,7 @@ pub enum StoreError {
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_sso_settings.sql"),
+    include_str!("migrations/0003_break_glass_index.sql"),
 ];
 
 #[derive(Clone)]
