@@ -160,7 +160,13 @@ pub fn day_string(day: i64) -> String {
 }
 
 pub fn today() -> String {
-    day_string(now().div_euclid(86_400))
+    day_of(now())
+}
+
+/// The UTC date (`YYYY-MM-DD`) a Unix time falls on: usage is counted per UTC day, so a
+/// month's statement holds exactly the requests made within its UTC bounds.
+pub fn day_of(ts: i64) -> String {
+    day_string(ts.div_euclid(86_400))
 }
 
 /// Runs the periodic flush (and housekeeping) on its own thread until `stop` is set.
@@ -199,5 +205,15 @@ mod tests {
     fn day_strings_are_utc_dates() {
         assert_eq!(day_string(0), "1970-01-01");
         assert_eq!(day_string(20_000), "2024-10-04");
+        // 2025-12-01T00:00:00Z is 1_764_547_200: its last second before is still November.
+        assert_eq!(day_of(1_764_547_199), "2025-11-30");
+        assert_eq!(day_of(1_764_547_200), "2025-12-01");
+        let (start, end) = crate::billing::Month::parse("2025-11")
+            .expect("month")
+            .bounds();
+        assert_eq!(
+            (day_of(start), day_of(end - 1)),
+            ("2025-11-01".into(), "2025-11-30".into())
+        );
     }
 }

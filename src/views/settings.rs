@@ -16,6 +16,8 @@ pub struct SsoView<'a> {
     pub discovery: Result<&'a Discovery, String>,
     pub managed_in_config: bool,
     pub pending: Option<&'a Pending>,
+    /// What the admin just did (applied, discarded), said once at the top.
+    pub notice: Option<&'static str>,
 }
 
 fn mask(secret: &str) -> String {
@@ -34,6 +36,9 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
         Some(c),
         html! {
             h1 { "SSO settings" }
+            @if let Some(n) = v.notice {
+                p #notice .banner.ok role="status" { (n) }
+            }
             @if v.managed_in_config {
                 p.banner.info { "This team's SSO is managed in the config file: change it there and restart teamportal. The page is read-only." }
             }

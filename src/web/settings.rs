@@ -26,9 +26,29 @@ const MANAGED: &str =
     "This team's SSO is managed in the config file: change it there and restart teamportal.";
 
 fn back() -> HttpResponse {
+    back_to("/settings/sso")
+}
+
+fn back_to(location: &'static str) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/settings/sso"))
+        .insert_header((LOCATION, location))
         .finish()
+}
+
+/// `?done=` after apply or discard, so the page can say what just happened.
+#[derive(serde::Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+fn notice(q: &DoneQuery) -> Option<&'static str> {
+    match q.done.as_deref() {
+        Some("applied") => {
+            Some("The new settings are applied: every sign-in uses them from now on.")
+        }
+        Some("discarded") => Some("The pending settings were discarded; nothing changed."),
+        _ => None,
+    }
 }
 
 fn config_managed(state: &AppState, team: &str) -> bool {
@@ -47,7 +67,11 @@ async fn stored(state: &AppState, team: &str) -> Result<(Option<ShellTeam>, Opti
         .await?)
 }
 
-pub async fn sso_page(state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse> {
+pub async fn sso_page(
+    state: web::Data<AppState>,
+    admin: Admin,
+    q: web::Query<DoneQuery>,
+) -> Result<HttpResponse> {
     let team = state.sso.get(admin.0.team()).ok_or(AppError::NotFound)?;
     let base = state.settings.server.base();
     let discovery = state.sso.providers.discovery(&team.issuer_str()).await;
@@ -68,6 +92,7 @@ pub async fn sso_page(state: web::Data<AppState>, admin: Admin) -> Result<HttpRe
             .map_err(|e| e.to_string()),
         managed_in_config: !editable,
         pending: pending.as_ref(),
+        notice: notice(&q),
     };
     let body = views::settings::page(&admin.0.chrome("/settings/sso"), &view);
     Ok(HttpResponse::Ok()
@@ -229,7 +254,7 @@ pub async fn apply(
     state.sso.providers.forget(&shell.sso.issuer).await;
     state.sso.providers.forget(&applied.issuer).await;
     state.sso.insert(config);
-    Ok(back())
+    Ok(back_to("/settings/sso?done=applied"))
 }
 
 pub async fn discard(
@@ -246,5 +271,5 @@ pub async fn discard(
         .store
         .run(move |c| teams::discard_pending(c, &team, &actor))
         .await?;
-    Ok(back())
+    Ok(back_to("/settings/sso?done=discarded"))
 }

@@ -410,3 +410,161 @@ async fn signing_out_offers_the_idp_sign_out_which_comes_back_to_the_login_page(
     assert!(main_text(&b).await.contains("carol@acme.com"));
     b.close().await.unwrap();
 }
+
+/// A team made with `teamportal admin create-team` (so editable in the browser) on the real
+/// IdP, admin alice@acme.com, client secret [`SHELL_SECRET`].
+async fn shell_team_on_real_idp() -> Sso {
+    const SHELL_SECRET: &str = "shell-team-secret-0123456789";
+    let idp = crate::support::idp::TestIdp::start(
+        serde_json::json!({"clients": [], "accounts": crate::sso_e2e::accounts()}),
+    )
+    .expect("the test IdP starts (run tests/run once)");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("shell.toml");
+    std::fs::write(&cfg, "[database]\npath = \"portal.db\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_teamportal"))
+        .env_remove("TEAMPORTAL_CONFIG")
+        .env("TEAMPORTAL_CLIENT_SECRET", SHELL_SECRET)
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "admin",
+            "create-team",
+            "--id",
+            "shellco",
+            "--name",
+            "Shell Co",
+        ])
+        .args(["--issuer", &idp.issuer, "--client-id", "portal-shellco"])
+        .args(["--admin-email", "alice@acme.com"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("create-team runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = crate::helpers::spawn_app_in(dir, "").await;
+    idp.set_client(serde_json::json!({
+        "client_id": "portal-shellco",
+        "client_secret": SHELL_SECRET,
+        "redirect_uris": [app.url("/sso/shellco/callback")],
+    }))
+    .await
+    .expect("the IdP registers the portal's client");
+    Sso { app, idp }
+}
+
+/// Saves the settings form with `secret` and follows the test sign-in back to the page.
+async fn save_and_test(b: &Browser, port: u16, secret: &str) -> String {
+    b.wait_for("#client_secret")
+        .await
+        .unwrap()
+        .send_keys(secret)
+        .await
+        .unwrap();
+    js(b, "window.beforeSave = true; return true;").await;
+    click(b, "#save-and-test").await;
+    // Off to the IdP (which may remember the admin, or ask again) and back to a new page.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = b.client.current_url().await.unwrap();
+        if url.port() != Some(port)
+            && !b
+                .client
+                .find_all(Locator::Css("#login"))
+                .await
+                .unwrap()
+                .is_empty()
+        {
+            b.idp_sign_in("alice").await.expect("the IdP's form");
+        }
+        let fresh = js(
+            b,
+            "return window.beforeSave === undefined && document.readyState === 'complete';",
+        )
+        .await;
+        if url.port() == Some(port) && url.path() == "/settings/sso" && fresh == true {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "stuck at {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.wait_for("#test-result")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn an_admin_copies_the_redirect_uri_tests_a_wrong_secret_then_a_right_one_and_applies() {
+    let s = shell_team_on_real_idp().await;
+    let b = open_browser().await;
+    sign_in_ui(&b, &s.app, "shellco", "alice").await;
+    b.client.goto(&s.app.url("/settings/sso")).await.unwrap();
+
+    // Copy the redirect URI with the page's button, then paste it as a person would (with
+    // the keyboard, into a text box; reading the clipboard from script needs a permission).
+    click(&b, "button[data-copy='redirect-uri']").await;
+    b.wait_for("button.copy[data-copy='redirect-uri']")
+        .await
+        .unwrap();
+    let label = b
+        .client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::XPath(
+            "//button[@data-copy='redirect-uri' and text()='Copied']",
+        ))
+        .await
+        .map(|_| "Copied")
+        .unwrap_or("Copy");
+    assert_eq!(label, "Copied", "the button confirms the copy");
+    js(
+        &b,
+        "const t = document.createElement('textarea'); t.id = 'pasted';
+         document.body.appendChild(t); return true;",
+    )
+    .await;
+    let pasted = b.wait_for("#pasted").await.unwrap();
+    pasted.send_keys("\u{E009}v\u{E000}").await.unwrap();
+    assert_eq!(
+        pasted.prop("value").await.unwrap().as_deref(),
+        Some(s.app.url("/sso/shellco/callback").as_str()),
+        "the clipboard holds the redirect URI"
+    );
+
+    let port = s.app.port;
+    let failed = save_and_test(&b, port, "a-wrong-secret").await;
+    assert!(failed.contains("failed"), "{failed}");
+    assert!(
+        b.client
+            .find_all(Locator::Css("#apply"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing to apply after a failed test"
+    );
+
+    let passed = save_and_test(&b, port, "shell-team-secret-0123456789").await;
+    assert!(passed.contains("worked"), "{passed}");
+    click(&b, "#apply").await;
+    b.wait_for_url(|u| u.path() == "/settings/sso")
+        .await
+        .unwrap();
+    let text = main_text(&b).await;
+    assert!(
+        text.contains("applied") || text.contains("Applied"),
+        "{text}"
+    );
+    assert_eq!(s.app.count("SELECT count(*) FROM sso_pending"), 0);
+    assert_eq!(
+        s.app
+            .count("SELECT count(*) FROM audit WHERE action = 'sso_settings_applied'"),
+        1
+    );
+    b.close().await.unwrap();
+}
