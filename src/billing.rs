@@ -107,6 +107,24 @@ impl std::fmt::Display for Month {
     }
 }
 
+/// Months with statements, newest first: every month from the first to the last with usage.
+pub fn statement_months(conn: &Connection, team: &str) -> Result<Vec<Month>, StoreError> {
+    let Some((first, last)) = usage::day_range(conn, team)? else {
+        return Ok(Vec::new());
+    };
+    let (Some(first), Some(last)) = (
+        first.get(..7).and_then(Month::parse),
+        last.get(..7).and_then(Month::parse),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let mut months = vec![last];
+    while let Some(m) = months.last().map(Month::prev).filter(|m| *m >= first) {
+        months.push(m);
+    }
+    Ok(months)
+}
+
 pub fn round_money(d: Decimal) -> Decimal {
     d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }

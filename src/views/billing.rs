@@ -7,7 +7,7 @@ use crate::billing::{Month, Statement};
 
 use super::Chrome;
 
-pub fn page(c: &Chrome<'_>, s: &Statement, months: &[String], current: Month) -> Markup {
+pub fn page(c: &Chrome<'_>, s: &Statement, months: &[Month], current: Month) -> Markup {
     let title = if s.month == current {
         format!("{} so far", s.month)
     } else {

@@ -39,7 +39,7 @@ pub async fn billing_page(
             move |c| -> std::result::Result<_, crate::store::StoreError> {
                 Ok((
                     billing::statement(c, &team, month, &prices)?,
-                    usage::months(c, &team)?,
+                    billing::statement_months(c, &team)?,
                 ))
             },
         )
