@@ -271,9 +271,17 @@ fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
     let result: Result<(), String> = match cmd {
         AdminCommand::List => store
             .run_blocking(|c| -> Result<(), StoreError> {
-                for team in store::teams::list(c)? {
+                let teams = store::teams::list(c)?;
+                if teams.is_empty() {
+                    println!("No team yet: add a [[teams]] block to the config file (see sample.toml) or run `teamportal admin create-team`.");
+                }
+                for team in teams {
                     println!("{} ({}) [{}]", team.id, team.name, team.source);
-                    for a in users::admins(c, &team.id)? {
+                    let admins = users::admins(c, &team.id)?;
+                    if admins.is_empty() {
+                        println!("  no admin has signed in yet");
+                    }
+                    for a in admins {
                         let pw = if a.has_password {
                             " (break-glass password set)"
                         } else {
