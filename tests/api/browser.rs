@@ -420,30 +420,13 @@ async fn shell_team_on_real_idp() -> Sso {
     )
     .expect("the test IdP starts (run tests/run once)");
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("shell.toml");
-    std::fs::write(&cfg, "[database]\npath = \"portal.db\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_teamportal"))
-        .env_remove("TEAMPORTAL_CONFIG")
-        .env("TEAMPORTAL_CLIENT_SECRET", SHELL_SECRET)
-        .arg("--config")
-        .arg(&cfg)
-        .args([
-            "admin",
-            "create-team",
-            "--id",
-            "shellco",
-            "--name",
-            "Shell Co",
-        ])
-        .args(["--issuer", &idp.issuer, "--client-id", "portal-shellco"])
-        .args(["--admin-email", "alice@acme.com"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("create-team runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::helpers::create_shell_team(
+        dir.path(),
+        "",
+        &idp.issuer,
+        "portal-shellco",
+        "alice@acme.com",
+        SHELL_SECRET,
     );
     let app = crate::helpers::spawn_app_in(dir, "").await;
     idp.set_client(serde_json::json!({

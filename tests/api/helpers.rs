@@ -161,3 +161,43 @@ impl TestApp {
             .expect("count query")
     }
 }
+
+/// Writes `<dir>/shell.toml` (database `portal.db` plus `extra`) and makes team `shellco`
+/// with `teamportal admin create-team`, the secret passed through the environment as an
+/// operator would; returns the config file.
+pub fn create_shell_team(
+    dir: &std::path::Path,
+    extra: &str,
+    issuer: &str,
+    client_id: &str,
+    admin_email: &str,
+    secret: &str,
+) -> PathBuf {
+    let cfg = dir.join("shell.toml");
+    std::fs::write(&cfg, format!("[database]\npath = \"portal.db\"\n{extra}")).expect("cfg");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_teamportal"))
+        .env_remove("TEAMPORTAL_CONFIG")
+        .env("RUST_LOG", "warn")
+        .env("TEAMPORTAL_CLIENT_SECRET", secret)
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "admin",
+            "create-team",
+            "--id",
+            "shellco",
+            "--name",
+            "Shell Co",
+        ])
+        .args(["--issuer", issuer, "--client-id", client_id])
+        .args(["--admin-email", admin_email])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("create-team runs");
+    assert!(
+        out.status.success(),
+        "create-team: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cfg
+}

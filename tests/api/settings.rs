@@ -1,11 +1,13 @@
 //! SSO settings in the browser: read-only for config-file teams, save-and-test-then-apply
 //! for teams made from the shell, secrets sealed at rest; and break-glass password sign-in.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use reqwest::{Client, StatusCode};
 
-use crate::helpers::{browser, location, query_param, spawn_app, spawn_app_in, TestApp};
+use crate::helpers::{
+    browser, create_shell_team, location, query_param, spawn_app, spawn_app_in, TestApp,
+};
 use crate::support::fake_idp::{FakeIdp, CLIENT_ID};
 
 fn teamportal(config: &std::path::Path) -> Command {
@@ -65,33 +67,13 @@ async fn shell_team_app(extra: &str) -> (TestApp, FakeIdp, std::path::PathBuf) {
     let idp = FakeIdp::start().await;
     idp.with(|s| s.client_secret = Some("right-secret".into()));
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("shell.toml");
-    std::fs::write(&cfg, format!("[database]\npath = \"portal.db\"\n{extra}")).expect("cfg");
-    let out = teamportal(&cfg)
-        .args([
-            "admin",
-            "create-team",
-            "--id",
-            "shellco",
-            "--name",
-            "Shell Co",
-            "--issuer",
-            &idp.issuer,
-        ])
-        .args([
-            "--client-id",
-            CLIENT_ID,
-            "--admin-email",
-            "alice@shell.test",
-        ])
-        .env("TEAMPORTAL_CLIENT_SECRET", "right-secret")
-        .stdin(Stdio::null())
-        .output()
-        .expect("create-team");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let cfg = create_shell_team(
+        dir.path(),
+        extra,
+        &idp.issuer,
+        CLIENT_ID,
+        "alice@shell.test",
+        "right-secret",
     );
     let app = spawn_app_in(dir, extra).await;
     (app, idp, cfg)
