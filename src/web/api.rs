@@ -159,9 +159,14 @@ pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
         day: today(),
         unit: report.unit,
     };
+    let st = state.store.clone();
     let stored = state
         .store
-        .run(move |c| -> Result<bool, StoreError> { usage::report(c, &counter, &key, quantity) })
+        .run(move |c| -> Result<bool, StoreError> {
+            // "Stored durably" must mean a file a restart will read.
+            st.file_present()?;
+            usage::report(c, &counter, &key, quantity)
+        })
         .await;
     match stored {
         Ok(new) => HttpResponse::Ok().json(json!({ "stored": true, "duplicate": !new })),
