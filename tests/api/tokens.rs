@@ -1,8 +1,10 @@
 //! Shared API tokens through real HTTP, with the helpers the submodules share: the tokens
-//! page (`pages`), the token-authenticated API (`api`).
+//! page (`pages`), the token-authenticated API (`api`), and the real binary under SIGTERM
+//! and SIGKILL (`process`).
 
 mod api;
 mod pages;
+mod process;
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
