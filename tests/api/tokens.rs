@@ -1,8 +1,9 @@
 //! Shared API tokens through real HTTP, with the helpers the submodules share: the tokens
-//! page (`pages`), the token-authenticated API (`api`), and the real binary under SIGTERM
-//! and SIGKILL (`process`).
+//! page (`pages`), the token-authenticated API (`api`), the real binary under SIGTERM and
+//! SIGKILL (`process`), and a real nginx doing forward auth (`nginx`).
 
 mod api;
+mod nginx;
 mod pages;
 mod process;
 
