@@ -279,3 +279,30 @@ async fn tokens_never_cross_teams_not_in_the_list_nor_reveal_nor_revoke_nor_veri
         1
     );
 }
+
+#[actix_web::test]
+async fn removing_a_member_stops_their_personal_tokens_at_once_while_their_shared_tokens_keep_working(
+) {
+    let (app, idp) = acme("").await;
+    let alice = sign_in(&app, &idp, "acme", "a", "alice@acme.com").await;
+    let bob = sign_in(&app, &idp, "acme", "b", "bob@acme.com").await;
+    let (_, personal) = create(&app, &bob, &[("name", "bob-own"), ("personal", "on")]).await;
+    let (_, shared) = create(&app, &bob, &[("name", "team-ci")]).await;
+    assert_eq!(verify(&app, &personal).await.status(), StatusCode::OK);
+
+    let bob_id = app.count("SELECT id FROM users WHERE email = 'bob@acme.com'");
+    let r = app
+        .post_csrf(&alice, &format!("/team/members/{bob_id}/remove"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_refused(
+        verify(&app, &personal).await,
+        "personal token of a removed member",
+    )
+    .await;
+    assert_eq!(
+        verify(&app, &shared).await.status(),
+        StatusCode::OK,
+        "shared tokens belong to the team"
+    );
+}
