@@ -381,6 +381,8 @@ async fn sigkill_at_random_moments_under_load_loses_no_acknowledged_report_and_a
             .iter()
             .filter(|t| killed_at.saturating_duration_since(**t) < window)
             .count() as i64;
+        // For the log: how long before the kill the oldest unmetered answer came (taking
+        // answers to be metered in the order they arrived).
         let mut sorted = verified_at.clone();
         sorted.sort();
         let age = sorted
