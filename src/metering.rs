@@ -98,7 +98,13 @@ impl Meter {
     }
 
     /// Writes everything pending in one transaction; on failure the counts are put back.
+    /// A missing database file counts as a failure (see [`Store::file_present`]), so
+    /// verification fails closed instead of metering into a deleted file.
     pub fn flush(&self, store: &Store) -> Result<(), StoreError> {
+        if let Err(e) = store.file_present() {
+            self.healthy.store(false, Ordering::Relaxed);
+            return Err(e);
+        }
         let pending = self
             .pending
             .lock()

@@ -14,6 +14,7 @@ pub mod usage;
 pub mod users;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    path: Arc<Path>,
 }
 
 impl Store {
@@ -60,7 +62,20 @@ impl Store {
             .build(manager)?;
         let mut conn = pool.get()?;
         migrate(&mut conn)?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            path: Arc::from(path),
+        })
+    }
+
+    /// Fails when the database file is no longer at its path: open connections keep
+    /// answering from a deleted file, but nothing written there survives a restart.
+    pub fn file_present(&self) -> Result<(), StoreError> {
+        if self.path.exists() {
+            Ok(())
+        } else {
+            Err(StoreError::Task("database file is missing".into()))
+        }
     }
 
     pub fn pool(&self) -> &Pool {

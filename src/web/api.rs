@@ -1,9 +1,9 @@
 //! The token-authenticated API: forward-auth verification (the hot path: one SHA-256, one
 //! in-memory lookup, one counter bump; no database work) and usage reports.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::app::AppState;
@@ -60,12 +60,13 @@ fn bearer(req: &HttpRequest) -> Result<&str, &'static str> {
     Ok(token)
 }
 
-/// The token behind the request's bearer secret. The in-memory index answers; a miss is
-/// checked once against the store (tokens made from the shell while the server runs).
+/// The token behind the request's bearer secret, and the time it was checked at. The
+/// in-memory index answers; a miss is checked once against the store (tokens made from the
+/// shell while the server runs).
 async fn authenticate(
     state: &AppState,
     req: &HttpRequest,
-) -> Result<Arc<Verifiable>, HttpResponse> {
+) -> Result<(Arc<Verifiable>, i64), HttpResponse> {
     if !state.meter.healthy() {
         return Err(unavailable());
     }
@@ -73,7 +74,7 @@ async fn authenticate(
     let hash = crypto::sha256(token.as_bytes());
     let at = now();
     if let Some(found) = state.tokens.lookup(&hash, at) {
-        return Ok(found);
+        return Ok((found, at));
     }
     let stored = state
         .store
@@ -86,7 +87,7 @@ async fn authenticate(
     match stored {
         Some(v) if v.expires_at.is_none_or(|e| e > at) => {
             state.tokens.insert(hash, v.clone());
-            Ok(Arc::new(v))
+            Ok((Arc::new(v), at))
         }
         _ => Err(unauthorized("unknown, revoked or expired token")),
     }
@@ -100,18 +101,33 @@ fn header_value(s: &str) -> HeaderValue {
     })
 }
 
+const X_TEAM_ID: HeaderName = HeaderName::from_static("x-team-id");
+const X_TOKEN_NAME: HeaderName = HeaderName::from_static("x-token-name");
+const X_TOKEN_ID: HeaderName = HeaderName::from_static("x-token-id");
+
+#[derive(Serialize)]
+struct Verified<'a> {
+    team_id: &'a str,
+    token_name: &'a str,
+    token_id: i64,
+}
+
 pub async fn verify(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let token = match authenticate(&state, &req).await {
+    let (token, at) = match authenticate(&state, &req).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    state.meter.record(&token, now());
+    state.meter.record(&token, at);
     HttpResponse::Ok()
-        .insert_header(("X-Team-Id", header_value(&token.team_id)))
-        .insert_header(("X-Token-Name", header_value(&token.name)))
-        .insert_header(("X-Token-Id", token.id.to_string()))
+        .insert_header((X_TEAM_ID, header_value(&token.team_id)))
+        .insert_header((X_TOKEN_NAME, header_value(&token.name)))
+        .insert_header((X_TOKEN_ID, HeaderValue::from(token.id)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "team_id": token.team_id, "token_name": token.name, "token_id": token.id }))
+        .json(Verified {
+            team_id: &token.team_id,
+            token_name: &token.name,
+            token_id: token.id,
+        })
 }
 
 #[derive(Deserialize)]
@@ -128,7 +144,7 @@ fn bad_request(why: &str) -> HttpResponse {
 
 /// Stores a usage report durably before answering; a repeated idempotency key counts once.
 pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let token = match authenticate(&state, &req).await {
+    let (token, _) = match authenticate(&state, &req).await {
         Ok(t) => t,
         Err(resp) => return resp,
     };
@@ -159,9 +175,14 @@ pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
         day: today(),
         unit: report.unit,
     };
+    let st = state.store.clone();
     let stored = state
         .store
-        .run(move |c| -> Result<bool, StoreError> { usage::report(c, &counter, &key, quantity) })
+        .run(move |c| -> Result<bool, StoreError> {
+            // "Stored durably" must mean a file a restart will read.
+            st.file_present()?;
+            usage::report(c, &counter, &key, quantity)
+        })
         .await;
     match stored {
         Ok(new) => HttpResponse::Ok().json(json!({ "stored": true, "duplicate": !new })),

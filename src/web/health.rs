@@ -7,15 +7,11 @@ use crate::app::AppState;
 use crate::store::{self, StoreError};
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let path = state.settings.database.clone();
+    let st = state.store.clone();
     let result = state
         .store
-        .run(move |c| {
-            // The file itself must still be there: a deleted database keeps answering from
-            // open connections while nothing would survive a restart.
-            if !path.exists() {
-                return Err(StoreError::Task("database file is missing".into()));
-            }
+        .run(move |c| -> Result<(), StoreError> {
+            st.file_present()?;
             store::ping(c)
         })
         .await;

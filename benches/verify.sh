@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Benchmark: GET /api/v1/verify with a valid bearer token (the forward-auth hot path) next to
+# the trivial GET /livez of the same binary, at 64 connections (issue: verify >= 0.7x livez
+# throughput, p99 < 5 ms, metering on vs off >= 0.95).
+#   benches/verify.sh [seconds-per-run]
+# Two servers run on core 0, on one database: `[billing] metering = true` and `= false` (the
+# documented switch: no request counters are kept; `last used` still is). wrk runs on core 1,
+# one thread, 64 connections; 3 runs per target, interleaved, medians printed. The server's
+# CPU time per request is printed too: other load on a shared machine disturbs it far less
+# than req/s and p99.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+secs="${1:-10}"
+build_release
+bin="$repo/target/release/teamportal"
+db="$work/demo.db"
+
+sql() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$db" "$1"; }
+
+# The demo seeds the schema, the demo team and its colleagues; then a token from the shell.
+port=$(free_port)
+start_demo "$port" "$db"; stop_all
+printf '[database]\npath = "%s"\n' "$db" >"$work/admin.toml"
+creator=$(sql "SELECT email FROM users WHERE team_id = 'demo' AND active ORDER BY id LIMIT 1")
+secret=$(RUST_LOG=warn "$bin" admin create-token --config "$work/admin.toml" --team demo --name bench --creator "$creator")
+token_id=$(sql "SELECT id FROM api_tokens WHERE name = 'bench'")
+metered() { sql "SELECT coalesce(sum(quantity), 0) FROM usage_daily WHERE token_id = $token_id AND unit = 'requests'"; }
+
+# start_serve NAME METERING: `teamportal serve` on core 0 with one worker; its port goes to
+# the variable NAME and its pid to NAME_pid (no subshell: the pid must reach `pids`).
+start_serve() {
+  local p; p=$(free_port)
+  printf '[server]\nlisten = "127.0.0.1:%s"\nworkers = 1\n[database]\npath = "%s"\n[billing]\nmetering = %s\n' \
+    "$p" "$db" "$2" >"$work/$1.toml"
+  RUST_LOG=warn taskset -c 0 "$bin" serve --config "$work/$1.toml" >/dev/null 2>"$work/$1.err" &
+  pids+=($!)
+  printf -v "$1_pid" '%s' "$!"
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$p/livez" >/dev/null && { printf -v "$1" '%s' "$p"; return 0; }
+    sleep 0.1
+  done
+  echo "serve ($1) did not start: $(cat "$work/$1.err")" >&2; exit 1
+}
+
+# cpu_ticks PID: user + system CPU time of a process, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run_one PID URL [HEADER]: one `measure` (common.sh) plus the server's CPU microseconds per
+# request; prints "rps p50_ms p99_ms cpu_us".
+run_one() {
+  local pid="$1" url="$2" header="${3:-}" before after line
+  before=$(cpu_ticks "$pid")
+  line=$(measure "$url" 64 "$secs" "$header")
+  after=$(cpu_ticks "$pid")
+  python3 -c '
+import os, sys
+rps, p50, p99 = sys.argv[1].split()
+seconds = (int(sys.argv[2]) - int(sys.argv[3])) / os.sysconf("SC_CLK_TCK")
+print(rps, p50, p99, f"{seconds * 1e6 / (float(rps) * float(sys.argv[4])):.2f}")' "$line" "$after" "$before" "$secs"
+}
+
+start_serve on true
+start_serve off false
+auth="Authorization: Bearer $secret"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "http://127.0.0.1:$on/api/v1/verify")" = 200 ] \
+  || { echo "the bench token does not verify" >&2; exit 1; }
+metered_before=$(metered)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Interleaved, so that a burst of other load on the machine hits every target alike.
+declare -A runs
+for _ in 1 2 3; do
+  runs[livez]+="$(run_one "$on_pid" "http://127.0.0.1:$on/livez")"$'\n'
+  runs[verify_on]+="$(run_one "$on_pid" "http://127.0.0.1:$on/api/v1/verify" "$auth")"$'\n'
+  runs[verify_off]+="$(run_one "$off_pid" "http://127.0.0.1:$off/api/v1/verify" "$auth")"$'\n'
+done
+stop_all   # SIGTERM: the metering server writes its last counters
+
+echo "teamportal verify benchmark: wrk -t1 -c64 -d${secs}s on core 1, server on core 0 (1 worker), 3 runs each, medians"
+echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-32s %9s %8s %8s %14s\n' endpoint "req/s" "p50 ms" "p99 ms" "server us/req"
+declare -A rps p99 cpu
+for k in livez verify_on verify_off; do
+  case $k in
+    livez) label="/livez (trivial handler)";;
+    verify_on) label="/api/v1/verify (metering on)";;
+    verify_off) label="/api/v1/verify (metering off)";;
+  esac
+  rps[$k]=$(echo "${runs[$k]}" | median 0)
+  p99[$k]=$(echo "${runs[$k]}" | median 2)
+  cpu[$k]=$(echo "${runs[$k]}" | median 3)
+  printf '%-32s %9.0f %8.3f %8.3f %14.2f\n' "$label" "${rps[$k]}" "$(echo "${runs[$k]}" | median 1)" "${p99[$k]}" "${cpu[$k]}"
+done
+echo "each run (req/s p50 p99 us/req):"
+for k in livez verify_on verify_off; do
+  printf '  %-12s %s\n' "$k" "$(echo "${runs[$k]}" | sed '/^$/d' | paste -sd'|' - | sed 's/|/ | /g')"
+done
+
+metered_after=$(metered)
+sent=$(echo "${runs[verify_on]}" | python3 -c "import sys; print(round(sum(float(l.split()[0]) for l in sys.stdin if l.strip()) * $secs))")
+python3 - "${rps[livez]}" "${rps[verify_on]}" "${rps[verify_off]}" "${p99[verify_on]}" \
+  "${cpu[livez]}" "${cpu[verify_on]}" "${cpu[verify_off]}" "$((metered_after - metered_before))" "$sent" <<'PY'
+import sys
+livez, on, off, p99, c_livez, c_on, c_off, metered, sent = map(float, sys.argv[1:])
+def check(ok): return "ok" if ok else "MISSED"
+print(f"verify/livez throughput (metering on): {on / livez:.2f} (target >= 0.70: {check(on / livez >= 0.70)}); by server CPU per request: {c_livez / c_on:.2f}")
+print(f"verify p99 (metering on):              {p99:.3f} ms (target < 5 ms: {check(p99 < 5)})")
+print(f"metering on/off throughput:            {on / off:.2f} (target >= 0.95: {check(on / off >= 0.95)}); by server CPU per request: {c_off / c_on:.2f}")
+print(f"verified requests metered in the store after SIGTERM: {metered:.0f} (wrk: about {sent:.0f} = req/s x seconds, plus 1 check)")
+PY
