@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_sso_settings.sql"),
     include_str!("migrations/0003_break_glass_index.sql"),
+    include_str!("migrations/0004_team_page_scale.sql"),
 ];
 
 #[derive(Clone)]

@@ -2,7 +2,7 @@
 //! sign-in, invitations, `admin_email`, group-managed roles), role changes, removal and
 //! restore, each in one transaction with its audit row.
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{named_params, params, Connection, OptionalExtension, Row, Transaction};
 
 use super::audit::{self, Actor};
 use super::{invites, now, sessions, StoreError};
@@ -59,12 +59,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
 
 /// Any user by id; callers that act on behalf of a signed-in user use [`get_in_team`].
 pub fn get(conn: &Connection, id: i64) -> Result<Option<User>, StoreError> {
+    // On every request (the signed-in user is read from the store): a cached statement.
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
-            [id],
-            from_row,
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
+        .query_row([id], from_row)
         .optional()?)
 }
 
@@ -99,21 +97,20 @@ pub struct Counts {
     pub removed: i64,
 }
 
+/// The team's counts, kept up to date by triggers on `users` (migration 4): reading them
+/// costs the same for 10 members as for 10,000.
 pub fn counts(conn: &Connection, team_id: &str) -> Result<Counts, StoreError> {
-    Ok(conn.query_row(
-        "SELECT coalesce(sum(active), 0),
-                coalesce(sum(active AND role = 'admin'), 0),
-                coalesce(sum(NOT active), 0)
-         FROM users WHERE team_id = ?1",
-        [team_id],
-        |r| {
+    Ok(conn
+        .prepare_cached("SELECT members, admins, removed FROM team_counts WHERE team_id = ?1")?
+        .query_row([team_id], |r| {
             Ok(Counts {
                 members: r.get(0)?,
                 admins: r.get(1)?,
                 removed: r.get(2)?,
             })
-        },
-    )?)
+        })
+        .optional()?
+        .unwrap_or_default())
 }
 
 fn active_admins(conn: &Connection, team_id: &str) -> Result<i64, StoreError> {
@@ -125,7 +122,7 @@ fn active_admins(conn: &Connection, team_id: &str) -> Result<i64, StoreError> {
 }
 
 /// One page of the team list, ordered by name then id (stable), filtered by `q` on name and
-/// email.
+/// email (substring, any case); with the number of members that match.
 pub fn list(
     conn: &Connection,
     team_id: &str,
@@ -133,23 +130,45 @@ pub fn list(
     offset: i64,
     per_page: i64,
 ) -> Result<(Vec<User>, i64), StoreError> {
-    let pattern = if q.is_empty() {
-        String::new()
+    let order = "ORDER BY u.name COLLATE NOCASE, u.id LIMIT :limit OFFSET :offset";
+    if q.is_empty() {
+        let c = counts(conn, team_id)?;
+        let rows = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM users u WHERE u.team_id = :team {order}"
+            ))?
+            .query_map(
+                named_params! {":team": team_id, ":limit": per_page, ":offset": offset},
+                from_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok((rows, c.members + c.removed));
+    }
+    let (from, filter) = if q.chars().count() >= 3 {
+        // The trigram index finds the matches (the query as one quoted phrase: a substring);
+        // the join keeps those of this team.
+        (
+            "FROM (SELECT rowid AS rid FROM users_search WHERE users_search MATCH :q) s
+             CROSS JOIN users u ON u.id = s.rid WHERE u.team_id = :team",
+            format!("\"{}\"", q.replace('"', "\"\"")),
+        )
     } else {
-        format!("%{}%", audit::escape_like(&q.to_lowercase()))
+        // Too short for trigrams: scan the team.
+        (
+            "FROM users u WHERE u.team_id = :team
+               AND (lower(u.name) LIKE :q ESCAPE '\\' OR u.email LIKE :q ESCAPE '\\')",
+            format!("%{}%", audit::escape_like(&q.to_lowercase())),
+        )
     };
-    let filter = "team_id = ?1 AND (?2 = '' OR lower(name) LIKE ?2 ESCAPE '\\' OR email LIKE ?2 ESCAPE '\\')";
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM users WHERE {filter}"),
-        params![team_id, pattern],
-        |r| r.get(0),
-    )?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM users WHERE {filter}
-         ORDER BY name COLLATE NOCASE, id LIMIT ?3 OFFSET ?4"
-    ))?;
-    let rows = stmt
-        .query_map(params![team_id, pattern, per_page, offset], from_row)?
+    let total = conn
+        .prepare_cached(&format!("SELECT count(*) {from}"))?
+        .query_row(named_params! {":team": team_id, ":q": filter}, |r| r.get(0))?;
+    let rows = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} {from} {order}"))?
+        .query_map(
+            named_params! {":team": team_id, ":q": filter, ":limit": per_page, ":offset": offset},
+            from_row,
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((rows, total))
 }
@@ -569,11 +588,11 @@ pub fn password_hash(
 }
 
 pub fn team_has_password(conn: &Connection, team_id: &str) -> Result<bool, StoreError> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND password_hash IS NOT NULL)",
-        [team_id],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND password_hash IS NOT NULL)",
+        )?
+        .query_row([team_id], |r| r.get(0))?)
 }
 
 /// Seats billed for a month: members active at any moment of [start, end).

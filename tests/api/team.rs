@@ -193,6 +193,25 @@ impl Portal {
         .join("\n--\n")
     }
 
+    /// The team page's line of counts, as recounted from the users table.
+    fn counts_line(&self, team: &str) -> String {
+        let (members, admins, removed): (i64, i64, i64) = self
+            .app
+            .db()
+            .query_row(
+                "SELECT coalesce(sum(active), 0), coalesce(sum(active AND role = 'admin'), 0),
+                        coalesce(sum(NOT active), 0)
+                 FROM users WHERE team_id = ?1",
+                [team],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("recount");
+        match removed {
+            0 => format!("{members} active members, {admins} admins."),
+            n => format!("{members} active members, {admins} admins, {n} removed."),
+        }
+    }
+
     /// Members created directly in the store, in this order, as `(email, name)`.
     fn seed(&self, team: &str, people: &[(String, String)]) {
         let mut db = self.app.db();
@@ -344,6 +363,13 @@ async fn the_list_pages_fifty_at_a_time_in_a_stable_name_order_and_searches_name
     assert!(
         page.contains("href=\"/team?q=example&amp;page=3\""),
         "the next page keeps the search: {page}"
+    );
+    let page = p.page(&alice, "/team?q=oe%20Zeb").await;
+    assert_eq!(emails(&page), ["zoe@acme.test"], "across the space");
+    let page = p.page(&alice, "/team?q=zoe%22%20OR%20%22pat").await;
+    assert!(
+        emails(&page).is_empty(),
+        "quotes and operators are searched for literally"
     );
     for wildcard in ["%25", "_"] {
         let page = p.page(&alice, &format!("/team?q={wildcard}")).await;
