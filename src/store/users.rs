@@ -2,7 +2,9 @@
 //! sign-in, invitations, `admin_email`, group-managed roles), role changes, removal and
 //! restore, each in one transaction with its audit row.
 
-use rusqlite::{named_params, params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{
+    named_params, params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior,
+};
 
 use super::audit::{self, Actor};
 use super::{invites, now, sessions, StoreError};
@@ -426,6 +428,13 @@ impl From<rusqlite::Error> for ChangeError {
     }
 }
 
+/// A transaction that checks the last-admin rule before it writes. It takes the write lock
+/// at once: two admins demoting each other at the same moment then run one after the other,
+/// and the second sees the first's change (409) instead of failing on a stale read.
+fn checked_change(conn: &mut Connection) -> Result<Transaction<'_>, rusqlite::Error> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
 /// An admin (or the shell) sets a member's role. Sessions stay valid: roles are read from
 /// the store on every request, so the change applies on the member's next request.
 pub fn set_role(
@@ -435,7 +444,7 @@ pub fn set_role(
     target: i64,
     role: Role,
 ) -> Result<User, ChangeError> {
-    let tx = conn.transaction()?;
+    let tx = checked_change(conn)?;
     let user = get_in_team(&tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
     if !user.active {
         return Err(ChangeError::Conflict(
@@ -466,7 +475,7 @@ pub fn remove(
     actor: &Actor,
     target: i64,
 ) -> Result<User, ChangeError> {
-    let tx = conn.transaction()?;
+    let tx = checked_change(conn)?;
     let user = get_in_team(&tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
     if !user.active {
         return Ok(user);

@@ -297,3 +297,55 @@ async fn the_shell_lists_admins_and_promotes_a_member_with_an_audit_entry_from_t
     assert!(!ok, "no such member in another team");
     assert_eq!(p.state_of("acme"), before, "nothing changed");
 }
+
+#[actix_web::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin_and_the_other_gets_409_never_an_error(
+) {
+    let p = Portal::acme().await;
+    let alice = p.sign_in("acme", "alice@acme.test").await;
+    let bob = p.sign_in("acme", "bob@acme.test").await;
+    let (a, b) = (
+        p.id("acme", "alice@acme.test"),
+        p.id("acme", "bob@acme.test"),
+    );
+    let (alice_token, bob_token) = (
+        p.app.csrf(&alice, "/team").await,
+        p.app.csrf(&bob, "/team").await,
+    );
+    let (demote_bob, demote_alice) = (
+        format!("/team/members/{b}/role"),
+        format!("/team/members/{a}/role"),
+    );
+    let by_alice = [("csrf_token", alice_token.as_str()), ("role", "member")];
+    let by_bob = [("csrf_token", bob_token.as_str()), ("role", "member")];
+
+    // The race is narrow: many rounds make a wrong answer all but certain to show.
+    for round in 0..100 {
+        p.app
+            .db()
+            .execute(
+                "UPDATE users SET role = 'admin', role_source = 'manual' WHERE team_id = 'acme'",
+                [],
+            )
+            .expect("both admins again");
+        let (first, second) = tokio::join!(
+            p.app.post(&alice, &demote_bob, &by_alice),
+            p.app.post(&bob, &demote_alice, &by_bob)
+        );
+        let mut answers = [first.status(), second.status()];
+        answers.sort();
+        // The loser either still got in as an admin and meets the last-admin rule (409), or
+        // was already a member when their request was checked (403).
+        assert!(
+            answers == [StatusCode::SEE_OTHER, StatusCode::FORBIDDEN]
+                || answers == [StatusCode::SEE_OTHER, StatusCode::CONFLICT],
+            "round {round}: {answers:?}"
+        );
+        assert_eq!(
+            p.app
+                .count("SELECT count(*) FROM users WHERE team_id = 'acme' AND role = 'admin'"),
+            1,
+            "round {round}: exactly one admin left"
+        );
+    }
+}
