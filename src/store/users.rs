@@ -132,7 +132,9 @@ pub fn list(
     offset: i64,
     per_page: i64,
 ) -> Result<(Vec<User>, i64), StoreError> {
-    let order = "ORDER BY u.name COLLATE NOCASE, u.id LIMIT :limit OFFSET :offset";
+    // The page size is written into the SQL: SQLite re-plans a statement whenever a bound
+    // LIMIT changes, which rusqlite's rebinding on every execution would cause each time.
+    let order = format!("ORDER BY u.name COLLATE NOCASE, u.id LIMIT {per_page} OFFSET :offset");
     if q.is_empty() {
         let c = counts(conn, team_id)?;
         let rows = conn
@@ -140,7 +142,7 @@ pub fn list(
                 "SELECT {COLUMNS} FROM users u WHERE u.team_id = :team {order}"
             ))?
             .query_map(
-                named_params! {":team": team_id, ":limit": per_page, ":offset": offset},
+                named_params! {":team": team_id, ":offset": offset},
                 from_row,
             )?
             .collect::<Result<Vec<_>, _>>()?;
@@ -168,7 +170,7 @@ pub fn list(
     let rows = conn
         .prepare_cached(&format!("SELECT {COLUMNS} {from} {order}"))?
         .query_map(
-            named_params! {":team": team_id, ":q": filter, ":limit": per_page, ":offset": offset},
+            named_params! {":team": team_id, ":q": filter, ":offset": offset},
             from_row,
         )?
         .collect::<Result<Vec<_>, _>>()?;
