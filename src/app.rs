@@ -203,6 +203,9 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .workers(settings.server.workers)
+        // Blocking work is database work: more threads than pooled connections would only
+        // wait for one, and wake each other up, on every request.
+        .worker_max_blocking_threads((pool_size as usize).div_ceil(settings.server.workers))
         .shutdown_timeout(10)
         .listen(listener)
         .map_err(|source| BuildError::Listen {

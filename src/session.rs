@@ -46,10 +46,10 @@ fn user_of(state: &State) -> Option<i64> {
 
 impl SessionStore for SqliteSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let h = hash(session_key);
+        let (h, idle, max) = (hash(session_key), self.idle, self.max);
         let raw = self
             .store
-            .run(move |c| sessions::load(c, &h))
+            .run(move |c| sessions::load(c, &h, idle, max))
             .await
             .map_err(|e: StoreError| LoadError::Other(e.into()))?;
         match raw {
@@ -98,11 +98,9 @@ impl SessionStore for SqliteSessionStore {
         }
     }
 
-    async fn update_ttl(&self, key: &SessionKey, _ttl: &Duration) -> Result<(), anyhow::Error> {
-        let (h, idle, max) = (hash(key), self.idle, self.max);
-        self.store
-            .run(move |c| sessions::touch(c, &h, idle, max))
-            .await?;
+    /// Nothing to do: loading the session already slid its expiry (`sessions::load`), which
+    /// spares every request a second trip to the store.
+    async fn update_ttl(&self, _key: &SessionKey, _ttl: &Duration) -> Result<(), anyhow::Error> {
         Ok(())
     }
 

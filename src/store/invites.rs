@@ -82,7 +82,7 @@ pub fn cancel(
 }
 
 pub fn list_pending(conn: &Connection, team_id: &str) -> Result<Vec<Invite>, StoreError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT i.id, i.email, coalesce(u.email, 'shell'), i.created_at FROM invites i
          LEFT JOIN users u ON u.id = i.invited_by
          WHERE i.team_id = ?1 AND i.accepted_at IS NULL AND i.cancelled_at IS NULL

@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_sso_settings.sql"),
     include_str!("migrations/0003_break_glass_index.sql"),
+    include_str!("migrations/0004_team_page_scale.sql"),
 ];
 
 #[derive(Clone)]
@@ -58,6 +59,9 @@ impl Store {
         });
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
+            // A connection to a local file does not go stale; the check cost a statement
+            // on every checkout, i.e. on every trip to the store.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
         let mut conn = pool.get()?;

@@ -5,14 +5,37 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now, StoreError};
 
-pub fn load(conn: &Connection, key_hash: &[u8]) -> Result<Option<String>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT state FROM sessions WHERE key_hash = ?1 AND expires_at > ?2",
-            params![key_hash, now()],
-            |r| r.get(0),
-        )
-        .optional()?)
+/// A live session's state. Loading means the session is in use, so its idle expiry slides
+/// here too, in the same trip to the store. Sliding is a write: it is done only once the
+/// expiry would move by more than a minute (a hundredth of the idle time when shorter), so
+/// the requests of a busy session cost no write each.
+pub fn load(
+    conn: &Connection,
+    key_hash: &[u8],
+    idle: i64,
+    max: i64,
+) -> Result<Option<String>, StoreError> {
+    let t = now();
+    let slack = (idle / 100).min(60);
+    let row: Option<(String, bool)> = conn
+        .prepare_cached(
+            "SELECT state, expires_at < min(?3, created_at + ?4) - ?5 FROM sessions
+             WHERE key_hash = ?1 AND expires_at > ?2",
+        )?
+        .query_row(params![key_hash, t, t + idle, max, slack], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let Some((state, due)) = row else {
+        return Ok(None);
+    };
+    if due {
+        conn.prepare_cached(
+            "UPDATE sessions SET expires_at = min(?2, created_at + ?3) WHERE key_hash = ?1 AND expires_at > ?4",
+        )?
+        .execute(params![key_hash, t + idle, max, t])?;
+    }
+    Ok(Some(state))
 }
 
 /// Inserts a new session row; its absolute expiry is fixed from now.
@@ -51,15 +74,6 @@ pub fn update(
     Ok(n == 1)
 }
 
-pub fn touch(conn: &Connection, key_hash: &[u8], idle: i64, max: i64) -> Result<(), StoreError> {
-    let t = now();
-    conn.execute(
-        "UPDATE sessions SET expires_at = min(?2, created_at + ?3) WHERE key_hash = ?1 AND expires_at > ?4",
-        params![key_hash, t + idle, max, t],
-    )?;
-    Ok(())
-}
-
 pub fn delete(conn: &Connection, key_hash: &[u8]) -> Result<(), StoreError> {
     conn.execute("DELETE FROM sessions WHERE key_hash = ?1", [key_hash])?;
     Ok(())
@@ -79,4 +93,56 @@ pub fn count_for_user(conn: &Connection, user_id: i64) -> Result<i64, StoreError
 
 pub fn purge_expired(conn: &Connection) -> Result<usize, StoreError> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now()])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expiry(conn: &Connection) -> i64 {
+        conn.query_row("SELECT expires_at FROM sessions", [], |r| r.get(0))
+            .expect("one session")
+    }
+
+    #[test]
+    fn loading_slides_the_idle_expiry_only_when_it_would_move_by_more_than_the_slack() {
+        let conn = Connection::open_in_memory().expect("db");
+        conn.execute_batch(
+            "CREATE TABLE sessions (key_hash BLOB PRIMARY KEY, user_id INTEGER, state TEXT NOT NULL,
+                                    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);",
+        )
+        .expect("schema");
+        let (idle, max) = (12 * 3600, 7 * 24 * 3600);
+        insert(&conn, b"k", Some(1), "{}", idle, max).expect("insert");
+        let fresh = expiry(&conn);
+
+        // Within the minute of slack: no write.
+        conn.execute("UPDATE sessions SET expires_at = expires_at - 30", [])
+            .expect("age");
+        load(&conn, b"k", idle, max).expect("load");
+        assert_eq!(expiry(&conn), fresh - 30);
+
+        // Older than that: slid to now + idle.
+        conn.execute("UPDATE sessions SET expires_at = expires_at - 90", [])
+            .expect("age");
+        load(&conn, b"k", idle, max).expect("load");
+        assert!(expiry(&conn) >= fresh, "slid forward");
+
+        // Never past the absolute limit, and an expired session stays expired.
+        conn.execute(
+            "UPDATE sessions SET created_at = created_at - ?1, expires_at = ?2",
+            [max - idle / 2, now() + idle / 2 - 600],
+        )
+        .expect("age");
+        let created: i64 = conn
+            .query_row("SELECT created_at FROM sessions", [], |r| r.get(0))
+            .expect("created");
+        load(&conn, b"k", idle, max).expect("load");
+        assert_eq!(expiry(&conn), created + max);
+        conn.execute("UPDATE sessions SET expires_at = ?1", [now() - 1])
+            .expect("expire");
+        load(&conn, b"k", idle, max).expect("load");
+        assert_eq!(expiry(&conn), now() - 1);
+        assert_eq!(load(&conn, b"k", idle, max).expect("load"), None);
+    }
 }

@@ -2,7 +2,9 @@
 //! sign-in, invitations, `admin_email`, group-managed roles), role changes, removal and
 //! restore, each in one transaction with its audit row.
 
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{
+    named_params, params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior,
+};
 
 use super::audit::{self, Actor};
 use super::{invites, now, sessions, StoreError};
@@ -59,12 +61,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
 
 /// Any user by id; callers that act on behalf of a signed-in user use [`get_in_team`].
 pub fn get(conn: &Connection, id: i64) -> Result<Option<User>, StoreError> {
+    // On every request (the signed-in user is read from the store): a cached statement.
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
-            [id],
-            from_row,
-        )
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
+        .query_row([id], from_row)
         .optional()?)
 }
 
@@ -99,21 +99,20 @@ pub struct Counts {
     pub removed: i64,
 }
 
+/// The team's counts, kept up to date by triggers on `users` (migration 4): reading them
+/// costs the same for 10 members as for 10,000.
 pub fn counts(conn: &Connection, team_id: &str) -> Result<Counts, StoreError> {
-    Ok(conn.query_row(
-        "SELECT coalesce(sum(active), 0),
-                coalesce(sum(active AND role = 'admin'), 0),
-                coalesce(sum(NOT active), 0)
-         FROM users WHERE team_id = ?1",
-        [team_id],
-        |r| {
+    Ok(conn
+        .prepare_cached("SELECT members, admins, removed FROM team_counts WHERE team_id = ?1")?
+        .query_row([team_id], |r| {
             Ok(Counts {
                 members: r.get(0)?,
                 admins: r.get(1)?,
                 removed: r.get(2)?,
             })
-        },
-    )?)
+        })
+        .optional()?
+        .unwrap_or_default())
 }
 
 fn active_admins(conn: &Connection, team_id: &str) -> Result<i64, StoreError> {
@@ -125,7 +124,7 @@ fn active_admins(conn: &Connection, team_id: &str) -> Result<i64, StoreError> {
 }
 
 /// One page of the team list, ordered by name then id (stable), filtered by `q` on name and
-/// email.
+/// email (substring, any case); with the number of members that match.
 pub fn list(
     conn: &Connection,
     team_id: &str,
@@ -133,23 +132,47 @@ pub fn list(
     offset: i64,
     per_page: i64,
 ) -> Result<(Vec<User>, i64), StoreError> {
-    let pattern = if q.is_empty() {
-        String::new()
+    // The page size is written into the SQL: SQLite re-plans a statement whenever a bound
+    // LIMIT changes, which rusqlite's rebinding on every execution would cause each time.
+    let order = format!("ORDER BY u.name COLLATE NOCASE, u.id LIMIT {per_page} OFFSET :offset");
+    if q.is_empty() {
+        let c = counts(conn, team_id)?;
+        let rows = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM users u WHERE u.team_id = :team {order}"
+            ))?
+            .query_map(
+                named_params! {":team": team_id, ":offset": offset},
+                from_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok((rows, c.members + c.removed));
+    }
+    let (from, filter) = if q.chars().count() >= 3 {
+        // The trigram index finds the matches (the query as one quoted phrase: a substring);
+        // the join keeps those of this team.
+        (
+            "FROM (SELECT rowid AS rid FROM users_search WHERE users_search MATCH :q) s
+             CROSS JOIN users u ON u.id = s.rid WHERE u.team_id = :team",
+            format!("\"{}\"", q.replace('"', "\"\"")),
+        )
     } else {
-        format!("%{}%", audit::escape_like(&q.to_lowercase()))
+        // Too short for trigrams: scan the team.
+        (
+            "FROM users u WHERE u.team_id = :team
+               AND (lower(u.name) LIKE :q ESCAPE '\\' OR u.email LIKE :q ESCAPE '\\')",
+            format!("%{}%", audit::escape_like(&q.to_lowercase())),
+        )
     };
-    let filter = "team_id = ?1 AND (?2 = '' OR lower(name) LIKE ?2 ESCAPE '\\' OR email LIKE ?2 ESCAPE '\\')";
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM users WHERE {filter}"),
-        params![team_id, pattern],
-        |r| r.get(0),
-    )?;
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM users WHERE {filter}
-         ORDER BY name COLLATE NOCASE, id LIMIT ?3 OFFSET ?4"
-    ))?;
-    let rows = stmt
-        .query_map(params![team_id, pattern, per_page, offset], from_row)?
+    let total = conn
+        .prepare_cached(&format!("SELECT count(*) {from}"))?
+        .query_row(named_params! {":team": team_id, ":q": filter}, |r| r.get(0))?;
+    let rows = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} {from} {order}"))?
+        .query_map(
+            named_params! {":team": team_id, ":q": filter, ":offset": offset},
+            from_row,
+        )?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((rows, total))
 }
@@ -407,6 +430,13 @@ impl From<rusqlite::Error> for ChangeError {
     }
 }
 
+/// A transaction that checks the last-admin rule before it writes. It takes the write lock
+/// at once: two admins demoting each other at the same moment then run one after the other,
+/// and the second sees the first's change (409) instead of failing on a stale read.
+fn checked_change(conn: &mut Connection) -> Result<Transaction<'_>, rusqlite::Error> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
 /// An admin (or the shell) sets a member's role. Sessions stay valid: roles are read from
 /// the store on every request, so the change applies on the member's next request.
 pub fn set_role(
@@ -416,7 +446,7 @@ pub fn set_role(
     target: i64,
     role: Role,
 ) -> Result<User, ChangeError> {
-    let tx = conn.transaction()?;
+    let tx = checked_change(conn)?;
     let user = get_in_team(&tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
     if !user.active {
         return Err(ChangeError::Conflict(
@@ -447,7 +477,7 @@ pub fn remove(
     actor: &Actor,
     target: i64,
 ) -> Result<User, ChangeError> {
-    let tx = conn.transaction()?;
+    let tx = checked_change(conn)?;
     let user = get_in_team(&tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
     if !user.active {
         return Ok(user);
@@ -569,11 +599,11 @@ pub fn password_hash(
 }
 
 pub fn team_has_password(conn: &Connection, team_id: &str) -> Result<bool, StoreError> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND password_hash IS NOT NULL)",
-        [team_id],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND password_hash IS NOT NULL)",
+        )?
+        .query_row([team_id], |r| r.get(0))?)
 }
 
 /// Seats billed for a month: members active at any moment of [start, end).

@@ -43,6 +43,8 @@ pub fn page(
             url::form_urlencoded::byte_serialize(d.q.as_bytes()).collect::<String>()
         )
     };
+    // Every row of an admin's page carries forms: the token's field is rendered once.
+    let csrf = csrf_field(c.csrf);
     super::page(
         "Team",
         Some(c),
@@ -69,7 +71,7 @@ pub fn page(
                                 td { (u.role) @if is_admin { br; small.muted { (source_label(u)) ", joined via " (u.joined_via) } } }
                                 td { (when(u.last_login_at)) }
                                 td { @if u.active { "active" } @else { "removed" } }
-                                @if is_admin { td.actions { (actions(c.csrf, u, provisioning)) } }
+                                @if is_admin { td.actions { (actions(&csrf, u, provisioning)) } }
                             }
                         }
                     }
@@ -107,11 +109,11 @@ pub fn page(
     )
 }
 
-fn actions(csrf: &str, u: &User, provisioning: Provisioning) -> Markup {
+fn actions(csrf: &Markup, u: &User, provisioning: Provisioning) -> Markup {
     html! {
         @if u.active {
-            form.inline method="post" action=(format!("/team/members/{}/role", u.id)) {
-                (csrf_field(csrf))
+            form.inline method="post" action={ "/team/members/" (u.id) "/role" } {
+                (csrf)
                 @if u.role == Role::Admin {
                     input type="hidden" name="role" value="member";
                     button type="submit" { "Make member" }
@@ -120,13 +122,13 @@ fn actions(csrf: &str, u: &User, provisioning: Provisioning) -> Markup {
                     button type="submit" { "Make admin" }
                 }
             }
-            form.inline method="post" action=(format!("/team/members/{}/remove", u.id)) {
-                (csrf_field(csrf))
+            form.inline method="post" action={ "/team/members/" (u.id) "/remove" } {
+                (csrf)
                 button.danger type="submit" { "Remove" }
             }
         } @else {
-            form.inline method="post" action=(format!("/team/members/{}/restore", u.id)) {
-                (csrf_field(csrf))
+            form.inline method="post" action={ "/team/members/" (u.id) "/restore" } {
+                (csrf)
                 button type="submit" { "Restore" }
             }
             @if provisioning == Provisioning::Invite {
