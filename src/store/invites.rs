@@ -36,16 +36,35 @@ pub fn mark_accepted(conn: &Connection, id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Creates a pending invitation; inviting an already-invited email is a no-op.
+/// What inviting an email did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invited {
+    New(i64),
+    /// Already invited and not yet signed in: nothing changed.
+    AlreadyPending(i64),
+    /// An active member of the team already has this email: nothing to invite.
+    AlreadyMember,
+}
+
+/// Creates a pending invitation. Inviting an already-invited email, or an active member's,
+/// changes nothing; a removed member may be invited back.
 pub fn create(
     conn: &mut Connection,
     team_id: &str,
     actor: &Actor,
     email: &str,
-) -> Result<i64, StoreError> {
+) -> Result<Invited, StoreError> {
     let tx = conn.transaction()?;
+    let member: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND email = ?2 AND active)",
+        params![team_id, email],
+        |r| r.get(0),
+    )?;
+    if member {
+        return Ok(Invited::AlreadyMember);
+    }
     if let Some(id) = find_pending(&tx, team_id, email)? {
-        return Ok(id);
+        return Ok(Invited::AlreadyPending(id));
     }
     tx.execute(
         "INSERT INTO invites (team_id, email, invited_by, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -54,7 +73,7 @@ pub fn create(
     let id = tx.last_insert_rowid();
     audit::record(&tx, team_id, actor, "invite_created", email, "")?;
     tx.commit()?;
-    Ok(id)
+    Ok(Invited::New(id))
 }
 
 /// Cancels a pending invitation of this team; false when there is none with that id.

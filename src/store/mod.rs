@@ -50,6 +50,10 @@ impl Store {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path, max_size: u32) -> Result<Store, StoreError> {
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
+            // Every transaction here reads, checks a rule, then writes. Taking the write lock
+            // at BEGIN makes concurrent ones wait their turn (busy_timeout) and see each
+            // other's result, instead of failing on a read made stale by the other writer.
+            c.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
             c.execute_batch(
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;

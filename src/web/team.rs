@@ -158,11 +158,20 @@ pub async fn invite(
 ) -> Result<HttpResponse> {
     let email = Email::parse(&form.0.email)
         .ok_or_else(|| AppError::BadRequest("Enter a valid email address to invite.".into()))?;
-    let (team, actor) = (admin.0.team().to_string(), admin.0.actor());
-    state
+    let (team, actor, address) = (
+        admin.0.team().to_string(),
+        admin.0.actor(),
+        email.as_str().to_string(),
+    );
+    let invited = state
         .store
         .run(move |c| invites::create(c, &team, &actor, email.as_str()))
         .await?;
+    if invited == invites::Invited::AlreadyMember {
+        return Err(AppError::Conflict(format!(
+            "{address} is already an active member of this team: there is nothing to invite."
+        )));
+    }
     Ok(back_to_team())
 }
 

@@ -161,3 +161,29 @@ async fn a_removed_member_of_an_invite_only_team_comes_back_only_when_invited_ag
         "the new invitation was used"
     );
 }
+
+#[actix_web::test]
+async fn inviting_an_active_member_answers_409_and_leaves_no_invitation_behind() {
+    let s = start("provisioning = \"invite\"").await;
+    let alice = s.sign_in("acme", "alice").await;
+    invite(&s, &alice, "bob@acme.com").await;
+    s.sign_in("acme", "bob").await;
+    let audit_before = s.app.count("SELECT count(*) FROM audit");
+
+    let resp = s
+        .app
+        .post_csrf(&alice, "/team/invites", &[("email", "BOB@acme.com")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let body = resp.text().await.expect("body");
+    assert!(body.contains("already an active member"), "{body}");
+    assert_eq!(
+        s.app.count(
+            "SELECT count(*) FROM invites WHERE email = 'bob@acme.com' AND accepted_at IS NULL AND cancelled_at IS NULL"
+        ),
+        0,
+        "no pending invitation for a member"
+    );
+    assert_eq!(s.app.count("SELECT count(*) FROM audit"), audit_before);
+    assert!(!invitations(&team_page(&s.app, &alice).await).contains("bob@acme.com"));
+}
