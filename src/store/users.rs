@@ -40,6 +40,8 @@ impl User {
 }
 
 const COLUMNS: &str = "id, team_id, email, name, role, role_source, joined_via, active, created_at, last_login_at, password_hash IS NOT NULL";
+/// How many columns [`COLUMNS`] selects (the index of anything selected after them).
+const COLUMN_COUNT: usize = 11;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(4)?;
@@ -164,16 +166,26 @@ pub fn list(
             format!("%{}%", audit::escape_like(&q.to_lowercase())),
         )
     };
-    let total = conn
-        .prepare_cached(&format!("SELECT count(*) {from}"))?
-        .query_row(named_params! {":team": team_id, ":q": filter}, |r| r.get(0))?;
-    let rows = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} {from} {order}"))?
-        .query_map(
-            named_params! {":team": team_id, ":q": filter, ":offset": offset},
-            from_row,
-        )?
-        .collect::<Result<Vec<_>, _>>()?;
+    // The matches are found once: the page and, beside each row, how many matched in all.
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS}, count(*) OVER () {from} {order}"
+    ))?;
+    let mut found =
+        stmt.query(named_params! {":team": team_id, ":q": filter, ":offset": offset})?;
+    let (mut rows, mut total) = (Vec::new(), None);
+    while let Some(r) = found.next()? {
+        total = Some(r.get::<_, i64>(COLUMN_COUNT)?);
+        rows.push(from_row(r)?);
+    }
+    drop(found);
+    let total = match total {
+        Some(n) => n,
+        None if offset == 0 => 0,
+        // A page past the end: count the matches on their own.
+        None => conn
+            .prepare_cached(&format!("SELECT count(*) {from}"))?
+            .query_row(named_params! {":team": team_id, ":q": filter}, |r| r.get(0))?,
+    };
     Ok((rows, total))
 }
 
