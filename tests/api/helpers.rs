@@ -155,6 +155,24 @@ impl TestApp {
         rusqlite::Connection::open(&self.db_path).expect("open db")
     }
 
+    /// `columns` of the user with this email in `team`, read with `map`; panics when the
+    /// user is not there.
+    pub fn user<T>(
+        &self,
+        team: &str,
+        email: &str,
+        columns: &str,
+        map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> T {
+        self.db()
+            .query_row(
+                &format!("SELECT {columns} FROM users WHERE team_id = ?1 AND email = ?2"),
+                [team, email],
+                map,
+            )
+            .unwrap_or_else(|e| panic!("{email} has an account in {team}: {e}"))
+    }
+
     pub fn count(&self, sql: &str) -> i64 {
         self.db()
             .query_row(sql, [], |r| r.get(0))

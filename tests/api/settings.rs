@@ -28,13 +28,7 @@ async fn sign_in(
     sub: &str,
     email: &str,
 ) -> reqwest::Response {
-    let r = client
-        .get(app.url(&format!("/sso/{team}/login")))
-        .send()
-        .await
-        .expect("start");
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    callback_as(app, idp, client, team, &location(&r), sub, email).await
+    idp.sign_in(app, client, team, sub, email).await
 }
 
 async fn callback_as(
@@ -46,20 +40,8 @@ async fn callback_as(
     sub: &str,
     email: &str,
 ) -> reqwest::Response {
-    let state = query_param(authorize, "state").expect("state");
-    let nonce = query_param(authorize, "nonce").expect("nonce");
-    let code = format!("c-{}", teamportal::crypto::random_string(6));
-    idp.set_code(&code, &idp.sign(&idp.claims(&nonce, sub, email)));
-    client
-        .get(app.url(&format!("/sso/{team}/callback")))
-        .query(&[
-            ("code", code.as_str()),
-            ("state", &state),
-            ("iss", &idp.issuer),
-        ])
-        .send()
+    idp.finish(app, client, team, authorize, (sub, email), |_| {})
         .await
-        .expect("callback")
 }
 
 /// A team made with `teamportal admin create-team` (client secret "right-secret").

@@ -124,25 +124,13 @@ impl Sso {
 
     /// `(role, role_source)` of the user with this email in `team`.
     pub(crate) fn role_of(&self, team: &str, email: &str) -> (String, String) {
-        self.app
-            .db()
-            .query_row(
-                "SELECT role, role_source FROM users WHERE team_id = ?1 AND email = ?2",
-                [team, email],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap_or_else(|e| panic!("{email} has an account in {team}: {e}"))
+        self.app.user(team, email, "role, role_source", |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
     }
 
     pub(crate) fn user_id(&self, team: &str, email: &str) -> i64 {
-        self.app
-            .db()
-            .query_row(
-                "SELECT id FROM users WHERE team_id = ?1 AND email = ?2",
-                [team, email],
-                |r| r.get(0),
-            )
-            .unwrap_or_else(|e| panic!("{email} has an account in {team}: {e}"))
+        self.app.user(team, email, "id", |r| r.get(0))
     }
 
     fn users_with_email(&self, email: &str) -> i64 {

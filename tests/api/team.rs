@@ -14,7 +14,7 @@ use reqwest::{Client, Response, StatusCode};
 use rusqlite::params;
 use serde_json::json;
 
-use crate::helpers::{browser, location, query_param, spawn_app, TestApp};
+use crate::helpers::{browser, location, spawn_app, TestApp};
 use crate::support::fake_idp::FakeIdp;
 
 /// How the team page marks the signed-in person's own row.
@@ -49,23 +49,17 @@ impl Portal {
         let client = browser();
         let start = self.app.get(&client, &format!("/sso/{team}/login")).await;
         assert_eq!(start.status(), StatusCode::SEE_OTHER, "sign-in starts");
-        let authorize = location(&start);
-        let state = query_param(&authorize, "state").expect("state");
-        let nonce = query_param(&authorize, "nonce").expect("nonce");
-        let mut claims = self.idp.claims(&nonce, &email.to_lowercase(), email);
-        claims["name"] = json!(name_of(email));
-        let code = format!("c-{}", teamportal::crypto::random_string(8));
-        self.idp.set_code(&code, &self.idp.sign(&claims));
-        let resp = client
-            .get(self.app.url(&format!("/sso/{team}/callback")))
-            .query(&[
-                ("code", code.as_str()),
-                ("state", &state),
-                ("iss", &self.idp.issuer),
-            ])
-            .send()
-            .await
-            .expect("callback");
+        let resp = self
+            .idp
+            .finish(
+                &self.app,
+                &client,
+                team,
+                &location(&start),
+                (&email.to_lowercase(), email),
+                |claims| claims["name"] = json!(name_of(email)),
+            )
+            .await;
         (resp, client)
     }
 
@@ -111,37 +105,18 @@ impl Portal {
     }
 
     fn id(&self, team: &str, email: &str) -> i64 {
-        self.app
-            .db()
-            .query_row(
-                "SELECT id FROM users WHERE team_id = ?1 AND email = ?2",
-                [team, email],
-                |r| r.get(0),
-            )
-            .unwrap_or_else(|e| panic!("{email} has an account in {team}: {e}"))
+        self.app.user(team, email, "id", |r| r.get(0))
     }
 
     /// `(role, role_source)` as stored.
     fn role(&self, team: &str, email: &str) -> (String, String) {
-        self.app
-            .db()
-            .query_row(
-                "SELECT role, role_source FROM users WHERE team_id = ?1 AND email = ?2",
-                [team, email],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap_or_else(|e| panic!("{email} has an account in {team}: {e}"))
+        self.app.user(team, email, "role, role_source", |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
     }
 
     fn is_active(&self, team: &str, email: &str) -> bool {
-        self.app
-            .db()
-            .query_row(
-                "SELECT active FROM users WHERE team_id = ?1 AND email = ?2",
-                [team, email],
-                |r| r.get(0),
-            )
-            .unwrap_or_else(|e| panic!("{email} has an account in {team}: {e}"))
+        self.app.user(team, email, "active", |r| r.get(0))
     }
 
     fn sessions_of(&self, user_id: i64) -> i64 {

@@ -10,34 +10,14 @@ mod process;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{browser, location, query_param, spawn_app, TestApp};
+use crate::helpers::{browser, spawn_app, TestApp};
 use crate::support::fake_idp::FakeIdp;
 
 /// Signs `email` in to `team` through the fake IdP (the first to sign in as the team's
 /// `admin_email` becomes its admin, everyone else a member).
 async fn sign_in(app: &TestApp, idp: &FakeIdp, team: &str, sub: &str, email: &str) -> Client {
     let client = browser();
-    let r = client
-        .get(app.url(&format!("/sso/{team}/login")))
-        .send()
-        .await
-        .expect("start");
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let authorize = location(&r);
-    let state = query_param(&authorize, "state").expect("state");
-    let nonce = query_param(&authorize, "nonce").expect("nonce");
-    let code = format!("c-{}", teamportal::crypto::random_string(6));
-    idp.set_code(&code, &idp.sign(&idp.claims(&nonce, sub, email)));
-    let r = client
-        .get(app.url(&format!("/sso/{team}/callback")))
-        .query(&[
-            ("code", code.as_str()),
-            ("state", &state),
-            ("iss", &idp.issuer),
-        ])
-        .send()
-        .await
-        .expect("callback");
+    let r = idp.sign_in(app, &client, team, sub, email).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{email} signs in");
     client
 }

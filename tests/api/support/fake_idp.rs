@@ -9,10 +9,13 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Client, Response, StatusCode};
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
 use rsa::RsaPrivateKey;
 use serde_json::{json, Value};
+
+use crate::helpers::{location, query_param, TestApp};
 
 pub const CLIENT_ID: &str = "portal-client";
 pub const CLIENT_SECRET: &str = "portal-secret";
@@ -143,6 +146,52 @@ impl FakeIdp {
 
     pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         f(&mut self.state.lock().expect("lock"))
+    }
+
+    /// Plays the IdP's part of a sign-in the portal started at `authorize`: a fresh code for
+    /// an ID token with valid claims for `sub` and `email` (changed by `adjust`), then the
+    /// browser's trip to the team's callback. The portal's answer.
+    pub async fn finish(
+        &self,
+        app: &TestApp,
+        client: &Client,
+        team: &str,
+        authorize: &str,
+        (sub, email): (&str, &str),
+        adjust: impl FnOnce(&mut Value),
+    ) -> Response {
+        let state = query_param(authorize, "state").expect("state");
+        let nonce = query_param(authorize, "nonce").expect("nonce");
+        let mut claims = self.claims(&nonce, sub, email);
+        adjust(&mut claims);
+        let code = format!("c-{}", teamportal::crypto::random_string(8));
+        self.set_code(&code, &self.sign(&claims));
+        client
+            .get(app.url(&format!("/sso/{team}/callback")))
+            .query(&[
+                ("code", code.as_str()),
+                ("state", &state),
+                ("iss", &self.issuer),
+            ])
+            .send()
+            .await
+            .expect("callback")
+    }
+
+    /// A whole sign-in from `/sso/{team}/login` in `client`; the portal's answer to the
+    /// callback.
+    pub async fn sign_in(
+        &self,
+        app: &TestApp,
+        client: &Client,
+        team: &str,
+        sub: &str,
+        email: &str,
+    ) -> Response {
+        let start = app.get(client, &format!("/sso/{team}/login")).await;
+        assert_eq!(start.status(), StatusCode::SEE_OTHER, "sign-in starts");
+        self.finish(app, client, team, &location(&start), (sub, email), |_| {})
+            .await
     }
 
     /// Team config TOML for a team using this IdP.
