@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::app::Application;
 use crate::config::{self, LoadError, Settings};
@@ -63,26 +63,7 @@ pub enum AdminCommand {
     },
     /// Create a team whose SSO settings are then managed in the browser (/settings/sso).
     /// The client secret is read from TEAMPORTAL_CLIENT_SECRET or stdin, never argv.
-    CreateTeam {
-        #[arg(long)]
-        id: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        issuer: String,
-        #[arg(long)]
-        client_id: String,
-        #[arg(long)]
-        admin_email: String,
-        #[arg(long, default_value = "jit")]
-        provisioning: String,
-        #[arg(long = "email-domain")]
-        email_domains: Vec<String>,
-        #[arg(long = "admin-group")]
-        admin_groups: Vec<String>,
-        #[arg(long)]
-        trust_email: bool,
-    },
+    CreateTeam(NewTeam),
     /// Create a shared API token for automation; prints the secret once.
     CreateToken {
         #[arg(long)]
@@ -298,31 +279,7 @@ fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
             .map(|u| println!("{} is now an admin of {}", u.email, team))
             .map_err(|e| format!("cannot promote {email} in team {team}: {e}")),
         AdminCommand::SetPassword { email, team } => set_password(&store, &team, &email),
-        AdminCommand::CreateTeam {
-            id,
-            name,
-            issuer,
-            client_id,
-            admin_email,
-            provisioning,
-            email_domains,
-            admin_groups,
-            trust_email,
-        } => create_team(
-            &settings,
-            &store,
-            NewTeam {
-                id,
-                name,
-                issuer,
-                client_id,
-                admin_email,
-                provisioning,
-                email_domains,
-                admin_groups,
-                trust_email,
-            },
-        ),
+        AdminCommand::CreateTeam(team) => create_team(&settings, &store, team),
         AdminCommand::CreateToken {
             team,
             name,
@@ -444,15 +401,25 @@ fn create_token(
     Ok(())
 }
 
-struct NewTeam {
+#[derive(Args, Debug)]
+pub struct NewTeam {
+    #[arg(long)]
     id: String,
+    #[arg(long)]
     name: String,
+    #[arg(long)]
     issuer: String,
+    #[arg(long)]
     client_id: String,
+    #[arg(long)]
     admin_email: String,
+    #[arg(long, default_value = "jit")]
     provisioning: String,
+    #[arg(long = "email-domain")]
     email_domains: Vec<String>,
+    #[arg(long = "admin-group")]
     admin_groups: Vec<String>,
+    #[arg(long)]
     trust_email: bool,
 }
 

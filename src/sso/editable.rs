@@ -12,24 +12,19 @@ pub fn secret_context(team: &str) -> String {
     format!("client-secret:{team}")
 }
 
-/// The live settings for a stored team, or `None` when its secret cannot be opened (a
-/// different instance key).
-pub fn to_config(
-    sealer: &Sealer,
-    id: &str,
-    name: &str,
-    admin_email: Option<&str>,
-    sso: &SsoRecord,
-) -> Option<TeamConfig> {
-    let secret = sealer.open(&sso.client_secret_enc, &secret_context(id))?;
+/// Live settings for a stored team with the SSO values of `sso` (its current, pending or
+/// just-applied record), or `None` when the secret cannot be opened (a different instance
+/// key).
+pub fn to_config(sealer: &Sealer, team: &ShellTeam, sso: &SsoRecord) -> Option<TeamConfig> {
+    let secret = sealer.open(&sso.client_secret_enc, &secret_context(&team.id))?;
     Some(TeamConfig {
-        id: TeamId::parse(id).ok()?,
-        name: name.to_string(),
+        id: TeamId::parse(&team.id).ok()?,
+        name: team.name.clone(),
         issuer: url::Url::parse(&sso.issuer).ok()?,
         client_id: sso.client_id.clone(),
         client_secret: Secret::new(String::from_utf8(secret).ok()?),
         client_auth: ClientAuth::Basic,
-        admin_email: admin_email.and_then(Email::parse),
+        admin_email: team.admin_email.as_deref().and_then(Email::parse),
         email_domains: sso.email_domains.clone(),
         provisioning: Provisioning::parse(&sso.provisioning).unwrap_or(Provisioning::Jit),
         admin_groups: sso.admin_groups.clone(),
@@ -37,8 +32,9 @@ pub fn to_config(
     })
 }
 
+/// A stored team's live settings.
 pub fn shell_team_config(sealer: &Sealer, t: &ShellTeam) -> Option<TeamConfig> {
-    to_config(sealer, &t.id, &t.name, t.admin_email.as_deref(), &t.sso)
+    to_config(sealer, t, &t.sso)
 }
 
 /// The settings form as submitted.

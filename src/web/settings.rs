@@ -55,6 +55,14 @@ fn config_managed(state: &AppState, team: &str) -> bool {
     state.settings.teams.iter().any(|t| t.id.as_str() == team)
 }
 
+/// Changes to a team whose SSO the config file manages are refused (409).
+fn ensure_editable(state: &AppState, team: &str) -> Result<()> {
+    if config_managed(state, team) {
+        return Err(AppError::Conflict(MANAGED.into()));
+    }
+    Ok(())
+}
+
 /// The stored record of a shell team and its pending settings.
 async fn stored(state: &AppState, team: &str) -> Result<(Option<ShellTeam>, Option<Pending>)> {
     let team = team.to_string();
@@ -108,9 +116,7 @@ pub async fn save_and_test(
     form: CsrfForm<SettingsForm>,
 ) -> Result<HttpResponse> {
     let me = admin.0;
-    if config_managed(&state, me.team()) {
-        return Err(AppError::Conflict(MANAGED.into()));
-    }
+    ensure_editable(&state, me.team())?;
     let (shell, _) = stored(&state, me.team()).await?;
     let shell = shell.ok_or(AppError::NotFound)?;
     let record = editable::parse_form(
@@ -120,14 +126,8 @@ pub async fn save_and_test(
         &shell.sso.client_secret_enc,
     )
     .map_err(|errors| AppError::BadRequest(errors.join(" ")))?;
-    let test_config = editable::to_config(
-        &state.sealer,
-        &shell.id,
-        &shell.name,
-        shell.admin_email.as_deref(),
-        &record,
-    )
-    .ok_or_else(|| AppError::Internal("the client secret could not be sealed".into()))?;
+    let test_config = editable::to_config(&state.sealer, &shell, &record)
+        .ok_or_else(|| AppError::Internal("the client secret could not be sealed".into()))?;
     let summary = editable::describe_change(&shell.sso, &record);
     let (team, actor) = (me.team().to_string(), me.actor());
     state
@@ -202,14 +202,8 @@ pub async fn finish_test(
     let (shell, pending) = shell.zip(pending).ok_or(AppError::Conflict(
         "There are no pending settings to test.".into(),
     ))?;
-    let config = editable::to_config(
-        &state.sealer,
-        &shell.id,
-        &shell.name,
-        shell.admin_email.as_deref(),
-        &pending.sso,
-    )
-    .ok_or_else(|| AppError::Internal("pending client secret could not be opened".into()))?;
+    let config = editable::to_config(&state.sealer, &shell, &pending.sso)
+        .ok_or_else(|| AppError::Internal("pending client secret could not be opened".into()))?;
     let outcome = match sso::finish(&state.sso, &state.settings.server.base(), &config, login, params).await {
         Ok(f) if f.identity.email.as_str() == me.email => None,
         Ok(f) => Some(format!(
@@ -228,9 +222,7 @@ pub async fn apply(
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
     let me = admin.0;
-    if config_managed(&state, me.team()) {
-        return Err(AppError::Conflict(MANAGED.into()));
-    }
+    ensure_editable(&state, me.team())?;
     let (shell, pending) = stored(&state, me.team()).await?;
     let shell = shell.ok_or(AppError::NotFound)?;
     let summary = pending
@@ -243,14 +235,8 @@ pub async fn apply(
         .run(move |c| teams::apply_pending(c, &team, &actor, &summary))
         .await?
         .ok_or_else(|| AppError::Conflict("Save and test the new settings first; only settings that passed a test sign-in can be applied.".into()))?;
-    let config = editable::to_config(
-        &state.sealer,
-        &shell.id,
-        &shell.name,
-        shell.admin_email.as_deref(),
-        &applied,
-    )
-    .ok_or_else(|| AppError::Internal("applied client secret could not be opened".into()))?;
+    let config = editable::to_config(&state.sealer, &shell, &applied)
+        .ok_or_else(|| AppError::Internal("applied client secret could not be opened".into()))?;
     state.sso.providers.forget(&shell.sso.issuer).await;
     state.sso.providers.forget(&applied.issuer).await;
     state.sso.insert(config);
@@ -263,9 +249,7 @@ pub async fn discard(
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
     let me = admin.0;
-    if config_managed(&state, me.team()) {
-        return Err(AppError::Conflict(MANAGED.into()));
-    }
+    ensure_editable(&state, me.team())?;
     let (team, actor) = (me.team().to_string(), me.actor());
     state
         .store

@@ -92,6 +92,16 @@ impl Portal {
         self.app.post_csrf(client, path, form).await
     }
 
+    /// An admin's role toggle that must succeed.
+    async fn set_role(&self, admin: &Client, id: i64, role: &str) {
+        self.act_ok(
+            admin,
+            &format!("/team/members/{id}/role"),
+            &[("role", role)],
+        )
+        .await;
+    }
+
     /// An admin action that must succeed: 303 back to `/team`.
     async fn act_ok(&self, client: &Client, path: &str, form: &[(&str, &str)]) {
         let resp = self.act(client, path, form).await;

@@ -61,18 +61,8 @@ async fn each_team_action_is_audited_newest_first_with_actor_target_and_address(
         p.id("acme", "carol@acme.test"),
     );
 
-    p.act_ok(
-        &alice,
-        &format!("/team/members/{b}/role"),
-        &[("role", "admin")],
-    )
-    .await;
-    p.act_ok(
-        &alice,
-        &format!("/team/members/{b}/role"),
-        &[("role", "member")],
-    )
-    .await;
+    p.set_role(&alice, b, "admin").await;
+    p.set_role(&alice, b, "member").await;
     p.act_ok(&alice, &format!("/team/members/{c}/remove"), &[])
         .await;
     let (refused, _) = p.attempt("acme", "carol@acme.test").await;
@@ -144,12 +134,7 @@ async fn the_audit_log_filters_by_action_and_by_person() {
         p.id("acme", "bob@acme.test"),
         p.id("acme", "carol@acme.test"),
     );
-    p.act_ok(
-        &alice,
-        &format!("/team/members/{b}/role"),
-        &[("role", "admin")],
-    )
-    .await;
+    p.set_role(&alice, b, "admin").await;
     p.act_ok(&alice, &format!("/team/members/{c}/remove"), &[])
         .await;
     p.act_ok(&alice, &format!("/team/members/{c}/restore"), &[])

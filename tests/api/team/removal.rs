@@ -73,12 +73,7 @@ async fn a_removed_admin_is_restored_as_a_member() {
     let alice = p.sign_in("acme", "alice@acme.test").await;
     let carol = p.sign_in("acme", "carol@acme.test").await;
     let c = p.id("acme", "carol@acme.test");
-    p.act_ok(
-        &alice,
-        &format!("/team/members/{c}/role"),
-        &[("role", "admin")],
-    )
-    .await;
+    p.set_role(&alice, c, "admin").await;
     assert_eq!(p.status(&carol, "/audit").await, StatusCode::OK);
 
     p.act_ok(&alice, &format!("/team/members/{c}/remove"), &[])

@@ -17,12 +17,7 @@ async fn promoting_a_member_applies_on_their_next_request_and_demoting_takes_it_
         assert_eq!(p.status(&bob, page).await, StatusCode::FORBIDDEN, "{page}");
     }
 
-    p.act_ok(
-        &alice,
-        &format!("/team/members/{b}/role"),
-        &[("role", "admin")],
-    )
-    .await;
+    p.set_role(&alice, b, "admin").await;
     assert_eq!(
         p.role("acme", "bob@acme.test"),
         ("admin".into(), "manual".into())
@@ -37,12 +32,7 @@ async fn promoting_a_member_applies_on_their_next_request_and_demoting_takes_it_
         "Bob now sees the admin navigation and controls"
     );
 
-    p.act_ok(
-        &alice,
-        &format!("/team/members/{b}/role"),
-        &[("role", "member")],
-    )
-    .await;
+    p.set_role(&alice, b, "member").await;
     assert_eq!(
         p.role("acme", "bob@acme.test"),
         ("member".into(), "manual".into())
@@ -136,28 +126,13 @@ async fn demoting_or_removing_the_last_admin_answers_409_saying_why_and_changes_
     assert_eq!(p.status(&alice, "/audit").await, StatusCode::OK);
 
     // With a second admin, Alice may step down; then Bob is the last one.
-    p.act_ok(
-        &alice,
-        &format!("/team/members/{b}/role"),
-        &[("role", "admin")],
-    )
-    .await;
-    p.act_ok(
-        &alice,
-        &format!("/team/members/{a}/role"),
-        &[("role", "member")],
-    )
-    .await;
+    p.set_role(&alice, b, "admin").await;
+    p.set_role(&alice, a, "member").await;
     assert_eq!(p.role("acme", "alice@acme.test").0, "member");
     assert_eq!(p.status(&alice, "/audit").await, StatusCode::FORBIDDEN);
 
     // A removed admin does not count: Carol is made admin, then removed.
-    p.act_ok(
-        &bob,
-        &format!("/team/members/{c}/role"),
-        &[("role", "admin")],
-    )
-    .await;
+    p.set_role(&bob, c, "admin").await;
     p.act_ok(&bob, &format!("/team/members/{c}/remove"), &[])
         .await;
     let before = p.state_of("acme");
