@@ -416,8 +416,8 @@ fn seed(settings: &Settings) -> Result<(), crate::store::StoreError> {
         ("demo-barbara", "barbara@demo.test", "Barbara Liskov"),
     ];
     db.run_blocking(|c| -> Result<(), crate::store::StoreError> {
-        if crate::store::users::counts(c, TEAM_ID)?.members
-            + crate::store::users::counts(c, TEAM_ID)?.removed
+        if crate::store::members::counts(c, TEAM_ID)?.members
+            + crate::store::members::counts(c, TEAM_ID)?.removed
             > 0
         {
             return Ok(());

@@ -7,6 +7,7 @@ pub mod attempts;
 pub mod audit;
 pub mod invites;
 pub mod logins;
+pub mod members;
 pub mod sessions;
 pub mod teams;
 pub mod tokens;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_sso_settings.sql"),
     include_str!("migrations/0003_break_glass_index.sql"),
     include_str!("migrations/0004_team_page_scale.sql"),
+    include_str!("migrations/0005_team_list_index.sql"),
 ];
 
 #[derive(Clone)]
@@ -106,7 +108,27 @@ impl Store {
         .map_err(|e| E::from(StoreError::Task(e.to_string())))?
     }
 
-    /// The same, for callers outside actix (CLI commands, background threads).
+    /// [`Store::run`] for reads: `f` runs in one read transaction, so its queries see one
+    /// snapshot and the store's locks are taken once, not once per statement.
+    pub async fn read<F, T, E>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
+                .map_err(StoreError::from)?;
+            let out = f(&tx)?;
+            // Nothing was written: ending the transaction either way only releases the lock.
+            drop(tx);
+            Ok(out)
+        })
+        .await
+    }
+
+    /// [`Store::run`] for callers outside actix (CLI commands, background threads).
     pub fn run_blocking<T, E>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, E>,

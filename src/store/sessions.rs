@@ -16,7 +16,7 @@ pub fn load(
     max: i64,
 ) -> Result<Option<String>, StoreError> {
     let t = now();
-    let slack = (idle / 100).min(60);
+    let slack = slide_slack(idle);
     let row: Option<(String, bool)> = conn
         .prepare_cached(
             "SELECT state, expires_at < min(?3, created_at + ?4) - ?5 FROM sessions
@@ -36,6 +36,22 @@ pub fn load(
         .execute(params![key_hash, t + idle, max, t])?;
     }
     Ok(Some(state))
+}
+
+/// How far the idle expiry may lag before loading a session slides it: a minute, or a
+/// hundredth of the idle time when that is shorter.
+pub fn slide_slack(idle: i64) -> i64 {
+    (idle / 100).min(60)
+}
+
+/// True while the session row exists and has not expired: it was not signed out, revoked
+/// by a member's removal, or left idle too long.
+pub fn is_live(conn: &Connection, key_hash: &[u8]) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE key_hash = ?1 AND expires_at > ?2)",
+        )?
+        .query_row(params![key_hash, now()], |r| r.get(0))?)
 }
 
 /// Inserts a new session row; its absolute expiry is fixed from now.

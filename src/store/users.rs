@@ -2,9 +2,7 @@
 //! sign-in, invitations, `admin_email`, group-managed roles), role changes, removal and
 //! restore, each in one transaction with its audit row.
 
-use rusqlite::{
-    named_params, params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior,
-};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::audit::{self, Actor};
 use super::{invites, now, sessions, StoreError};
@@ -40,8 +38,6 @@ impl User {
 }
 
 const COLUMNS: &str = "id, team_id, email, name, role, role_source, joined_via, active, created_at, last_login_at, password_hash IS NOT NULL";
-/// How many columns [`COLUMNS`] selects (the index of anything selected after them).
-const COLUMN_COUNT: usize = 11;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(4)?;
@@ -94,99 +90,12 @@ pub fn find_by_email(
     Ok(rows)
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Counts {
-    pub members: i64,
-    pub admins: i64,
-    pub removed: i64,
-}
-
-/// The team's counts, kept up to date by triggers on `users` (migration 4): reading them
-/// costs the same for 10 members as for 10,000.
-pub fn counts(conn: &Connection, team_id: &str) -> Result<Counts, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT members, admins, removed FROM team_counts WHERE team_id = ?1")?
-        .query_row([team_id], |r| {
-            Ok(Counts {
-                members: r.get(0)?,
-                admins: r.get(1)?,
-                removed: r.get(2)?,
-            })
-        })
-        .optional()?
-        .unwrap_or_default())
-}
-
 fn active_admins(conn: &Connection, team_id: &str) -> Result<i64, StoreError> {
     Ok(conn.query_row(
         "SELECT count(*) FROM users WHERE team_id = ?1 AND active AND role = 'admin'",
         [team_id],
         |r| r.get(0),
     )?)
-}
-
-/// One page of the team list, ordered by name then id (stable), filtered by `q` on name and
-/// email (substring, any case); with the number of members that match.
-pub fn list(
-    conn: &Connection,
-    team_id: &str,
-    q: &str,
-    offset: i64,
-    per_page: i64,
-) -> Result<(Vec<User>, i64), StoreError> {
-    // The page size is written into the SQL: SQLite re-plans a statement whenever a bound
-    // LIMIT changes, which rusqlite's rebinding on every execution would cause each time.
-    let order = format!("ORDER BY u.name COLLATE NOCASE, u.id LIMIT {per_page} OFFSET :offset");
-    if q.is_empty() {
-        let c = counts(conn, team_id)?;
-        let rows = conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM users u WHERE u.team_id = :team {order}"
-            ))?
-            .query_map(
-                named_params! {":team": team_id, ":offset": offset},
-                from_row,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok((rows, c.members + c.removed));
-    }
-    let (from, filter) = if q.chars().count() >= 3 {
-        // The trigram index finds the matches (the query as one quoted phrase: a substring);
-        // the join keeps those of this team.
-        (
-            "FROM (SELECT rowid AS rid FROM users_search WHERE users_search MATCH :q) s
-             CROSS JOIN users u ON u.id = s.rid WHERE u.team_id = :team",
-            format!("\"{}\"", q.replace('"', "\"\"")),
-        )
-    } else {
-        // Too short for trigrams: scan the team.
-        (
-            "FROM users u WHERE u.team_id = :team
-               AND (lower(u.name) LIKE :q ESCAPE '\\' OR u.email LIKE :q ESCAPE '\\')",
-            format!("%{}%", audit::escape_like(&q.to_lowercase())),
-        )
-    };
-    // The matches are found once: the page and, beside each row, how many matched in all.
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS}, count(*) OVER () {from} {order}"
-    ))?;
-    let mut found =
-        stmt.query(named_params! {":team": team_id, ":q": filter, ":offset": offset})?;
-    let (mut rows, mut total) = (Vec::new(), None);
-    while let Some(r) = found.next()? {
-        total = Some(r.get::<_, i64>(COLUMN_COUNT)?);
-        rows.push(from_row(r)?);
-    }
-    drop(found);
-    let total = match total {
-        Some(n) => n,
-        None if offset == 0 => 0,
-        // A page past the end: count the matches on their own.
-        None => conn
-            .prepare_cached(&format!("SELECT count(*) {from}"))?
-            .query_row(named_params! {":team": team_id, ":q": filter}, |r| r.get(0))?,
-    };
-    Ok((rows, total))
 }
 
 /// What the team's config says about admitting and promoting people at sign-in.

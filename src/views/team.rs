@@ -5,12 +5,12 @@ use maud::{html, Markup};
 use crate::config::Provisioning;
 use crate::domain::Role;
 use crate::store::invites::Invite;
-use crate::store::users::{Counts, User};
+use crate::store::members::{Counts, Member};
 
 use super::{csrf_field, pager, when, Chrome};
 
 pub struct TeamData {
-    pub rows: Vec<User>,
+    pub rows: Vec<Member>,
     pub total: i64,
     pub counts: Counts,
     pub invites: Vec<Invite>,
@@ -19,7 +19,7 @@ pub struct TeamData {
     pub per_page: i64,
 }
 
-fn source_label(u: &User) -> &'static str {
+fn source_label(u: &Member) -> &'static str {
     match u.role_source {
         crate::domain::RoleSource::AdminEmail => "admin_email",
         crate::domain::RoleSource::Manual => "set by an admin",
@@ -109,27 +109,29 @@ pub fn page(
     )
 }
 
-fn actions(csrf: &Markup, u: &User, provisioning: Provisioning) -> Markup {
+// A page holds 50 of these: they are written lean (the forms' style comes from
+// `td.actions form`, a button in a form submits it by default), which keeps the page small.
+fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning) -> Markup {
     html! {
         @if u.active {
-            form.inline method="post" action={ "/team/members/" (u.id) "/role" } {
+            form method="post" action={ "/team/members/" (u.id) "/role" } {
                 (csrf)
                 @if u.role == Role::Admin {
                     input type="hidden" name="role" value="member";
-                    button type="submit" { "Make member" }
+                    button { "Make member" }
                 } @else {
                     input type="hidden" name="role" value="admin";
-                    button type="submit" { "Make admin" }
+                    button { "Make admin" }
                 }
             }
-            form.inline method="post" action={ "/team/members/" (u.id) "/remove" } {
+            form method="post" action={ "/team/members/" (u.id) "/remove" } {
                 (csrf)
-                button.danger type="submit" { "Remove" }
+                button.danger { "Remove" }
             }
         } @else {
-            form.inline method="post" action={ "/team/members/" (u.id) "/restore" } {
+            form method="post" action={ "/team/members/" (u.id) "/restore" } {
                 (csrf)
-                button type="submit" { "Restore" }
+                button { "Restore" }
             }
             @if provisioning == Provisioning::Invite {
                 br; small.muted { "or invite them again" }

@@ -1,11 +1,12 @@
 //! Extractors that put identity and intent into handler signatures: [`CurrentUser`] for
-//! any signed-in member, [`Admin`] built on it, and [`CsrfForm`] for every POST form.
+//! any signed-in member ([`SignedIn`] when the page loads data with it), [`Admin`] built on it, and [`CsrfForm`] for every POST form.
 
-use std::future::Future;
+use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 
-use actix_session::SessionExt;
+use actix_session::{Session, SessionExt};
 use actix_web::{web, FromRequest, HttpRequest};
+use rusqlite::Connection;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -13,6 +14,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::TypedSession;
 use crate::store::audit::Actor;
+use crate::store::sessions;
 use crate::store::users::{self, User};
 use crate::store::StoreError;
 use crate::views::Chrome;
@@ -55,49 +57,103 @@ impl CurrentUser {
     }
 }
 
-impl FromRequest for CurrentUser {
+/// Who the session says is signed in, not yet confirmed by the store. [`SignedIn::load_with`]
+/// confirms it in the same trip to the store as the page's own data, so a page costs one
+/// trip besides the session's; handlers with no data to read take [`CurrentUser`].
+pub struct SignedIn {
+    uid: i64,
+    row: Vec<u8>,
+    session: Session,
+    state: web::Data<AppState>,
+    ip: String,
+}
+
+impl FromRequest for SignedIn {
     type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
+        let signed_in = || {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| AppError::Internal("app state missing".into()))?
                 .clone();
             let session = req.get_session();
             let typed = TypedSession(&session);
-            let Some(uid) = typed.user_id() else {
-                return Err(AppError::SignInRequired);
-            };
-            let loaded = state
-                .store
-                .run(move |c| -> Result<_, StoreError> {
-                    let Some(user) = users::get(c, uid)? else {
-                        return Ok(None);
-                    };
-                    let bg = users::team_has_password(c, &user.team_id)?;
-                    Ok(Some((user, bg)))
-                })
-                .await?;
-            let Some((user, break_glass)) = loaded.filter(|(u, _)| u.active) else {
-                typed.sign_out();
-                return Err(AppError::SignInRequired);
-            };
-            let team_name = state
-                .sso
-                .get(&user.team_id)
-                .map(|t| t.name.clone())
-                .unwrap_or_else(|| user.team_id.clone());
-            let ip = client_ip(&req, &state.settings.server.trusted_proxies).to_string();
-            Ok(CurrentUser {
-                csrf: typed.csrf_token(),
-                user,
-                team_name,
-                break_glass,
+            let (uid, row) = typed
+                .user_id()
+                .zip(typed.row())
+                .ok_or(AppError::SignInRequired)?;
+            let ip = client_ip(req, &state.settings.server.trusted_proxies).to_string();
+            Ok(SignedIn {
+                uid,
+                row,
+                session,
+                state,
                 ip,
             })
+        };
+        ready(signed_in())
+    }
+}
+
+impl SignedIn {
+    /// Confirms the session (its row is live: a revoked one stops here even when the session
+    /// middleware had it cached) and loads the user (who must still exist and be active:
+    /// removal takes effect at once); then, in the same read transaction, runs `f` for what
+    /// the page shows them.
+    pub async fn load_with<T, F>(self, f: F) -> Result<(CurrentUser, T), AppError>
+    where
+        F: FnOnce(&Connection, &User) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (uid, row) = (self.uid, self.row.clone());
+        let loaded = self
+            .state
+            .store
+            .read(move |c| -> Result<_, StoreError> {
+                if !sessions::is_live(c, &row)? {
+                    return Ok(None);
+                }
+                let Some(user) = users::get(c, uid)?.filter(|u| u.active) else {
+                    return Ok(None);
+                };
+                let break_glass = users::team_has_password(c, &user.team_id)?;
+                let data = f(c, &user)?;
+                Ok(Some((user, break_glass, data)))
+            })
+            .await?;
+        let typed = TypedSession(&self.session);
+        let Some((user, break_glass, data)) = loaded else {
+            typed.sign_out();
+            return Err(AppError::SignInRequired);
+        };
+        let team_name = self
+            .state
+            .sso
+            .get(&user.team_id)
+            .map(|t| t.name.clone())
+            .unwrap_or_else(|| user.team_id.clone());
+        let me = CurrentUser {
+            csrf: typed.csrf_token(),
+            user,
+            team_name,
+            break_glass,
+            ip: self.ip,
+        };
+        Ok((me, data))
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let signed_in = SignedIn::from_request(req, payload);
+        Box::pin(async move {
+            let (me, ()) = signed_in.await?.load_with(|_, _| Ok(())).await?;
+            Ok(me)
         })
     }
 }

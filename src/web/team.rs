@@ -8,10 +8,10 @@ use crate::app::AppState;
 use crate::config::Provisioning;
 use crate::domain::{Email, Role};
 use crate::error::{AppError, Result};
-use crate::store::{invites, users, StoreError};
+use crate::store::{invites, members, users};
 use crate::views;
 
-use super::extract::{Admin, CsrfForm, CurrentUser};
+use super::extract::{Admin, CsrfForm, SignedIn};
 
 pub const PER_PAGE: i64 = 50;
 
@@ -24,20 +24,18 @@ pub struct TeamQuery {
 
 pub async fn team_page(
     state: web::Data<AppState>,
-    me: CurrentUser,
+    who: SignedIn,
     query: web::Query<TeamQuery>,
 ) -> Result<HttpResponse> {
     let q = query.q.trim().chars().take(100).collect::<String>();
     let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
-    let team = me.team().to_string();
-    let is_admin = me.user.is_admin();
-    let data = state
-        .store
-        .run(move |c| -> std::result::Result<_, StoreError> {
-            let (rows, total) = users::list(c, &team, &q, (page - 1) * PER_PAGE, PER_PAGE)?;
-            let counts = users::counts(c, &team)?;
-            let pending = if is_admin {
-                invites::list_pending(c, &team)?
+    let (me, data) = who
+        .load_with(move |c, me| {
+            let counts = members::counts(c, &me.team_id)?;
+            let offset = (page - 1) * PER_PAGE;
+            let (rows, total) = members::list(c, &me.team_id, &counts, &q, offset, PER_PAGE)?;
+            let invites = if me.is_admin() {
+                invites::list_pending(c, &me.team_id)?
             } else {
                 Vec::new()
             };
@@ -45,7 +43,7 @@ pub async fn team_page(
                 rows,
                 total,
                 counts,
-                invites: pending,
+                invites,
                 q,
                 page,
                 per_page: PER_PAGE,
@@ -60,7 +58,7 @@ pub async fn team_page(
     Ok(html(views::team::page(
         &me.chrome("/team"),
         me.user.id,
-        is_admin,
+        me.user.is_admin(),
         provisioning,
         &data,
     )))

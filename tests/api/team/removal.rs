@@ -89,3 +89,60 @@ async fn a_removed_admin_is_restored_as_a_member() {
     let carol = p.sign_in("acme", "carol@acme.test").await;
     assert_eq!(p.status(&carol, "/audit").await, StatusCode::FORBIDDEN);
 }
+
+#[actix_web::test]
+async fn a_restored_member_does_not_get_their_old_sessions_back() {
+    let p = Portal::acme().await;
+    let alice = p.sign_in("acme", "alice@acme.test").await;
+    let bob = p.sign_in("acme", "bob@acme.test").await;
+    let b = p.id("acme", "bob@acme.test");
+    // Used just before: the portal holds his session in its cache.
+    assert_eq!(p.status(&bob, "/team").await, StatusCode::OK);
+
+    p.act_ok(&alice, &format!("/team/members/{b}/remove"), &[])
+        .await;
+    p.act_ok(&alice, &format!("/team/members/{b}/restore"), &[])
+        .await;
+
+    assert!(p.is_active("acme", "bob@acme.test"));
+    let resp = p.app.get(&bob, "/team").await;
+    assert_eq!(
+        (resp.status(), location(&resp)),
+        (StatusCode::SEE_OTHER, "/login".to_string()),
+        "restoring the account does not revive the session removal revoked"
+    );
+    assert_eq!(p.sessions_of(b), 0);
+}
+
+#[actix_web::test]
+async fn a_session_deleted_from_the_store_by_another_process_stops_at_the_next_request() {
+    let p = Portal::acme().await;
+    let bob = p.sign_in("acme", "bob@acme.test").await;
+    let b = p.id("acme", "bob@acme.test");
+    let csrf = p.app.csrf(&bob, "/tokens").await;
+    assert_eq!(p.status(&bob, "/team").await, StatusCode::OK);
+
+    // What a shell command or a second process would do: no word to the running portal.
+    p.app
+        .db()
+        .execute("DELETE FROM sessions WHERE user_id = ?1", [b])
+        .expect("delete");
+
+    let resp = p.app.get(&bob, "/tokens").await;
+    assert_eq!(
+        (resp.status(), location(&resp)),
+        (StatusCode::SEE_OTHER, "/login".to_string())
+    );
+    let before = p.app.count("SELECT count(*) FROM api_tokens");
+    let resp = p
+        .app
+        .post(&bob, "/tokens", &[("csrf_token", &csrf), ("name", "late")])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), "/login");
+    assert_eq!(
+        p.app.count("SELECT count(*) FROM api_tokens"),
+        before,
+        "nothing created"
+    );
+}

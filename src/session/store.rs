@@ -1,0 +1,145 @@
+//! actix-session's storage backend over the `sessions` table, with a short-lived cache of
+//! loaded sessions in front of it (see [`super::cache`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use super::cache::SessionCache;
+use super::{ROW, USER_ID};
+use crate::crypto;
+use crate::store::{now, sessions, Store, StoreError};
+
+pub(super) type State = HashMap<String, String>;
+
+#[derive(Clone)]
+pub struct SqliteSessionStore {
+    store: Store,
+    idle: i64,
+    max: i64,
+    cache: Arc<SessionCache>,
+}
+
+impl SqliteSessionStore {
+    pub fn new(store: Store, idle: time::Duration, max: time::Duration) -> Self {
+        SqliteSessionStore {
+            store,
+            idle: idle.whole_seconds(),
+            max: max.whole_seconds(),
+            cache: Arc::default(),
+        }
+    }
+
+    /// Remembers `state` as the session `row`'s, marked with the row for the user check.
+    fn remember(&self, row: Vec<u8>, mut state: State) -> State {
+        let encoded = serde_json::Value::from(URL_SAFE_NO_PAD.encode(&row)).to_string();
+        state.insert(ROW.to_string(), encoded);
+        let t = now();
+        let until = t + sessions::slide_slack(self.idle);
+        self.cache.put(row, state.clone(), until, t);
+        state
+    }
+}
+
+fn hash(key: &SessionKey) -> Vec<u8> {
+    crypto::sha256(key.as_ref().as_bytes()).to_vec()
+}
+
+pub(super) fn decode_row(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+fn user_of(state: &State) -> Option<i64> {
+    state
+        .get(USER_ID)
+        .and_then(|v| serde_json::from_str(v).ok())
+}
+
+/// The state as stored: without the row marker, which is derived from the key on load.
+fn stored_text(mut state: State) -> Result<String, serde_json::Error> {
+    state.remove(ROW);
+    serde_json::to_string(&state)
+}
+
+impl SessionStore for SqliteSessionStore {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let row = hash(session_key);
+        if let Some(state) = self.cache.get(&row, now()) {
+            return Ok(Some(state));
+        }
+        let (h, idle, max) = (row.clone(), self.idle, self.max);
+        let raw = self
+            .store
+            .run(move |c| sessions::load(c, &h, idle, max))
+            .await
+            .map_err(|e: StoreError| LoadError::Other(e.into()))?;
+        let Some(text) = raw else {
+            self.cache.remove(&row);
+            return Ok(None);
+        };
+        let state: State =
+            serde_json::from_str(&text).map_err(|e| LoadError::Deserialization(e.into()))?;
+        Ok(Some(self.remember(row, state)))
+    }
+
+    async fn save(&self, state: State, _ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let key: SessionKey = crypto::random_string(32)
+            .try_into()
+            .map_err(|e| SaveError::Other(anyhow::anyhow!("{e}")))?;
+        let uid = user_of(&state);
+        let text = stored_text(state.clone()).map_err(|e| SaveError::Serialization(e.into()))?;
+        let (row, idle, max) = (hash(&key), self.idle, self.max);
+        let h = row.clone();
+        self.store
+            .run(move |c| sessions::insert(c, &h, uid, &text, idle, max))
+            .await
+            .map_err(|e: StoreError| SaveError::Other(e.into()))?;
+        self.remember(row, state);
+        Ok(key)
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let uid = user_of(&state);
+        let text = stored_text(state.clone()).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let (row, idle, max) = (hash(&key), self.idle, self.max);
+        let h = row.clone();
+        let found = self
+            .store
+            .run(move |c| sessions::update(c, &h, uid, &text, idle, max))
+            .await
+            .map_err(|e: StoreError| UpdateError::Other(e.into()))?;
+        if found {
+            self.remember(row, state);
+            Ok(key)
+        } else {
+            // The row was revoked or expired meanwhile: start a fresh session instead of
+            // resurrecting the old one.
+            self.cache.remove(&row);
+            self.save(state, ttl)
+                .await
+                .map_err(|e| UpdateError::Other(anyhow::anyhow!(e.to_string())))
+        }
+    }
+
+    /// Nothing to do: loading the session already slid its expiry (`sessions::load`), which
+    /// spares every request a second trip to the store.
+    async fn update_ttl(&self, _key: &SessionKey, _ttl: &Duration) -> Result<(), anyhow::Error> {
+        Ok(())
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        let row = hash(key);
+        self.cache.remove(&row);
+        self.store.run(move |c| sessions::delete(c, &row)).await?;
+        Ok(())
+    }
+}
