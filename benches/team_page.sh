@@ -3,8 +3,8 @@
 # and then 10,000 members, at 32 connections, next to the trivial GET /livez measured in the
 # same run (issue: p99 under 10 ms and at least a quarter of the trivial handler's
 # throughput). 3 runs per URL, medians printed. Server on core 0, wrk on core 1. /livez is
-# measured with the admin's session cookie, so it passes through the same session lookup
-# as /team (the ratio is against it), and once without any cookie (no database work).
+# measured with the admin's session cookie (the same session middleware as /team) and once
+# without any cookie; the target is checked against the faster of the two.
 #   benches/team_page.sh [seconds-per-run]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 secs="${1:-10}"
@@ -60,8 +60,8 @@ bench() {
   local cookie; cookie=$(cookie_header "$jar")
   echo
   echo "team of $size members, $conns connections, 3 runs of ${secs}s, medians"
-  printf '%-20s %10s %10s %10s %10s\n' endpoint "req/s" "p50 ms" "p99 ms" "vs /livez"
-  local livez=""
+  printf '%-20s %10s %10s %10s %10s\n' endpoint "req/s" "p50 ms" "p99 ms" "vs livez"
+  local best=0
   for target in "/livez" "nocookie:/livez" "/team" "/team?q=$query"; do
     local path="${target#nocookie:}" header="$cookie" label="$target"
     if [ "$path" != "$target" ]; then header=""; label="/livez (no cookie)"; fi
@@ -69,15 +69,15 @@ bench() {
     for _ in 1 2 3; do runs+="$(measure "$base$path" "$conns" "$secs" "$header")"$'\n'; done
     local rps p50 p99 ratio=""
     rps=$(echo "$runs" | median 0); p50=$(echo "$runs" | median 1); p99=$(echo "$runs" | median 2)
-    if [ "$target" = "/livez" ]; then livez="$rps"; fi
-    if [ -n "$livez" ]; then ratio=$(python3 -c "print(f'{$rps / $livez:.2f}')"); fi
+    if [ "$path" = "/livez" ]; then best=$(python3 -c "print(max($best, $rps))"); fi
+    ratio=$(python3 -c "print(f'{$rps / $best:.2f}')")
     printf '%-20s %10.0f %10.3f %10.3f %10s\n' "$label" "$rps" "$p50" "$p99" "$ratio"
     if [ "${path%%\?*}" = "/team" ]; then
       python3 - "$path" "$p99" "$ratio" <<'PY'
 import sys
 target, p99, ratio = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 ok = p99 < 10 and ratio >= 0.25
-print(f"  {'meets' if ok else 'MISSES'} the target for {target}: p99 {p99:.2f} ms (< 10), {ratio:.2f} of /livez (>= 0.25)")
+print(f"  {'meets' if ok else 'MISSES'} the target for {target}: p99 {p99:.2f} ms (< 10), {ratio:.2f} of the faster /livez (>= 0.25)")
 PY
     fi
   done

@@ -17,6 +17,7 @@ use crate::metering::{spawn_flusher, Meter, TokenIndex};
 use crate::session::SqliteSessionStore;
 use crate::sso::ratelimit::RateLimiter;
 use crate::sso::Registry;
+use crate::store::members::PageCache;
 use crate::store::{teams, Store};
 use crate::web::{self as routes, middleware};
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub meter: Arc<Meter>,
     pub tokens: Arc<TokenIndex>,
     pub login_limiter: RateLimiter,
+    /// Pages of team lists, valid while their team's list version stands.
+    pub team_pages: Arc<PageCache>,
     /// In `teamportal demo`: the demo accounts to show on the login page.
     pub demo_accounts: Option<Vec<(String, String)>>,
 }
@@ -143,6 +146,7 @@ impl Application {
             meter: meter.clone(),
             tokens,
             login_limiter: RateLimiter::new(100, 100),
+            team_pages: Arc::default(),
             demo_accounts: extras.demo_accounts,
         });
 

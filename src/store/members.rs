@@ -1,7 +1,12 @@
 //! The team list: one page of members in a stable order, search on name and email, and the
 //! team's counts. This is the most visited page of a team of 10,000, so each of its queries
 //! reads one index: the counts row kept by triggers, the covering `users_team_list` index
-//! for a page of the list, the trigram index for a search (migrations 4 and 5).
+//! for a page of the list, the trigram index for a search (migrations 4 and 5). Pages
+//! without a search are also kept in memory while the team's list version stands
+//! (migration 6, [`PageCache`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{named_params, Connection, OptionalExtension, Row};
 
@@ -13,6 +18,8 @@ pub struct Counts {
     pub members: i64,
     pub admins: i64,
     pub removed: i64,
+    /// Raised by every change to what the team list shows (triggers of migration 6).
+    pub list_version: i64,
 }
 
 /// A row of the team list: what the page shows of a member, nothing more (a full
@@ -62,12 +69,15 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
 /// costs the same for 10 members as for 10,000.
 pub fn counts(conn: &Connection, team_id: &str) -> Result<Counts, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT members, admins, removed FROM team_counts WHERE team_id = ?1")?
+        .prepare_cached(
+            "SELECT members, admins, removed, list_version FROM team_counts WHERE team_id = ?1",
+        )?
         .query_row([team_id], |r| {
             Ok(Counts {
                 members: r.get(0)?,
                 admins: r.get(1)?,
                 removed: r.get(2)?,
+                list_version: r.get(3)?,
             })
         })
         .optional()?
@@ -137,4 +147,153 @@ pub fn list(
             .query_row(named_params! {":team": team_id, ":q": filter}, |r| r.get(0))?,
     };
     Ok((rows, total))
+}
+
+/// Pages of team lists without a search, each with the team's list version it was read at.
+/// A page is served from here only when the version read in the caller's transaction is the
+/// same, so any change, from this process or a shell command, shows on the next view.
+#[derive(Default)]
+pub struct PageCache {
+    pages: Mutex<HashMap<PageKey, CachedPage>>,
+}
+
+/// Team, offset, page size.
+type PageKey = (String, i64, i64);
+
+struct CachedPage {
+    list_version: i64,
+    rows: Arc<Vec<Member>>,
+}
+
+/// Pages kept at most: the first pages of many teams, or many pages of a few.
+const CACHED_PAGES: usize = 1_000;
+
+impl PageCache {
+    fn get(&self, key: &PageKey, list_version: i64) -> Option<Arc<Vec<Member>>> {
+        let pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        match pages.get(key) {
+            Some(page) if page.list_version == list_version => Some(page.rows.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: PageKey, list_version: i64, rows: Arc<Vec<Member>>) {
+        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        if pages.len() >= CACHED_PAGES {
+            pages.clear();
+        }
+        pages.insert(key, CachedPage { list_version, rows });
+    }
+}
+
+/// [`list`], served from `cache` when the page was read at the same list version; `counts`
+/// must have been read in the same transaction.
+pub fn list_cached(
+    conn: &Connection,
+    cache: &PageCache,
+    team_id: &str,
+    counts: &Counts,
+    q: &str,
+    offset: i64,
+    per_page: i64,
+) -> Result<(Arc<Vec<Member>>, i64), StoreError> {
+    if !q.is_empty() {
+        let (rows, total) = list(conn, team_id, counts, q, offset, per_page)?;
+        return Ok((Arc::new(rows), total));
+    }
+    let total = counts.members + counts.removed;
+    let key = (team_id.to_string(), offset, per_page);
+    if let Some(rows) = cache.get(&key, counts.list_version) {
+        return Ok((rows, total));
+    }
+    let (rows, _) = list(conn, team_id, counts, q, offset, per_page)?;
+    let rows = Arc::new(rows);
+    cache.put(key, counts.list_version, rows.clone());
+    Ok((rows, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Connection {
+        let mut c = Connection::open_in_memory().expect("db");
+        crate::store::migrate(&mut c).expect("schema");
+        c.execute_batch(
+            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
+                 VALUES ('t', 'T', 'shell', 'https://idp.test', 'c', 0),
+                        ('u', 'U', 'shell', 'https://idp.test', 'c', 0);",
+        )
+        .expect("teams");
+        c
+    }
+
+    fn add(c: &Connection, team: &str, name: &str) {
+        c.execute(
+            "INSERT INTO users (team_id, issuer, subject, email, name, role, role_source, joined_via, created_at)
+             VALUES (?1, 'https://idp.test', ?2, lower(?2) || '@t.test', ?2, 'member', 'default', 'jit', 0)",
+            [team, name],
+        )
+        .expect("user");
+    }
+
+    fn shown(rows: &[Member]) -> Vec<String> {
+        rows.iter()
+            .map(|m| {
+                format!(
+                    "{} {} {} {} {} {} {:?}",
+                    m.name,
+                    m.email,
+                    m.role,
+                    m.role_source.as_str(),
+                    m.joined_via,
+                    m.active,
+                    m.last_login_at
+                )
+            })
+            .collect()
+    }
+
+    /// The first page through the cache, checked against a fresh read.
+    fn first_page(c: &Connection, cache: &PageCache, team: &str) -> Vec<String> {
+        let counts = counts(c, team).expect("counts");
+        let (rows, total) = list_cached(c, cache, team, &counts, "", 0, 50).expect("list");
+        let fresh = list(c, team, &counts, "", 0, 50).expect("list").0;
+        assert_eq!(shown(&rows), shown(&fresh), "the cache served a stale page");
+        assert_eq!(total as usize, rows.len());
+        shown(&rows)
+    }
+
+    #[test]
+    fn a_cached_page_is_read_again_after_any_change_to_what_it_shows() {
+        let c = store();
+        let cache = PageCache::default();
+        add(&c, "t", "Bob");
+        assert_eq!(first_page(&c, &cache, "t").len(), 1);
+        for sql in [
+            "UPDATE users SET role = 'admin' WHERE name = 'Bob'",
+            "UPDATE users SET role_source = 'manual' WHERE name = 'Bob'",
+            "UPDATE users SET name = 'Robert' WHERE name = 'Bob'",
+            "UPDATE users SET email = 'rob@t.test' WHERE name = 'Robert'",
+            "UPDATE users SET joined_via = 'invite' WHERE name = 'Robert'",
+            "UPDATE users SET active = 0 WHERE name = 'Robert'",
+            "UPDATE users SET last_login_at = 5 WHERE name = 'Robert'",
+        ] {
+            let version = counts(&c, "t").expect("counts").list_version;
+            c.execute(sql, []).expect(sql);
+            assert!(
+                counts(&c, "t").expect("counts").list_version > version,
+                "{sql}"
+            );
+            first_page(&c, &cache, "t");
+        }
+        add(&c, "t", "Ada");
+        assert_eq!(first_page(&c, &cache, "t").len(), 2);
+
+        // Another team's changes leave this team's version alone.
+        let version = counts(&c, "t").expect("counts").list_version;
+        add(&c, "u", "Zoe");
+        assert_eq!(counts(&c, "t").expect("counts").list_version, version);
+        assert_eq!(first_page(&c, &cache, "u").len(), 1);
+    }
 }

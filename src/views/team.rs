@@ -10,7 +10,7 @@ use crate::store::members::{Counts, Member};
 use super::{csrf_field, pager, when, Chrome};
 
 pub struct TeamData {
-    pub rows: Vec<Member>,
+    pub rows: std::sync::Arc<Vec<Member>>,
     pub total: i64,
     pub counts: Counts,
     pub invites: Vec<Invite>,
@@ -64,7 +64,7 @@ pub fn page(
                     thead { tr { th { "Name" } th { "Email" } th { "Role" } th { "Last sign-in" } th { "Status" }
                         @if is_admin { th { "Actions" } } } }
                     tbody {
-                        @for u in &d.rows {
+                        @for u in d.rows.iter() {
                             tr data-user-id=(u.id) {
                                 td { (u.display_name()) @if u.id == me { " " span.badge { "you" } } }
                                 td { (u.email) }

@@ -242,8 +242,18 @@ async fn the_shell_lists_admins_and_promotes_a_member_with_an_audit_entry_from_t
         "members are not listed: {out}"
     );
 
+    // Alice has the team page open: its rows are now kept in the portal's memory.
+    let b = p.id("acme", "bob@acme.test");
+    assert!(super::row(&p.page(&alice, "/team").await, b).contains("Make admin"));
+
     let (ok, out, err) = run(&["promote", "Bob@Acme.test", "--team", "acme"]);
     assert!(ok, "{err}");
+    let page = p.page(&alice, "/team").await;
+    let r = super::row(&page, b);
+    assert!(
+        r.contains("Make member") && r.contains("set by an admin"),
+        "the shell's change shows on the next view of the team page: {r}"
+    );
     assert!(
         out.contains("bob@acme.test is now an admin of acme"),
         "{out}"
