@@ -38,11 +38,7 @@ pub struct Member {
 
 impl Member {
     pub fn display_name(&self) -> &str {
-        if self.name.is_empty() {
-            &self.email
-        } else {
-            &self.name
-        }
+        crate::domain::display_name(&self.name, &self.email)
     }
 }
 

@@ -29,11 +29,7 @@ impl User {
         self.role == Role::Admin
     }
     pub fn display_name(&self) -> &str {
-        if self.name.is_empty() {
-            &self.email
-        } else {
-            &self.name
-        }
+        crate::domain::display_name(&self.name, &self.email)
     }
 }
 
