@@ -1,5 +1,6 @@
 //! Extractors that put identity and intent into handler signatures: [`CurrentUser`] for
-//! any signed-in member ([`SignedIn`] when the page loads data with it), [`Admin`] built on it, and [`CsrfForm`] for every POST form.
+//! any signed-in member ([`SignedIn`] when the page loads its data with the user), [`Admin`]
+//! built on it, and [`CsrfForm`] for every POST form.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
@@ -58,8 +59,9 @@ impl CurrentUser {
 }
 
 /// Who the session says is signed in, not yet confirmed by the store. [`SignedIn::load_with`]
-/// confirms it in the same trip to the store as the page's own data, so a page costs one
-/// trip besides the session's; handlers with no data to read take [`CurrentUser`].
+/// confirms it in the same trip to the store as the page's own data, so a signed-in page
+/// costs one trip (the session's state is usually cached); handlers with no data to read
+/// take [`CurrentUser`].
 pub struct SignedIn {
     uid: i64,
     row: Vec<u8>,
@@ -107,7 +109,7 @@ impl SignedIn {
         F: FnOnce(&Connection, &User) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let (uid, row) = (self.uid, self.row.clone());
+        let (uid, row) = (self.uid, self.row);
         let loaded = self
             .state
             .store
