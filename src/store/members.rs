@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{named_params, Connection, OptionalExtension, Row};
 
+use super::invites::{self, Invite};
 use super::{audit, StoreError};
 use crate::domain::{Role, RoleSource};
 
@@ -81,7 +82,7 @@ pub fn counts(conn: &Connection, team_id: &str) -> Result<Counts, StoreError> {
 /// One page of the team list, ordered by name then id (stable), filtered by `q` on name and
 /// email (substring, any case); with the number of members that match. `counts` are the
 /// team's, read in the same transaction: without a filter they give the total.
-pub fn list(
+fn list(
     conn: &Connection,
     team_id: &str,
     counts: &Counts,
@@ -143,6 +144,39 @@ pub fn list(
     Ok((rows, total))
 }
 
+/// What the team page shows: the counts, one page of the list and its total, and (for an
+/// admin) the pending invitations; read in the caller's one transaction.
+pub struct TeamPage {
+    pub counts: Counts,
+    pub rows: Arc<Vec<Member>>,
+    pub total: i64,
+    pub invites: Vec<Invite>,
+}
+
+pub fn team_page(
+    conn: &Connection,
+    cache: &PageCache,
+    team_id: &str,
+    with_invites: bool,
+    q: &str,
+    offset: i64,
+    per_page: i64,
+) -> Result<TeamPage, StoreError> {
+    let counts = counts(conn, team_id)?;
+    let (rows, total) = list_cached(conn, cache, team_id, &counts, q, offset, per_page)?;
+    let invites = if with_invites {
+        invites::list_pending(conn, team_id)?
+    } else {
+        Vec::new()
+    };
+    Ok(TeamPage {
+        counts,
+        rows,
+        total,
+        invites,
+    })
+}
+
 /// Pages of team lists without a search, each with the team's list version it was read at.
 /// A page is served from here only when the version read in the caller's transaction is the
 /// same, so any change, from this process or a shell command, shows on the next view.
@@ -182,7 +216,7 @@ impl PageCache {
 
 /// [`list`], served from `cache` when the page was read at the same list version; `counts`
 /// must have been read in the same transaction.
-pub fn list_cached(
+fn list_cached(
     conn: &Connection,
     cache: &PageCache,
     team_id: &str,

@@ -4,16 +4,12 @@ use maud::{html, Markup};
 
 use crate::config::Provisioning;
 use crate::domain::Role;
-use crate::store::invites::Invite;
-use crate::store::members::{Counts, Member};
+use crate::store::members::{Member, TeamPage};
 
 use super::{csrf_field, pager, when, Chrome};
 
 pub struct TeamData {
-    pub rows: std::sync::Arc<Vec<Member>>,
-    pub total: i64,
-    pub counts: Counts,
-    pub invites: Vec<Invite>,
+    pub found: TeamPage,
     pub q: String,
     pub page: i64,
     pub per_page: i64,
@@ -50,21 +46,21 @@ pub fn page(
         Some(c),
         html! {
             h1 { (c.team_name) }
-            p.muted { (d.counts.members) " active members, " (d.counts.admins) " admins"
-                @if d.counts.removed > 0 { ", " (d.counts.removed) " removed" } "." }
+            p.muted { (d.found.counts.members) " active members, " (d.found.counts.admins) " admins"
+                @if d.found.counts.removed > 0 { ", " (d.found.counts.removed) " removed" } "." }
             form.search method="get" action="/team" role="search" {
                 label for="q" { "Search by name or email" }
                 input #q type="search" name="q" value=(d.q);
                 button type="submit" { "Search" }
             }
-            @if d.rows.is_empty() {
+            @if d.found.rows.is_empty() {
                 p.empty { "No member matches." }
             } @else {
                 table.members {
                     thead { tr { th { "Name" } th { "Email" } th { "Role" } th { "Last sign-in" } th { "Status" }
                         @if is_admin { th { "Actions" } } } }
                     tbody {
-                        @for u in d.rows.iter() {
+                        @for u in d.found.rows.iter() {
                             tr data-user-id=(u.id) {
                                 td { (u.display_name()) @if u.id == me { " " span.badge { "you" } } }
                                 td { (u.email) }
@@ -77,7 +73,7 @@ pub fn page(
                     }
                 }
             }
-            (pager("/team", &params, d.page, d.per_page, d.total))
+            (pager("/team", &params, d.page, d.per_page, d.found.total))
             @if is_admin {
                 section.invites {
                     h2 { "Invitations" }
@@ -90,9 +86,9 @@ pub fn page(
                         input #invite_email type="email" name="email" required;
                         button type="submit" { "Invite" }
                     }
-                    @if !d.invites.is_empty() {
+                    @if !d.found.invites.is_empty() {
                         ul {
-                            @for i in &d.invites {
+                            @for i in &d.found.invites {
                                 li {
                                     (i.email) " — invited by " (i.invited_by) ", " (when(Some(i.created_at)))
                                     form.inline method="post" action=(format!("/team/invites/{}/cancel", i.id)) {

@@ -29,24 +29,14 @@ pub async fn team_page(
 ) -> Result<HttpResponse> {
     let q = query.q.trim().chars().take(100).collect::<String>();
     let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
-    let pages = state.team_pages.clone();
+    let cache = state.team_pages.clone();
     let (me, data) = who
         .load_with(move |c, me| {
-            let cache = &pages;
-            let counts = members::counts(c, &me.team_id)?;
             let offset = (page - 1) * PER_PAGE;
-            let (rows, total) =
-                members::list_cached(c, cache, &me.team_id, &counts, &q, offset, PER_PAGE)?;
-            let invites = if me.is_admin() {
-                invites::list_pending(c, &me.team_id)?
-            } else {
-                Vec::new()
-            };
+            let found =
+                members::team_page(c, &cache, &me.team_id, me.is_admin(), &q, offset, PER_PAGE)?;
             Ok(views::team::TeamData {
-                rows,
-                total,
-                counts,
-                invites,
+                found,
                 q,
                 page,
                 per_page: PER_PAGE,
