@@ -118,13 +118,8 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
-                .map_err(StoreError::from)?;
-            let out = f(&tx)?;
-            // Nothing was written: ending the transaction either way only releases the lock.
-            drop(tx);
-            Ok(out)
+            let _tx = ReadTx::begin(c)?;
+            f(c)
         })
         .await
     }
@@ -139,6 +134,33 @@ impl Store {
     {
         let mut conn = self.pool.get().map_err(StoreError::from)?;
         f(&mut conn)
+    }
+}
+
+/// A read transaction that ends (releasing its lock) when dropped, also on error or panic.
+/// BEGIN and ROLLBACK are prepared once per connection: rusqlite's `Transaction` parses them
+/// on every use, which cost a signed-in page more than its own queries' planning.
+struct ReadTx<'c>(&'c Connection);
+
+impl<'c> ReadTx<'c> {
+    fn begin(c: &'c Connection) -> Result<Self, StoreError> {
+        c.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+        Ok(ReadTx(c))
+    }
+}
+
+impl Drop for ReadTx<'_> {
+    fn drop(&mut self) {
+        // Nothing was written: ending the transaction either way only releases the lock.
+        if !self.0.is_autocommit() {
+            if let Err(e) = self
+                .0
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]))
+            {
+                tracing::warn!(error = %e, "ending a read transaction failed");
+            }
+        }
     }
 }
 
