@@ -19,6 +19,7 @@ use crate::sso::ratelimit::RateLimiter;
 use crate::sso::Registry;
 use crate::store::members::PageCache;
 use crate::store::{teams, Store};
+use crate::views::team::RowCache;
 use crate::web::{self as routes, middleware};
 
 /// Shared state every handler can reach.
@@ -32,6 +33,8 @@ pub struct AppState {
     pub login_limiter: RateLimiter,
     /// Pages of team lists, valid while their team's list version stands.
     pub team_pages: Arc<PageCache>,
+    /// Those pages' rows as rendered HTML, valid while the page above is the same.
+    pub team_rows: Arc<RowCache>,
     /// In `teamportal demo`: the demo accounts to show on the login page.
     pub demo_accounts: Option<Vec<(String, String)>>,
 }
@@ -147,6 +150,7 @@ impl Application {
             tokens,
             login_limiter: RateLimiter::new(100, 100),
             team_pages: Arc::default(),
+            team_rows: Arc::default(),
             demo_accounts: extras.demo_accounts,
         });
 

@@ -174,7 +174,7 @@ pub struct SecuritySettings {
     pub session_max: time::Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Provisioning {
     Jit,
     Invite,

@@ -1,6 +1,9 @@
 //! The team page: members, roles, and the admin's controls.
 
-use maud::{html, Markup};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use maud::{html, Markup, PreEscaped};
 
 use crate::config::Provisioning;
 use crate::domain::Role;
@@ -9,6 +12,7 @@ use crate::store::members::{Member, TeamPage};
 use super::{csrf_field, pager, when, Chrome};
 
 pub struct TeamData {
+    pub team_id: String,
     pub found: TeamPage,
     pub q: String,
     pub page: i64,
@@ -30,7 +34,13 @@ pub fn page(
     is_admin: bool,
     provisioning: Provisioning,
     d: &TeamData,
+    cache: &RowCache,
 ) -> Markup {
+    let view = if is_admin {
+        View::Admin(provisioning)
+    } else {
+        View::Member
+    };
     let params = if d.q.is_empty() {
         String::new()
     } else {
@@ -59,18 +69,7 @@ pub fn page(
                 table.members {
                     thead { tr { th { "Name" } th { "Email" } th { "Role" } th { "Last sign-in" } th { "Status" }
                         @if is_admin { th { "Actions" } } } }
-                    tbody {
-                        @for u in d.found.rows.iter() {
-                            tr data-user-id=(u.id) {
-                                td { (u.display_name()) @if u.id == me { " " span.badge { "you" } } }
-                                td { (u.email) }
-                                td { (u.role) @if is_admin { br; small.muted { (source_label(u)) ", joined via " (u.joined_via) } } }
-                                td { (when(u.last_login_at)) }
-                                td { @if u.active { "active" } @else { "removed" } }
-                                @if is_admin { td.actions { (actions(&csrf, u, provisioning)) } }
-                            }
-                        }
-                    }
+                    tbody { (rows(cache, d, view, me, &csrf)) }
                 }
             }
             (pager("/team", &params, d.page, d.per_page, d.found.total))
@@ -105,6 +104,113 @@ pub fn page(
     )
 }
 
+/// What a row shows depends on who looks: admins get the role source and the actions.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum View {
+    Member,
+    Admin(Provisioning),
+}
+
+/// Rendered rows of team list pages (without a search), each kept with the rows it was
+/// rendered from. Everyone viewing the same page of the same list version in the same view
+/// gets the same rows but for their CSRF token and their own row, so a page is rendered
+/// once per list version instead of on every request. The store's page cache hands out the
+/// same `Arc` while the list version stands; a different `Arc` means the list changed.
+#[derive(Default)]
+pub struct RowCache {
+    pages: Mutex<HashMap<(String, i64, View), Arc<Rendered>>>,
+}
+
+struct Rendered {
+    from: Arc<Vec<Member>>,
+    /// Per row of `from`: its HTML cut where the viewer's CSRF field goes.
+    rows: Vec<Vec<String>>,
+}
+
+/// Pages kept at most (each about 30 KB); when full, the cache starts over.
+const CACHED_PAGES: usize = 200;
+
+/// Marks the CSRF field's place in a cached row. Member data cannot produce it: maud
+/// escapes every `<` in it.
+const CSRF_SLOT: &str = "<!--csrf-->";
+
+fn rows(cache: &RowCache, d: &TeamData, view: View, me: i64, csrf: &Markup) -> PreEscaped<String> {
+    let mut out = String::with_capacity(d.found.rows.len() * 700);
+    // A search result is read fresh each time: nothing to reuse.
+    if !d.q.is_empty() {
+        for u in d.found.rows.iter() {
+            out.push_str(&row(u, Some(me), view, csrf).0);
+        }
+        return PreEscaped(out);
+    }
+    let rendered = cache.get_or_render(&d.team_id, d.page, view, &d.found.rows);
+    for (u, parts) in rendered.from.iter().zip(&rendered.rows) {
+        if u.id == me {
+            out.push_str(&row(u, Some(me), view, csrf).0);
+            continue;
+        }
+        let mut parts = parts.iter();
+        if let Some(first) = parts.next() {
+            out.push_str(first);
+        }
+        for part in parts {
+            out.push_str(&csrf.0);
+            out.push_str(part);
+        }
+    }
+    PreEscaped(out)
+}
+
+impl RowCache {
+    fn get_or_render(
+        &self,
+        team: &str,
+        page: i64,
+        view: View,
+        from: &Arc<Vec<Member>>,
+    ) -> Arc<Rendered> {
+        let key = (team.to_string(), page, view);
+        {
+            let pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(r) = pages.get(&key).filter(|r| Arc::ptr_eq(&r.from, from)) {
+                return r.clone();
+            }
+        }
+        let slot = PreEscaped(CSRF_SLOT.to_string());
+        let rendered = Arc::new(Rendered {
+            from: from.clone(),
+            rows: from
+                .iter()
+                .map(|u| {
+                    let html = row(u, None, view, &slot).0;
+                    html.split(CSRF_SLOT).map(str::to_string).collect()
+                })
+                .collect(),
+        });
+        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        if pages.len() >= CACHED_PAGES {
+            pages.clear();
+        }
+        pages.insert(key, rendered.clone());
+        rendered
+    }
+}
+
+/// One member's row; `me` marks the viewer's own row.
+fn row(u: &Member, me: Option<i64>, view: View, csrf: &Markup) -> Markup {
+    let is_admin = view != View::Member;
+    html! {
+        tr data-user-id=(u.id) {
+            td { (u.display_name()) @if Some(u.id) == me { " " span.badge { "you" } } }
+            td { (u.email) }
+            td { (u.role) @if is_admin { br; small.muted { (source_label(u)) ", joined via " (u.joined_via) } } }
+            td { (when(u.last_login_at)) }
+            td { @if u.active { "active" } @else { "removed" } }
+            @if let View::Admin(provisioning) = view { td.actions { (actions(csrf, u, provisioning)) } }
+        }
+    }
+}
+
 // A page holds 50 of these: they are written lean (the forms' style comes from
 // `td.actions form`, a button in a form submits it by default), which keeps the page small.
 fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning) -> Markup {
@@ -133,5 +239,101 @@ fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning) -> Markup {
                 br; small.muted { "or invite them again" }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RoleSource;
+    use crate::store::members::Counts;
+
+    fn member(id: i64, name: &str, role: Role, active: bool) -> Member {
+        Member {
+            id,
+            email: format!("{}@example.test", name.to_lowercase()),
+            name: name.into(),
+            role,
+            role_source: RoleSource::Manual,
+            joined_via: "jit".into(),
+            active,
+            last_login_at: Some(1_795_435_199),
+        }
+    }
+
+    fn data(rows: &Arc<Vec<Member>>, q: &str) -> TeamData {
+        TeamData {
+            team_id: "acme".into(),
+            found: TeamPage {
+                counts: Counts {
+                    members: 3,
+                    admins: 1,
+                    removed: 1,
+                    list_version: 1,
+                },
+                rows: rows.clone(),
+                total: rows.len() as i64,
+                invites: Vec::new(),
+            },
+            q: q.into(),
+            page: 1,
+            per_page: 50,
+        }
+    }
+
+    /// The rows as rendered without the cache: a search result is never cached.
+    fn fresh(rows: &Arc<Vec<Member>>, view: View, me: i64, csrf: &str) -> String {
+        let cache = RowCache::default();
+        rows_html(&cache, &data(rows, "x"), view, me, csrf)
+    }
+
+    fn rows_html(cache: &RowCache, d: &TeamData, view: View, me: i64, csrf: &str) -> String {
+        super::rows(cache, d, view, me, &csrf_field(csrf)).0
+    }
+
+    #[test]
+    fn cached_rows_are_the_viewers_own_and_follow_the_list() {
+        let list = Arc::new(vec![
+            member(1, "Ada <Admin>", Role::Admin, true),
+            member(2, "Bo", Role::Member, true),
+            member(3, "Cy", Role::Member, false),
+        ]);
+        let cache = RowCache::default();
+        for view in [
+            View::Admin(Provisioning::Jit),
+            View::Admin(Provisioning::Invite),
+            View::Member,
+        ] {
+            // Two viewers, one after the other, on the same cached page: each gets their own
+            // token and their own "you" badge, and exactly what a fresh render gives.
+            for (me, csrf) in [(1, "token-of-ada"), (2, "token-of-bo")] {
+                let got = rows_html(&cache, &data(&list, ""), view, me, csrf);
+                assert_eq!(got, fresh(&list, view, me, csrf));
+                assert_eq!(got.matches("badge\">you").count(), 1);
+                if view == View::Member {
+                    assert!(!got.contains("csrf_token"));
+                } else {
+                    assert!(got.contains(&format!("value=\"{csrf}\"")));
+                    assert!(!got.contains(CSRF_SLOT));
+                }
+            }
+        }
+        assert!(
+            rows_html(&cache, &data(&list, ""), View::Member, 2, "t").contains("Ada &lt;Admin&gt;")
+        );
+
+        // A changed list comes from the store as a new `Arc`: the rows are rendered again.
+        let changed = Arc::new(vec![
+            member(1, "Ada <Admin>", Role::Admin, true),
+            member(2, "Bo", Role::Admin, true),
+            member(3, "Cy", Role::Member, true),
+        ]);
+        let view = View::Admin(Provisioning::Jit);
+        let got = rows_html(&cache, &data(&changed, ""), view, 1, "t");
+        assert_eq!(got, fresh(&changed, view, 1, "t"));
+        assert_ne!(
+            got,
+            rows_html(&RowCache::default(), &data(&list, ""), view, 1, "t")
+        );
     }
 }

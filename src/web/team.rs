@@ -36,6 +36,7 @@ pub async fn team_page(
             let found =
                 members::team_page(c, &cache, &me.team_id, me.is_admin(), &q, offset, PER_PAGE)?;
             Ok(views::team::TeamData {
+                team_id: me.team_id.clone(),
                 found,
                 q,
                 page,
@@ -54,6 +55,7 @@ pub async fn team_page(
         me.user.is_admin(),
         provisioning,
         &data,
+        &state.team_rows,
     )))
 }
 
