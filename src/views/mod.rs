@@ -9,7 +9,7 @@ pub mod settings;
 pub mod team;
 pub mod tokens;
 
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, Render, DOCTYPE};
 
 use crate::web::assets;
 
@@ -25,7 +25,7 @@ pub struct Chrome<'a> {
     pub break_glass: bool,
 }
 
-pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
+pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: impl Render) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {

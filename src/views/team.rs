@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup, PreEscaped, Render};
 
 use crate::config::Provisioning;
 use crate::domain::Role;
@@ -69,7 +69,7 @@ pub fn page(
                 table.members {
                     thead { tr { th { "Name" } th { "Email" } th { "Role" } th { "Last sign-in" } th { "Status" }
                         @if is_admin { th { "Actions" } } } }
-                    tbody { (rows(cache, d, view, me, &csrf)) }
+                    tbody { (Rows { cache, d, view, me, csrf: &csrf }) }
                 }
             }
             (pager("/team", &params, d.page, d.per_page, d.found.total))
@@ -125,6 +125,9 @@ struct Rendered {
     from: Arc<Vec<Member>>,
     /// Per row of `from`: its HTML cut where the viewer's CSRF field goes.
     rows: Vec<Vec<String>>,
+    /// Bytes in `rows`, and the number of cuts: what the page needs to reserve.
+    len: usize,
+    slots: usize,
 }
 
 /// Pages kept at most (each about 30 KB); when full, the cache starts over.
@@ -134,31 +137,50 @@ const CACHED_PAGES: usize = 200;
 /// escapes every `<` in it.
 const CSRF_SLOT: &str = "<!--csrf-->";
 
-fn rows(cache: &RowCache, d: &TeamData, view: View, me: i64, csrf: &Markup) -> PreEscaped<String> {
-    let mut out = String::with_capacity(d.found.rows.len() * 700);
-    // A search result is read fresh each time: nothing to reuse.
-    if !d.q.is_empty() {
-        for u in d.found.rows.iter() {
-            out.push_str(&row(u, Some(me), view, csrf).0);
+/// The table's rows, written straight into the page's buffer (they are most of the page):
+/// from `cache` when this page of the list is unchanged since it was rendered for the same
+/// view, else rendered now.
+struct Rows<'a> {
+    cache: &'a RowCache,
+    d: &'a TeamData,
+    view: View,
+    me: i64,
+    csrf: &'a Markup,
+}
+
+impl Render for Rows<'_> {
+    fn render_to(&self, out: &mut String) {
+        let Rows {
+            cache,
+            d,
+            view,
+            me,
+            csrf,
+        } = *self;
+        // A search result is read fresh each time: nothing to reuse.
+        if !d.q.is_empty() {
+            for u in d.found.rows.iter() {
+                row(u, Some(me), view, csrf).render_to(out);
+            }
+            return;
         }
-        return PreEscaped(out);
+        let rendered = cache.get_or_render(&d.team_id, d.page, view, &d.found.rows);
+        out.reserve(rendered.len + rendered.slots * csrf.0.len() + 1_000);
+        for (u, parts) in rendered.from.iter().zip(&rendered.rows) {
+            if u.id == me {
+                row(u, Some(me), view, csrf).render_to(out);
+                continue;
+            }
+            let mut parts = parts.iter();
+            if let Some(first) = parts.next() {
+                out.push_str(first);
+            }
+            for part in parts {
+                out.push_str(&csrf.0);
+                out.push_str(part);
+            }
+        }
     }
-    let rendered = cache.get_or_render(&d.team_id, d.page, view, &d.found.rows);
-    for (u, parts) in rendered.from.iter().zip(&rendered.rows) {
-        if u.id == me {
-            out.push_str(&row(u, Some(me), view, csrf).0);
-            continue;
-        }
-        let mut parts = parts.iter();
-        if let Some(first) = parts.next() {
-            out.push_str(first);
-        }
-        for part in parts {
-            out.push_str(&csrf.0);
-            out.push_str(part);
-        }
-    }
-    PreEscaped(out)
 }
 
 impl RowCache {
@@ -177,15 +199,18 @@ impl RowCache {
             }
         }
         let slot = PreEscaped(CSRF_SLOT.to_string());
+        let rows: Vec<Vec<String>> = from
+            .iter()
+            .map(|u| {
+                let html = row(u, None, view, &slot).0;
+                html.split(CSRF_SLOT).map(str::to_string).collect()
+            })
+            .collect();
         let rendered = Arc::new(Rendered {
             from: from.clone(),
-            rows: from
-                .iter()
-                .map(|u| {
-                    let html = row(u, None, view, &slot).0;
-                    html.split(CSRF_SLOT).map(str::to_string).collect()
-                })
-                .collect(),
+            len: rows.iter().flatten().map(String::len).sum(),
+            slots: rows.iter().map(|parts| parts.len() - 1).sum(),
+            rows,
         });
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         if pages.len() >= CACHED_PAGES {
@@ -288,7 +313,16 @@ mod tests {
     }
 
     fn rows_html(cache: &RowCache, d: &TeamData, view: View, me: i64, csrf: &str) -> String {
-        super::rows(cache, d, view, me, &csrf_field(csrf)).0
+        let csrf = &csrf_field(csrf);
+        Rows {
+            cache,
+            d,
+            view,
+            me,
+            csrf,
+        }
+        .render()
+        .0
     }
 
     #[test]
