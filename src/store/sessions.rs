@@ -44,16 +44,6 @@ pub fn slide_slack(idle: i64) -> i64 {
     (idle / 100).min(60)
 }
 
-/// True while the session row exists and has not expired: it was not signed out, revoked
-/// by a member's removal, or left idle too long.
-pub fn is_live(conn: &Connection, key_hash: &[u8]) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM sessions WHERE key_hash = ?1 AND expires_at > ?2)",
-        )?
-        .query_row(params![key_hash, now()], |r| r.get(0))?)
-}
-
 /// Inserts a new session row; its absolute expiry is fixed from now.
 pub fn insert(
     conn: &Connection,

@@ -515,12 +515,26 @@ pub fn password_hash(
         .optional()?)
 }
 
-pub fn team_has_password(conn: &Connection, team_id: &str) -> Result<bool, StoreError> {
+/// The user a session is for, with whether their team holds a break-glass password; `None`
+/// unless the session row `key_hash` is live (not signed out, revoked or expired) and the
+/// user still exists and is active. One statement: it runs on every signed-in request.
+pub fn for_live_session(
+    conn: &Connection,
+    id: i64,
+    key_hash: &[u8],
+) -> Result<Option<(User, bool)>, StoreError> {
+    const BREAK_GLASS: usize = 11;
     Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND password_hash IS NOT NULL)",
-        )?
-        .query_row([team_id], |r| r.get(0))?)
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM users p WHERE p.team_id = users.team_id AND p.password_hash IS NOT NULL)
+             FROM users
+             WHERE id = ?1 AND active = 1
+               AND EXISTS (SELECT 1 FROM sessions WHERE key_hash = ?2 AND expires_at > ?3)"
+        ))?
+        .query_row(params![id, key_hash, now()], |r| {
+            Ok((from_row(r)?, r.get(BREAK_GLASS)?))
+        })
+        .optional()?)
 }
 
 /// Seats billed for a month: members active at any moment of [start, end).

@@ -15,7 +15,6 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::TypedSession;
 use crate::store::audit::Actor;
-use crate::store::sessions;
 use crate::store::users::{self, User};
 use crate::store::StoreError;
 use crate::views::Chrome;
@@ -114,13 +113,9 @@ impl SignedIn {
             .state
             .store
             .read(move |c| -> Result<_, StoreError> {
-                if !sessions::is_live(c, &row)? {
-                    return Ok(None);
-                }
-                let Some(user) = users::get(c, uid)?.filter(|u| u.active) else {
+                let Some((user, break_glass)) = users::for_live_session(c, uid, &row)? else {
                     return Ok(None);
                 };
-                let break_glass = users::team_has_password(c, &user.team_id)?;
                 let data = f(c, &user)?;
                 Ok(Some((user, break_glass, data)))
             })
