@@ -189,7 +189,9 @@ impl Application {
                 .session_lifecycle(
                     PersistentSession::default()
                         .session_ttl(actix_web::cookie::time::Duration::seconds(idle))
-                        .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                        // Sent again only when the state changes; signed-in requests change it
+                        // often enough to keep it alive (`TypedSession::keep_alive`).
+                        .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
                 )
                 .build();
             let extra = extra_routes.clone();

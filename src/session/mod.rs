@@ -16,6 +16,8 @@ const BROWSER: &str = "browser";
 /// Set by the store on load, never saved: which row this session is, so the store can
 /// confirm it is still live in the same trip that loads the signed-in user.
 const ROW: &str = "row";
+/// When the session's cookie was last sent (unix seconds).
+const RENEWED: &str = "renewed";
 
 /// Typed access to what teamportal keeps in a session.
 pub struct TypedSession<'a>(pub &'a Session);
@@ -39,6 +41,22 @@ impl TypedSession<'_> {
         let _ = self.0.insert(USER_ID, user_id);
         let _ = self.0.insert(BROWSER, browser);
         let _ = self.0.insert(CSRF, crypto::random_string(24));
+        let _ = self.0.insert(RENEWED, crate::store::now());
+    }
+
+    /// Keeps the browser's cookie from expiring while the session is in use. The cookie
+    /// lives as long as the idle timeout and is sent only when the session's state changes
+    /// (not with every response: encrypting and sending it again cost every page), so the
+    /// state is changed once `every` seconds have passed since it was last sent. Saving the
+    /// state also slides the session row's expiry.
+    pub fn keep_alive(&self, every: i64) {
+        let t = crate::store::now();
+        match self.0.get::<i64>(RENEWED) {
+            Ok(Some(at)) if (0..every).contains(&(t - at)) => {}
+            _ => {
+                let _ = self.0.insert(RENEWED, t);
+            }
+        }
     }
 
     pub fn sign_out(&self) {

@@ -85,6 +85,8 @@ impl FromRequest for SignedIn {
                 .user_id()
                 .zip(typed.row())
                 .ok_or(AppError::SignInRequired)?;
+            // A tenth of the idle timeout: the cookie outlives any pause shorter than 90% of it.
+            typed.keep_alive((state.settings.security.session_idle.whole_seconds() / 10).max(1));
             let ip = client_ip(req, &state.settings.server.trusted_proxies).to_string();
             Ok(SignedIn {
                 uid,

@@ -3,6 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{browser, location, spawn_app};
+use crate::support::fake_idp::FakeIdp;
 
 #[actix_web::test]
 async fn healthz_answers_ok_while_the_database_answers() {
@@ -139,6 +140,50 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
         .to_string();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+}
+
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("teamportal="))
+        .map(str::to_string)
+}
+
+/// The cookie is not sent again with every page (that cost every request an encryption),
+/// yet it never runs out while the session is used: after a tenth of the idle timeout, the
+/// next page sends it again with the full idle timeout and slides the session's expiry.
+#[actix_web::test]
+async fn the_session_cookie_is_sent_again_only_as_often_as_it_must_to_stay_alive() {
+    let idp = FakeIdp::start().await;
+    let app = spawn_app(&format!(
+        "{}[security]\nsession_idle_minutes = 1\n",
+        idp.team_toml("acme", "")
+    ))
+    .await;
+    let bob = browser();
+    let signed_in = idp
+        .sign_in(&app, &bob, "acme", "bob", "bob@acme.test")
+        .await;
+    assert_eq!(location(&signed_in), "/team");
+    assert!(session_cookie(&signed_in).is_some(), "sign-in sets it");
+
+    let page = app.get(&bob, "/team").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(session_cookie(&page), None, "a page right after sign-in");
+    let expiry = || app.count("SELECT max(expires_at) FROM sessions WHERE user_id IS NOT NULL");
+    let before = expiry();
+
+    // A tenth of one minute later.
+    tokio::time::sleep(std::time::Duration::from_millis(7_000)).await;
+    let page = app.get(&bob, "/team").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let cookie = session_cookie(&page).expect("sent again");
+    assert!(cookie.contains("Max-Age=60"), "{cookie}");
+    assert!(expiry() >= before + 6, "the session's expiry slid");
+    let page = app.get(&bob, "/team").await;
+    assert_eq!(session_cookie(&page), None, "not again on the next page");
 }
 
 #[actix_web::test]
