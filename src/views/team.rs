@@ -41,19 +41,33 @@ pub fn page(
     } else {
         View::Member
     };
-    let params = if d.q.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "q={}",
-            url::form_urlencoded::byte_serialize(d.q.as_bytes()).collect::<String>()
-        )
+    let body = Body {
+        c,
+        d,
+        rows: Rows {
+            cache,
+            d,
+            view,
+            me,
+            // Every row of an admin's page carries forms: the token's field is rendered once.
+            csrf: &csrf_field(c.csrf),
+        },
     };
-    // Every row of an admin's page carries forms: the token's field is rendered once.
-    let csrf = csrf_field(c.csrf);
-    super::page(
-        "Team",
-        Some(c),
+    super::page("Team", Some(c), body)
+}
+
+/// The page's main part, written straight into the page's buffer: its rows are nearly all of
+/// the page, and a `html!` block of its own would copy them once more.
+struct Body<'a> {
+    c: &'a Chrome<'a>,
+    d: &'a TeamData,
+    rows: Rows<'a>,
+}
+
+impl Render for Body<'_> {
+    fn render_to(&self, out: &mut String) {
+        let Body { c, d, ref rows } = *self;
+        let is_admin = rows.view != View::Member;
         html! {
             h1 { (c.team_name) }
             p.muted { (d.found.counts.members) " active members, " (d.found.counts.admins) " admins"
@@ -63,24 +77,40 @@ pub fn page(
                 input #q type="search" name="q" value=(d.q);
                 button type="submit" { "Search" }
             }
-            @if d.found.rows.is_empty() {
-                p.empty { "No member matches." }
-            } @else {
-                table.members {
-                    thead { tr { th { "Name" } th { "Email" } th { "Role" } th { "Last sign-in" } th { "Status" }
-                        @if is_admin { th { "Actions" } } } }
-                    tbody { (Rows { cache, d, view, me, csrf: &csrf }) }
-                }
+        }
+        .render_to(out);
+        if d.found.rows.is_empty() {
+            html! { p.empty { "No member matches." } }.render_to(out);
+        } else {
+            // Opened and closed by hand so the rows need no buffer of their own.
+            out.push_str(r#"<table class="members">"#);
+            html! {
+                thead { tr { th { "Name" } th { "Email" } th { "Role" } th { "Last sign-in" } th { "Status" }
+                    @if is_admin { th { "Actions" } } } }
             }
+            .render_to(out);
+            out.push_str("<tbody>");
+            rows.render_to(out);
+            out.push_str("</tbody></table>");
+        }
+        let params = if d.q.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "q={}",
+                url::form_urlencoded::byte_serialize(d.q.as_bytes()).collect::<String>()
+            )
+        };
+        html! {
             (pager("/team", &params, d.page, d.per_page, d.found.total))
-            @if is_admin {
+            @if let View::Admin(provisioning) = rows.view {
                 section.invites {
                     h2 { "Invitations" }
                     @if provisioning == Provisioning::Jit {
                         p.muted { "This team creates accounts on first sign-in (JIT): anyone your identity provider lets in joins as a member. Invitations matter for invite-only teams and for bringing back removed members." }
                     }
                     form method="post" action="/team/invites" {
-                        (csrf_field(c.csrf))
+                        (rows.csrf)
                         label for="invite_email" { "Invite by work email" }
                         input #invite_email type="email" name="email" required;
                         button type="submit" { "Invite" }
@@ -91,7 +121,7 @@ pub fn page(
                                 li {
                                     (i.email) " — invited by " (i.invited_by) ", " (when(Some(i.created_at)))
                                     form.inline method="post" action=(format!("/team/invites/{}/cancel", i.id)) {
-                                        (csrf_field(c.csrf))
+                                        (rows.csrf)
                                         button.link type="submit" { "Cancel" }
                                     }
                                 }
@@ -100,8 +130,9 @@ pub fn page(
                     }
                 }
             }
-        },
-    )
+        }
+        .render_to(out);
+    }
 }
 
 /// What a row shows depends on who looks: admins get the role source and the actions.
@@ -228,16 +259,16 @@ fn row(u: &Member, me: Option<i64>, view: View, csrf: &Markup) -> Markup {
         tr data-user-id=(u.id) {
             td { (u.display_name()) @if Some(u.id) == me { " " span.badge { "you" } } }
             td { (u.email) }
-            td { (u.role) @if is_admin { br; small.muted { (source_label(u)) ", joined via " (u.joined_via) } } }
+            td { (u.role) @if is_admin { small { (source_label(u)) ", joined via " (u.joined_via) } } }
             td { (when(u.last_login_at)) }
             td { @if u.active { "active" } @else { "removed" } }
-            @if let View::Admin(provisioning) = view { td.actions { (actions(csrf, u, provisioning)) } }
+            @if let View::Admin(provisioning) = view { td { (actions(csrf, u, provisioning)) } }
         }
     }
 }
 
-// A page holds 50 of these: they are written lean (the forms' style comes from
-// `td.actions form`, a button in a form submits it by default), which keeps the page small.
+// A page holds 50 of these: they are written lean (the style comes from `table.members td
+// form` and `td small`, a button in a form submits it by default), which keeps the page small.
 fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning) -> Markup {
     html! {
         @if u.active {
@@ -261,7 +292,7 @@ fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning) -> Markup {
                 button { "Restore" }
             }
             @if provisioning == Provisioning::Invite {
-                br; small.muted { "or invite them again" }
+                small { "or invite them again" }
             }
         }
     }
