@@ -68,6 +68,8 @@ impl Render for Body<'_> {
     fn render_to(&self, out: &mut String) {
         let Body { c, d, ref rows } = *self;
         let is_admin = rows.view != View::Member;
+        // Room for the rows and what follows them, so the page's buffer grows once.
+        out.reserve(d.found.rows.len() * 700 + 4_096);
         html! {
             h1 { (c.team_name) }
             p.muted { (d.found.counts.members) " active members, " (d.found.counts.admins) " admins"
@@ -196,7 +198,7 @@ impl Render for Rows<'_> {
             return;
         }
         let rendered = cache.get_or_render(&d.team_id, d.page, view, &d.found.rows);
-        out.reserve(rendered.len + rendered.slots * csrf.0.len() + 1_000);
+        out.reserve(rendered.len + rendered.slots * csrf.0.len() + 4_096);
         for (u, parts) in rendered.from.iter().zip(&rendered.rows) {
             if u.id == me {
                 row(u, Some(me), view, csrf).render_to(out);

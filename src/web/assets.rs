@@ -1,6 +1,7 @@
 //! Static assets compiled into the binary, served with an ETag and long cache lifetimes
 //! (links carry the content hash, so a new release busts the cache).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -29,11 +30,18 @@ fn etags() -> &'static HashMap<String, String> {
     })
 }
 
-/// `/static/app.css?v=<hash>`.
-pub fn url(name: &str) -> String {
-    match etags().get(name) {
-        Some(tag) => format!("/static/{name}?v={tag}"),
-        None => format!("/static/{name}"),
+/// `/static/app.css?v=<hash>`; written once per file, as every page links three.
+pub fn url(name: &str) -> Cow<'static, str> {
+    static URLS: OnceLock<HashMap<String, String>> = OnceLock::new();
+    let urls = URLS.get_or_init(|| {
+        etags()
+            .iter()
+            .map(|(name, tag)| (name.clone(), format!("/static/{name}?v={tag}")))
+            .collect()
+    });
+    match urls.get(name) {
+        Some(url) => Cow::Borrowed(url),
+        None => Cow::Owned(format!("/static/{name}")),
     }
 }
 
