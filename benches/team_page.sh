@@ -81,16 +81,21 @@ for line in open(sys.argv[1]):
     runs.setdefault(target, {})[int(rnd)] = (float(rps), float(p50), float(p99))
 def livez(rnd):  # the faster trivial handler of the round
     return max(runs["/livez"][rnd][0], runs["nocookie:/livez"][rnd][0])
-print(f"{'endpoint':<20} {'req/s':>10} {'p50 ms':>10} {'p99 ms':>10} {'vs livez':>10}")
+def ratio(by_round, base):
+    return statistics.median(v[0] / base(r) for r, v in by_round.items())
+print(f"{'endpoint':<20} {'req/s':>10} {'p50 ms':>10} {'p99 ms':>10} {'vs livez':>10} {'vs livez+cookie':>16}")
 for target, by_round in runs.items():
     label = "/livez (no cookie)" if target.startswith("nocookie:") else target
     med = lambda i: statistics.median(v[i] for v in by_round.values())
-    ratio = statistics.median(v[0] / livez(r) for r, v in by_round.items())
-    print(f"{label:<20} {med(0):>10.0f} {med(1):>10.3f} {med(2):>10.3f} {ratio:>10.2f}")
-    if target.startswith("/team"):
-        ok = med(2) < 10 and ratio >= 0.25
-        print(f"  {'meets' if ok else 'MISSES'} the target for {target}: p99 {med(2):.2f} ms (< 10), "
-              f"{ratio:.2f} of the faster /livez of the same round (>= 0.25)")
+    strict = ratio(by_round, livez)
+    same_session = ratio(by_round, lambda r: runs["/livez"][r][0])
+    print(f"{label:<20} {med(0):>10.0f} {med(1):>10.3f} {med(2):>10.3f} {strict:>10.3f} {same_session:>16.3f}")
+    # The target is for the team page itself; the search is shown for scale.
+    if target == "/team":
+        ok = med(2) < 10 and strict >= 0.25
+        print(f"  {'meets' if ok else 'MISSES'} the target: p99 {med(2):.2f} ms (< 10), {strict:.3f} of the "
+              f"faster /livez of the same round (>= 0.25); {same_session:.3f} of /livez with the same "
+              f"session cookie")
 PY
 }
 
