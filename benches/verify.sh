@@ -2,14 +2,16 @@
 # Benchmark: GET /api/v1/verify with a valid bearer token (the forward-auth hot path) next to
 # the trivial GET /livez of the same binary, at 64 connections (issue: verify >= 0.7x livez
 # throughput, p99 < 5 ms, metering on vs off >= 0.95).
-#   benches/verify.sh [seconds-per-run]
+#   benches/verify.sh [seconds-per-run] [rounds]
 # Two servers run on core 0, on one database: `[billing] metering = true` and `= false` (the
 # documented switch: no request counters are kept; `last used` still is). wrk runs on core 1,
-# one thread, 64 connections; 3 runs per target, interleaved, medians printed. The server's
+# one thread, 64 connections; rounds of one run per target, back to back; medians printed, and
+# each ratio is taken within a round, then the median over the rounds. The server's
 # CPU time per request is printed too: other load on a shared machine disturbs it far less
 # than req/s and p99.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 secs="${1:-10}"
+rounds="${2:-5}"
 build_release
 bin="$repo/target/release/teamportal"
 db="$work/demo.db"
@@ -68,14 +70,14 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Interleaved, so that a burst of other load on the machine hits every target alike.
 declare -A runs
-for _ in 1 2 3; do
+for _ in $(seq 1 "$rounds"); do
   runs[livez]+="$(run_one "$on_pid" "http://127.0.0.1:$on/livez")"$'\n'
   runs[verify_on]+="$(run_one "$on_pid" "http://127.0.0.1:$on/api/v1/verify" "$auth")"$'\n'
   runs[verify_off]+="$(run_one "$off_pid" "http://127.0.0.1:$off/api/v1/verify" "$auth")"$'\n'
 done
 stop_all   # SIGTERM: the metering server writes its last counters
 
-echo "teamportal verify benchmark: wrk -t1 -c64 -d${secs}s on core 1, server on core 0 (1 worker), 3 runs each, medians"
+echo "teamportal verify benchmark: wrk -t1 -c64 -d${secs}s on core 1, server on core 0 (1 worker), $rounds rounds, medians"
 echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-32s %9s %8s %8s %14s\n' endpoint "req/s" "p50 ms" "p99 ms" "server us/req"
 declare -A rps p99 cpu
@@ -97,13 +99,18 @@ done
 
 metered_after=$(metered)
 sent=$(echo "${runs[verify_on]}" | python3 -c "import sys; print(round(sum(float(l.split()[0]) for l in sys.stdin if l.strip()) * $secs))")
-python3 - "${rps[livez]}" "${rps[verify_on]}" "${rps[verify_off]}" "${p99[verify_on]}" \
-  "${cpu[livez]}" "${cpu[verify_on]}" "${cpu[verify_off]}" "$((metered_after - metered_before))" "$sent" <<'PY'
-import sys
-livez, on, off, p99, c_livez, c_on, c_off, metered, sent = map(float, sys.argv[1:])
+python3 - "${p99[verify_on]}" "$((metered_after - metered_before))" "$sent" \
+  "${runs[livez]}" "${runs[verify_on]}" "${runs[verify_off]}" <<'PY'
+import statistics, sys
+p99, metered, sent = map(float, sys.argv[1:4])
+livez, on, off = ([list(map(float, l.split())) for l in a.splitlines() if l.strip()] for a in sys.argv[4:7])
+def per_round(a, b, col, invert=False):  # the median over rounds of a/b (or b/a) in one column
+    return statistics.median((y[col] / x[col]) if invert else (x[col] / y[col]) for x, y in zip(a, b))
 def check(ok): return "ok" if ok else "MISSED"
-print(f"verify/livez throughput (metering on): {on / livez:.2f} (target >= 0.70: {check(on / livez >= 0.70)}); by server CPU per request: {c_livez / c_on:.2f}")
+r = per_round(on, livez, 0)
+print(f"verify/livez throughput (metering on): {r:.2f} (target >= 0.70: {check(r >= 0.70)}); by server CPU per request: {per_round(on, livez, 3, invert=True):.2f}")
 print(f"verify p99 (metering on):              {p99:.3f} ms (target < 5 ms: {check(p99 < 5)})")
-print(f"metering on/off throughput:            {on / off:.2f} (target >= 0.95: {check(on / off >= 0.95)}); by server CPU per request: {c_off / c_on:.2f}")
+r = per_round(on, off, 0)
+print(f"metering on/off throughput:            {r:.2f} (target >= 0.95: {check(r >= 0.95)}); by server CPU per request: {per_round(on, off, 3, invert=True):.2f}")
 print(f"verified requests metered in the store after SIGTERM: {metered:.0f} (wrk: about {sent:.0f} = req/s x seconds, plus 1 check)")
 PY
