@@ -158,9 +158,6 @@ struct Rendered {
     from: Arc<Vec<Member>>,
     /// Per row of `from`: its HTML cut where the viewer's CSRF field goes.
     rows: Vec<Vec<String>>,
-    /// Bytes in `rows`, and the number of cuts: what the page needs to reserve.
-    len: usize,
-    slots: usize,
 }
 
 /// Pages kept at most (each about 30 KB); when full, the cache starts over.
@@ -170,7 +167,7 @@ const CACHED_PAGES: usize = 200;
 /// escapes every `<` in it.
 const CSRF_SLOT: &str = "<!--csrf-->";
 
-/// The table's rows, written straight into the page's buffer (they are most of the page):
+/// The table's rows, written straight into the page's buffer (which `Body` sized for them):
 /// from `cache` when this page of the list is unchanged since it was rendered for the same
 /// view, else rendered now.
 struct Rows<'a> {
@@ -198,7 +195,6 @@ impl Render for Rows<'_> {
             return;
         }
         let rendered = cache.get_or_render(&d.team_id, d.page, view, &d.found.rows);
-        out.reserve(rendered.len + rendered.slots * csrf.0.len() + 4_096);
         for (u, parts) in rendered.from.iter().zip(&rendered.rows) {
             if u.id == me {
                 row(u, Some(me), view, csrf).render_to(out);
@@ -232,18 +228,15 @@ impl RowCache {
             }
         }
         let slot = PreEscaped(CSRF_SLOT.to_string());
-        let rows: Vec<Vec<String>> = from
-            .iter()
-            .map(|u| {
-                let html = row(u, None, view, &slot).0;
-                html.split(CSRF_SLOT).map(str::to_string).collect()
-            })
-            .collect();
         let rendered = Arc::new(Rendered {
             from: from.clone(),
-            len: rows.iter().flatten().map(String::len).sum(),
-            slots: rows.iter().map(|parts| parts.len() - 1).sum(),
-            rows,
+            rows: from
+                .iter()
+                .map(|u| {
+                    let html = row(u, None, view, &slot).0;
+                    html.split(CSRF_SLOT).map(str::to_string).collect()
+                })
+                .collect(),
         });
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         if pages.len() >= CACHED_PAGES {
