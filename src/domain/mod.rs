@@ -2,6 +2,7 @@
 
 mod ids;
 mod roles;
+pub mod text;
 
 pub use ids::{valid_domain, valid_unit, Email, TeamId};
 pub use roles::{check_role_change, Role, RoleSource, RuleError};
