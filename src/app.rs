@@ -84,6 +84,8 @@ pub enum BuildError {
     },
     #[error(transparent)]
     Key(#[from] crate::crypto::KeyError),
+    #[error("{0}")]
+    Domains(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -116,6 +118,14 @@ impl Application {
         store
             .run_blocking(|c| teams::sync_from_config(c, &settings.teams, extras.team_source))
             .map_err(store_err)?;
+        let claims = store
+            .run_blocking(|c| teams::live_domain_claims(c, &settings.teams))
+            .map_err(store_err)?;
+        let collisions = crate::domain::domains::collisions(&claims);
+        if !collisions.is_empty() {
+            let lines: Vec<String> = collisions.iter().map(|c| c.to_string()).collect();
+            return Err(BuildError::Domains(lines.join("\n")));
+        }
 
         let tokens = Arc::new(TokenIndex::default());
         tokens.reload(&store).map_err(store_err)?;

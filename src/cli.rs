@@ -76,6 +76,13 @@ pub enum AdminCommand {
         #[arg(long)]
         expires_in_days: Option<i64>,
     },
+    /// Give a browser-managed team its email domains (replacing its list; none clears it).
+    /// Work-email sign-ins with these domains then go to that team's identity provider.
+    SetDomains {
+        /// The team's ID.
+        id: String,
+        domains: Vec<String>,
+    },
     /// Remove an admin's break-glass password.
     ClearPassword {
         email: String,
@@ -129,6 +136,26 @@ fn with_settings(path: Option<&Path>, f: impl FnOnce(Settings) -> ExitCode) -> E
 fn check_config(path: Option<&Path>) -> ExitCode {
     match config::load(path) {
         Ok(s) => {
+            let collisions = match stored_domain_collisions(&s) {
+                Ok(c) => c,
+                Err(e) => {
+                    println!(
+                        "database.path = {:?}: cannot read it: {e}",
+                        s.database.display().to_string()
+                    );
+                    return ExitCode::from(1);
+                }
+            };
+            if !collisions.is_empty() {
+                for c in collisions {
+                    println!(
+                        "teams.email_domains = {:?}: {c} (the browser-managed team is stored in {})",
+                        c.domain,
+                        s.database.display()
+                    );
+                }
+                return ExitCode::from(1);
+            }
             println!(
                 "config OK: {} team(s), listening on {}, public URL {}, database {}",
                 s.teams.len(),
@@ -149,6 +176,19 @@ fn check_config(path: Option<&Path>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Email domains that a config team shares with a browser-managed team stored in the
+/// database (when the database exists: `check-config` never creates one).
+fn stored_domain_collisions(
+    s: &Settings,
+) -> Result<Vec<crate::domain::domains::Collision>, StoreError> {
+    if !s.database.exists() {
+        return Ok(Vec::new());
+    }
+    let conn = store::open_read_only(&s.database)?;
+    let claims = store::teams::live_domain_claims(&conn, &s.teams)?;
+    Ok(crate::domain::domains::collisions(&claims))
 }
 
 fn serve(path: Option<&Path>) -> ExitCode {
@@ -293,6 +333,7 @@ fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
             creator.as_deref(),
             expires_in_days,
         ),
+        AdminCommand::SetDomains { id, domains } => set_domains(&settings, &store, &id, &domains),
         AdminCommand::ClearPassword { email, team } => store
             .run_blocking(|c| -> Result<(), Msg> {
                 let user = admin_user(c, &team, &email)?;
@@ -401,6 +442,79 @@ fn create_token(
     Ok(())
 }
 
+/// Domains as given on the command line: trimmed, lowercase, each a domain name, no repeats.
+fn parse_domains(flag: &str, given: &[String]) -> Result<Vec<String>, Vec<String>> {
+    let mut domains = Vec::new();
+    let mut errors = Vec::new();
+    for d in given {
+        let d = d.trim().to_ascii_lowercase();
+        if !crate::domain::valid_domain(&d) {
+            errors.push(format!(
+                "{flag}{d:?}: must be a domain name such as example.com"
+            ));
+        } else if !domains.contains(&d) {
+            domains.push(d);
+        }
+    }
+    if errors.is_empty() {
+        Ok(domains)
+    } else {
+        Err(errors)
+    }
+}
+
+fn taken_message(taken: &[(String, String)]) -> String {
+    taken
+        .iter()
+        .map(|(d, team)| {
+            format!("email domain {d:?} already belongs to team {team:?}; a domain may belong to one team only")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn set_domains(
+    settings: &Settings,
+    store: &Store,
+    id: &str,
+    given: &[String],
+) -> Result<(), String> {
+    let domains = parse_domains("", given).map_err(|e| e.join("\n"))?;
+    let outcome = store
+        .run_blocking(|c| {
+            store::teams::set_domains(
+                c,
+                id,
+                &domains,
+                &settings.teams,
+                &crate::store::audit::Actor::shell(),
+            )
+        })
+        .map_err(|e| e.to_string())?;
+    match outcome {
+        store::teams::SetDomains::Set { before } => {
+            let show = |l: &[String]| {
+                if l.is_empty() {
+                    "none".to_string()
+                } else {
+                    l.join(", ")
+                }
+            };
+            println!(
+                "team {id}: email domains {} (before: {}); sign-ins by work email use them at once",
+                show(&domains),
+                show(&before)
+            );
+            Ok(())
+        }
+        store::teams::SetDomains::NoSuchTeam => Err(format!("there is no team with the ID {id:?}")),
+        store::teams::SetDomains::ConfigManaged => Err(format!(
+            "team {id:?} is managed in the config file: set teams.email_domains there"
+        )),
+        store::teams::SetDomains::Taken(taken) => Err(taken_message(&taken)),
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct NewTeam {
     #[arg(long)]
@@ -470,8 +584,24 @@ fn create_team(settings: &Settings, store: &Store, t: NewTeam) -> Result<(), Str
     if t.name.trim().is_empty() || t.client_id.trim().is_empty() {
         errors.push("--name and --client-id must not be empty".into());
     }
+    let email_domains = parse_domains("--email-domain ", &t.email_domains).unwrap_or_else(|e| {
+        errors.extend(e);
+        Vec::new()
+    });
     if !errors.is_empty() {
         return Err(errors.join("\n"));
+    }
+    let claims = store
+        .run_blocking(|c| store::teams::live_domain_claims(c, &settings.teams))
+        .map_err(|e| e.to_string())?;
+    let taken = crate::domain::domains::taken_by_others(&claims, &t.id, &email_domains);
+    if !taken.is_empty() {
+        return Err(taken_message(
+            &taken
+                .into_iter()
+                .map(|(d, team)| (d, team.to_string()))
+                .collect::<Vec<_>>(),
+        ));
     }
     let secret = read_secret(
         "TEAMPORTAL_CLIENT_SECRET",
@@ -500,11 +630,7 @@ fn create_team(settings: &Settings, store: &Store, t: NewTeam) -> Result<(), Str
                 &crate::sso::editable::secret_context(&t.id),
             ),
             provisioning: t.provisioning,
-            email_domains: t
-                .email_domains
-                .iter()
-                .map(|d| d.trim().to_ascii_lowercase())
-                .collect(),
+            email_domains,
             admin_groups: t.admin_groups,
             trust_email: t.trust_email,
         },

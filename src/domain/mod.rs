@@ -1,5 +1,7 @@
 //! Domain types and rules: Team IDs, emails, roles and who may do what. No I/O here.
 
+pub mod admission;
+pub mod domains;
 mod ids;
 mod roles;
 pub mod text;

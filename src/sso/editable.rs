@@ -4,7 +4,7 @@
 
 use crate::config::{check_issuer, ClientAuth, Provisioning, Secret, TeamConfig};
 use crate::crypto::Sealer;
-use crate::domain::{valid_domain, Email, TeamId};
+use crate::domain::{Email, TeamId};
 use crate::store::teams::{ShellTeam, SsoRecord};
 
 /// Sealed client secrets are bound to their team.
@@ -50,8 +50,6 @@ pub struct SettingsForm {
     #[serde(default)]
     pub provisioning: String,
     #[serde(default)]
-    pub email_domains: String,
-    #[serde(default)]
     pub admin_groups: String,
     pub trust_email: Option<String>,
 }
@@ -63,12 +61,13 @@ fn list(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Validates the form into a record; every problem is listed.
+/// Validates the form into a record; every problem is listed. The email domains stay the
+/// operator's (`admin set-domains`): a team admin cannot route another team's sign-ins.
 pub fn parse_form(
     sealer: &Sealer,
     team: &str,
     form: &SettingsForm,
-    current_secret: &[u8],
+    current: &SsoRecord,
 ) -> Result<SsoRecord, Vec<String>> {
     let mut errors = Vec::new();
     let issuer = match check_issuer(form.issuer.trim()) {
@@ -89,12 +88,6 @@ pub fn parse_form(
             String::new()
         }
     };
-    let email_domains: Vec<String> = list(&form.email_domains.to_ascii_lowercase());
-    for d in &email_domains {
-        if !valid_domain(d) {
-            errors.push(format!("Email domain {d:?} is not a domain name."));
-        }
-    }
     let admin_groups = list(&form.admin_groups);
     let secret = form.client_secret.trim();
     if secret.len() > 1024 {
@@ -104,7 +97,7 @@ pub fn parse_form(
         return Err(errors);
     }
     let client_secret_enc = if secret.is_empty() {
-        current_secret.to_vec()
+        current.client_secret_enc.clone()
     } else {
         sealer.seal(secret.as_bytes(), &secret_context(team))
     };
@@ -113,7 +106,7 @@ pub fn parse_form(
         client_id,
         client_secret_enc,
         provisioning,
-        email_domains,
+        email_domains: current.email_domains.clone(),
         admin_groups,
         trust_email: matches!(form.trust_email.as_deref(), Some("on" | "true" | "1")),
     })
@@ -133,11 +126,6 @@ pub fn describe_change(old: &SsoRecord, new: &SsoRecord) -> String {
         "provisioning",
         old.provisioning.clone(),
         new.provisioning.clone(),
-    );
-    diff(
-        "email_domains",
-        old.email_domains.join(","),
-        new.email_domains.join(","),
     );
     diff(
         "admin_groups",

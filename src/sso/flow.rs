@@ -283,24 +283,39 @@ pub async fn finish(
     let mut groups = claims.additional_claims().groups.clone();
 
     let wants_groups = !team.admin_groups.is_empty();
-    let missing = email.is_none()
+    let needed = email.is_none()
         || (email_verified.is_none() && !team.trust_email)
         || name.is_none()
         || (wants_groups && groups.is_none());
-    if missing {
+    // `admin_email` needs the IdP's own word that the email is verified, trust_email or not:
+    // worth asking userinfo for, but a sign-in that needs nothing else goes on without it.
+    let for_admin_email = email_verified.is_none()
+        && email
+            .as_deref()
+            .and_then(Email::parse)
+            .is_some_and(|e| team.admin_email.as_ref() == Some(&e));
+    if needed || for_admin_email {
         if let (Some(endpoint), Some(access)) =
             (&discovery.userinfo_endpoint, tokens.access_token.as_deref())
         {
-            let info = userinfo(registry, endpoint, access).await?;
-            if info.sub != subject {
-                return Err(invalid(
-                    "The identity provider's userinfo is about another person (sub mismatch).",
-                ));
+            match userinfo(registry, endpoint, access).await {
+                Ok(info) => {
+                    if info.sub != subject {
+                        return Err(invalid(
+                            "The identity provider's userinfo is about another person (sub mismatch).",
+                        ));
+                    }
+                    email = email.or(info.email);
+                    email_verified =
+                        email_verified.or(info.email_verified.and_then(|v| v.as_bool()));
+                    name = name.or(info.name);
+                    groups = groups.or(info.groups.groups);
+                }
+                Err(e) if needed => return Err(e),
+                Err(e) => {
+                    tracing::info!(team = %team.id, error = %e, "userinfo did not answer; the admin_email account is not treated as verified")
+                }
             }
-            email = email.or(info.email);
-            email_verified = email_verified.or(info.email_verified.and_then(|v| v.as_bool()));
-            name = name.or(info.name);
-            groups = groups.or(info.groups.groups);
         }
     }
 
@@ -314,7 +329,11 @@ pub async fn finish(
             issuer,
             subject,
             email,
-            name: name.unwrap_or_default().chars().take(200).collect(),
+            email_verified: email_verified == Some(true),
+            name: crate::domain::text::strip_unsafe(&name.unwrap_or_default())
+                .chars()
+                .take(200)
+                .collect(),
             groups,
         },
         return_to: pending.return_to,

@@ -85,14 +85,6 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    /// The team whose `email_domains` contains this domain.
-    pub fn by_email_domain(&self, domain: &str) -> Option<Arc<TeamConfig>> {
-        let domain = domain.to_ascii_lowercase();
-        self.all()
-            .into_iter()
-            .find(|t| t.email_domains.contains(&domain))
-    }
-
     pub fn insert(&self, team: TeamConfig) {
         if let Ok(mut t) = self.teams.write() {
             t.insert(team.id.as_str().to_string(), Arc::new(team));

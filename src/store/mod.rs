@@ -137,6 +137,15 @@ impl Store {
     }
 }
 
+/// A read-only connection to an existing database, for checks that must change nothing
+/// (`check-config`). Fails when the file does not exist.
+pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    Ok(Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?)
+}
+
 /// A read transaction that ends (releasing its lock) when dropped, also on error or panic.
 /// BEGIN and ROLLBACK are prepared once per connection: rusqlite's `Transaction` parses them
 /// on every use, which cost a signed-in page more than its own queries' planning.

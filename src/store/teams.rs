@@ -4,6 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now, StoreError};
 use crate::config::TeamConfig;
+use crate::domain::domains::DomainClaim;
 
 #[derive(Debug, Clone)]
 pub struct TeamRow {
@@ -285,17 +286,22 @@ pub fn apply_pending(
     };
     tx.execute(
         "UPDATE teams SET issuer = ?2, client_id = ?3, client_secret_enc = ?4, provisioning = ?5,
-            email_domains = ?6, admin_groups = ?7, trust_email = ?8 WHERE id = ?1 AND source = 'shell'",
+            admin_groups = ?6, trust_email = ?7 WHERE id = ?1 AND source = 'shell'",
         params![
             team_id,
             p.sso.issuer,
             p.sso.client_id,
             p.sso.client_secret_enc,
             p.sso.provisioning,
-            to_json(&p.sso.email_domains),
             to_json(&p.sso.admin_groups),
             p.sso.trust_email
         ],
+    )?;
+    // Email domains are the operator's (`admin set-domains`), never a pending change's.
+    let email_domains: Vec<String> = tx.query_row(
+        "SELECT email_domains FROM teams WHERE id = ?1",
+        [team_id],
+        |r| Ok(json_list(r.get(0)?)),
     )?;
     tx.execute("DELETE FROM sso_pending WHERE team_id = ?1", [team_id])?;
     super::audit::record(
@@ -307,5 +313,104 @@ pub fn apply_pending(
         summary,
     )?;
     tx.commit()?;
-    Ok(Some(p.sso))
+    Ok(Some(SsoRecord {
+        email_domains,
+        ..p.sso
+    }))
+}
+
+/// Every live team's claim on email domains: the config file's teams as configured, then
+/// the browser-managed teams as stored (a stored team whose ID the config file now uses is
+/// the config file's). Rows of teams since dropped from the config file claim nothing.
+pub fn live_domain_claims(
+    conn: &Connection,
+    config_teams: &[TeamConfig],
+) -> Result<Vec<DomainClaim>, StoreError> {
+    let mut claims: Vec<DomainClaim> = config_teams
+        .iter()
+        .map(|t| DomainClaim {
+            team: t.id.as_str().to_string(),
+            domains: t.email_domains.clone(),
+        })
+        .collect();
+    let mut stmt = conn
+        .prepare_cached("SELECT id, email_domains FROM teams WHERE source = 'shell' ORDER BY id")?;
+    let stored = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (id, domains) in stored {
+        if config_teams.iter().all(|c| c.id.as_str() != id) {
+            claims.push(DomainClaim {
+                team: id,
+                domains: json_list(domains),
+            });
+        }
+    }
+    Ok(claims)
+}
+
+/// What `set_domains` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SetDomains {
+    /// Stored; the domains the team had before.
+    Set {
+        before: Vec<String>,
+    },
+    NoSuchTeam,
+    /// The team's SSO lives in the config file: its domains are set there.
+    ConfigManaged,
+    /// Each wanted domain another team owns, with that team.
+    Taken(Vec<(String, String)>),
+}
+
+/// The operator gives a browser-managed team its email domains (replacing the old list),
+/// checked against every other live team's in the same transaction, and audited.
+pub fn set_domains(
+    conn: &mut Connection,
+    team_id: &str,
+    domains: &[String],
+    config_teams: &[TeamConfig],
+    actor: &super::audit::Actor,
+) -> Result<SetDomains, StoreError> {
+    let tx = conn.transaction()?;
+    let Some(team) = get(&tx, team_id)? else {
+        return Ok(SetDomains::NoSuchTeam);
+    };
+    if team.source != "shell" || config_teams.iter().any(|c| c.id.as_str() == team_id) {
+        return Ok(SetDomains::ConfigManaged);
+    }
+    let claims = live_domain_claims(&tx, config_teams)?;
+    let taken = crate::domain::domains::taken_by_others(&claims, team_id, domains);
+    if !taken.is_empty() {
+        return Ok(SetDomains::Taken(
+            taken.into_iter().map(|(d, t)| (d, t.to_string())).collect(),
+        ));
+    }
+    let before: Vec<String> = tx.query_row(
+        "SELECT email_domains FROM teams WHERE id = ?1",
+        [team_id],
+        |r| Ok(json_list(r.get(0)?)),
+    )?;
+    tx.execute(
+        "UPDATE teams SET email_domains = ?2 WHERE id = ?1",
+        params![team_id, to_json(domains)],
+    )?;
+    super::audit::record(
+        &tx,
+        team_id,
+        actor,
+        "email_domains_set",
+        team_id,
+        &format!("{} -> {}", list_or_none(&before), list_or_none(domains)),
+    )?;
+    tx.commit()?;
+    Ok(SetDomains::Set { before })
+}
+
+fn list_or_none(domains: &[String]) -> String {
+    if domains.is_empty() {
+        "none".into()
+    } else {
+        domains.join(",")
+    }
 }

@@ -16,6 +16,8 @@ pub struct SsoView<'a> {
     pub discovery: Result<&'a Discovery, String>,
     pub managed_in_config: bool,
     pub pending: Option<&'a Pending>,
+    /// The email domains the team owns now (the operator's, for a browser-managed team).
+    pub email_domains: &'a [String],
     /// What the admin just did (applied, discarded), said once at the top.
     pub notice: Option<&'static str>,
 }
@@ -64,7 +66,12 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                     dt { "Client secret" } dd { code { (mask(t.client_secret.expose())) } " (" (t.client_auth.as_str()) ")" }
                     dt { "Provisioning" } dd { (t.provisioning.as_str()) }
                     dt { "Admin email" } dd { (t.admin_email.as_ref().map(|e| e.to_string()).unwrap_or_else(|| "—".into())) }
-                    dt { "Email domains" } dd { @if t.email_domains.is_empty() { "—" } @else { (t.email_domains.join(", ")) } }
+                    dt { "Email domains" } dd #email-domains {
+                        @if v.email_domains.is_empty() { "—" } @else { (v.email_domains.join(", ")) }
+                        @if !v.managed_in_config {
+                            br; small.muted { "Assigned by the operator (" code { "teamportal admin set-domains " (t.id) " DOMAIN..." } "): a domain sends work-email sign-ins to this team's identity provider, so it cannot be changed here." }
+                        }
+                    }
                     dt { "Admin groups" } dd { @if t.admin_groups.is_empty() { "—" } @else { (t.admin_groups.join(", ")) } }
                     dt { "Trust unverified emails" } dd { @if t.trust_email { "yes (trust_email = true)" } @else { "no" } }
                 }
@@ -106,10 +113,6 @@ fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
         .pending
         .map(|p| p.sso.provisioning.clone())
         .unwrap_or_else(|| t.provisioning.as_str().to_string());
-    let domains = v
-        .pending
-        .map(|p| p.sso.email_domains.join(", "))
-        .unwrap_or_else(|| t.email_domains.join(", "));
     let groups = v
         .pending
         .map(|p| p.sso.admin_groups.join(", "))
@@ -154,8 +157,6 @@ fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                     option value="jit" selected[provisioning == "jit"] { "jit: accounts on first sign-in" }
                     option value="invite" selected[provisioning == "invite"] { "invite: invited people only" }
                 }
-                label for="email_domains" { "Email domains (comma-separated)" }
-                input #email_domains name="email_domains" type="text" value=(domains);
                 label for="admin_groups" { "Admin groups (comma-separated)" }
                 input #admin_groups name="admin_groups" type="text" value=(groups);
                 label.check { input type="checkbox" name="trust_email" value="on" checked[trust]; " Trust emails the IdP does not mark verified" }

@@ -10,12 +10,12 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::config::TeamConfig;
-use crate::domain::{Email, TeamId};
+use crate::domain::{domains, Email, TeamId};
 use crate::error::{AppError, Result};
 use crate::session::TypedSession;
 use crate::sso::{self, redirect, CallbackParams, SsoError, StartRequest};
 use crate::store::audit::{self, Actor};
-use crate::store::users;
+use crate::store::{teams, users};
 use crate::views;
 
 use super::client_ip::client_ip;
@@ -111,30 +111,49 @@ pub struct SsoForm {
     team_id: String,
 }
 
-/// Finds the team for what was typed: a Team ID, or a work email whose domain a team claims.
-fn resolve_team(
+/// Finds the team for what was typed: a Team ID, or a work email whose domain one live team
+/// owns (read from the store, so the operator's `admin set-domains` counts at once).
+async fn resolve_team(
     state: &AppState,
     typed: &str,
-) -> std::result::Result<Arc<TeamConfig>, &'static str> {
+) -> Result<std::result::Result<Arc<TeamConfig>, &'static str>> {
     let typed = typed.trim();
     if typed.is_empty() {
-        return Err("Enter your Team ID or your work email.");
+        return Ok(Err("Enter your Team ID or your work email."));
     }
     if typed.contains('@') {
-        let email = Email::parse(typed).ok_or("That does not look like an email address.")?;
-        return state
-            .sso
-            .by_email_domain(email.domain())
-            .ok_or("No team signs in with this email domain. Enter your Team ID instead.");
+        let Some(email) = Email::parse(typed) else {
+            return Ok(Err("That does not look like an email address."));
+        };
+        let settings = state.settings.clone();
+        let claims = state
+            .store
+            .run(move |c| teams::live_domain_claims(c, &settings.teams))
+            .await?;
+        return Ok(match domains::route(&claims, email.domain()) {
+            domains::Route::Team(id) => state
+                .sso
+                .get(id)
+                .ok_or("No team signs in with this email domain. Enter your Team ID instead."),
+            domains::Route::NoTeam => {
+                Err("No team signs in with this email domain. Enter your Team ID instead.")
+            }
+            domains::Route::Ambiguous(owners) => {
+                tracing::error!(domain = email.domain(), teams = ?owners, "an email domain is claimed by more than one team; sign-in by email is refused for it");
+                Err("Sign-in by email is not available for this domain. Enter your Team ID instead.")
+            }
+        });
     }
     let id = typed.to_ascii_lowercase();
-    TeamId::parse(&id).map_err(|_| {
-        "A Team ID is lowercase letters and digits in dash-separated parts, e.g. acme or acme-eng."
-    })?;
-    state
+    if TeamId::parse(&id).is_err() {
+        return Ok(Err(
+            "A Team ID is lowercase letters and digits in dash-separated parts, e.g. acme or acme-eng.",
+        ));
+    }
+    Ok(state
         .sso
         .get(&id)
-        .ok_or("There is no team with this Team ID. Check the spelling, or ask your admin.")
+        .ok_or("There is no team with this Team ID. Check the spelling, or ask your admin."))
 }
 
 pub async fn login_sso(
@@ -144,7 +163,7 @@ pub async fn login_sso(
     form: CsrfForm<SsoForm>,
 ) -> Result<HttpResponse> {
     let typed = TypedSession(&session);
-    let team = match resolve_team(&state, &form.0.team_id) {
+    let team = match resolve_team(&state, &form.0.team_id).await? {
         Ok(team) => team,
         Err(message) => {
             let body = render_login(&state, &typed, &form.0.team_id, Some(message), false, None);

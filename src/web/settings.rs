@@ -84,7 +84,7 @@ pub async fn sso_page(
     let base = state.settings.server.base();
     let discovery = state.sso.providers.discovery(&team.issuer_str()).await;
     let editable = !config_managed(&state, admin.0.team());
-    let (_, pending) = if editable {
+    let (shell, pending) = if editable {
         stored(&state, admin.0.team()).await?
     } else {
         (None, None)
@@ -100,6 +100,9 @@ pub async fn sso_page(
             .map_err(|e| e.to_string()),
         managed_in_config: !editable,
         pending: pending.as_ref(),
+        email_domains: shell
+            .as_ref()
+            .map_or(&team.email_domains, |s| &s.sso.email_domains),
         notice: notice(&q),
     };
     let body = views::settings::page(&admin.0.chrome("/settings/sso"), &view);
@@ -119,13 +122,8 @@ pub async fn save_and_test(
     ensure_editable(&state, me.team())?;
     let (shell, _) = stored(&state, me.team()).await?;
     let shell = shell.ok_or(AppError::NotFound)?;
-    let record = editable::parse_form(
-        &state.sealer,
-        me.team(),
-        &form.0,
-        &shell.sso.client_secret_enc,
-    )
-    .map_err(|errors| AppError::BadRequest(errors.join(" ")))?;
+    let record = editable::parse_form(&state.sealer, me.team(), &form.0, &shell.sso)
+        .map_err(|errors| AppError::BadRequest(errors.join(" ")))?;
     let test_config = editable::to_config(&state.sealer, &shell, &record)
         .ok_or_else(|| AppError::Internal("the client secret could not be sealed".into()))?;
     let summary = editable::describe_change(&shell.sso, &record);

@@ -57,6 +57,16 @@ async fn shell_team_app(extra: &str) -> (TestApp, FakeIdp, std::path::PathBuf) {
         "alice@shell.test",
         "right-secret",
     );
+    // The operator gives the team its email domain (team admins cannot).
+    let out = teamportal(&cfg)
+        .args(["admin", "set-domains", "shellco", "shell.test"])
+        .output()
+        .expect("set-domains runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let app = spawn_app_in(dir, extra).await;
     (app, idp, cfg)
 }
@@ -67,7 +77,6 @@ fn form_fields(issuer: &str, secret: &str) -> Vec<(&'static str, String)> {
         ("client_id", CLIENT_ID.to_string()),
         ("client_secret", secret.to_string()),
         ("provisioning", "jit".to_string()),
-        ("email_domains", "shell.test".to_string()),
         ("admin_groups", String::new()),
     ]
 }

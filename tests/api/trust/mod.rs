@@ -1,0 +1,4 @@
+//! Trust boundaries: what one team, its IdP or an anonymous visitor must not reach.
+
+mod admin_email;
+mod domains;
