@@ -226,14 +226,17 @@ pub fn compute(
 }
 
 /// A CSV cell: quoted when needed, and prefixed with `'` when a spreadsheet would run it as
-/// a formula (cells beginning with = + - @, tab or carriage return).
+/// a formula (cells beginning with = + - @, tab or carriage return). Spreadsheets set to a
+/// `;` separator (common in Europe) would split a cell at `;`, so such a cell is quoted too,
+/// and escaped when any of its `;`-parts would start a formula.
 pub fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let formula = |part: &str| part.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let s = if s.split(';').any(formula) {
         format!("'{s}")
     } else {
         s.to_string()
     };
-    if s.contains([',', '"', '\n', '\r']) {
+    if s.contains([',', ';', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s
@@ -348,6 +351,8 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("ci"), "ci");
+        assert_eq!(csv_cell("a;b"), "\"a;b\"");
+        assert_eq!(csv_cell("a;=HYPERLINK(1)"), "\"'a;=HYPERLINK(1)\"");
         let out = csv(&[DailyRow {
             day: "2026-11-01".into(),
             token_id: 1,

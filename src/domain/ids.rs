@@ -50,7 +50,8 @@ impl Email {
             || domain.is_empty()
             || domain.contains('@')
             || v.len() > 254
-            || v.chars().any(|c| c.is_whitespace() || c.is_control())
+            || v.chars()
+                .any(|c| c.is_whitespace() || super::text::is_unsafe_char(c))
         {
             return None;
         }

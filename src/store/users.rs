@@ -109,6 +109,8 @@ pub struct Identity {
     pub issuer: String,
     pub subject: String,
     pub email: Email,
+    /// The IdP itself said `email_verified: true` (not merely trusted by `trust_email`).
+    pub email_verified: bool,
     pub name: String,
     /// `None` when the IdP sent no `groups` claim: group-managed roles are left alone.
     pub groups: Option<Vec<String>>,
@@ -203,10 +205,20 @@ fn admit(
             from_row,
         )
         .optional()?;
-    let is_admin_email = policy.admin_email.as_ref() == Some(&id.email);
     let group_admin = in_admin_groups(policy, id);
 
     let Some(user) = existing else {
+        let email_taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND email = ?2)",
+            params![policy.team_id, id.email.as_str()],
+            |r| r.get(0),
+        )?;
+        let is_admin_email = crate::domain::admission::admin_email_applies(
+            policy.admin_email.as_ref(),
+            &id.email,
+            id.email_verified,
+            email_taken,
+        );
         let invite = if policy.provisioning == Provisioning::Invite && !is_admin_email {
             Some(
                 invites::find_pending(tx, &policy.team_id, id.email.as_str())?

@@ -252,7 +252,8 @@ async fn a_userinfo_about_someone_else_is_refused() {
 }
 
 #[actix_web::test]
-async fn without_trust_email_an_unverified_admin_email_gets_nothing_and_with_it_gets_admin() {
+async fn without_trust_email_an_unverified_admin_email_gets_nothing_and_with_it_gets_in_as_a_member(
+) {
     let (app, idp) = setup("").await;
     let c = browser();
     let r = attempt(&app, &idp, &c, |n| {
@@ -277,12 +278,15 @@ async fn without_trust_email_an_unverified_admin_email_gets_nothing_and_with_it_
         }))
     })
     .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "trusted in");
+    // Trusted in as a member: admin_email needs the IdP's own word (see trust::admin_email).
     assert_eq!(
-        trusting.count(
-            "SELECT count(*) FROM users WHERE role = 'admin' AND role_source = 'admin_email'"
-        ),
+        trusting.count("SELECT count(*) FROM users WHERE role = 'member'"),
         1
+    );
+    assert_eq!(
+        trusting.count("SELECT count(*) FROM users WHERE role = 'admin'"),
+        0
     );
 }
 
