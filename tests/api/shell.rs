@@ -21,18 +21,11 @@ fn sample() -> std::path::PathBuf {
 }
 
 #[test]
-fn the_sample_config_passes_check_config() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    // sample.toml reads its client secret from a file; give check-config one.
-    let text = std::fs::read_to_string(sample()).expect("sample.toml");
-    let secret = dir.path().join("acme_oidc");
-    std::fs::write(&secret, "s3cret\n").expect("secret");
-    let text = text.replace("/run/secrets/acme_oidc", &secret.display().to_string());
-    let cfg = dir.path().join("teamportal.toml");
-    std::fs::write(&cfg, text).expect("write");
+fn the_sample_config_passes_check_config_as_shipped() {
+    // Exactly as the README says: the file in place, nothing replaced.
     let out = teamportal()
         .args(["check-config", "--config"])
-        .arg(&cfg)
+        .arg(sample())
         .output()
         .expect("run");
     assert!(
