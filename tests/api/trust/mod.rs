@@ -1,0 +1,3 @@
+//! The trust boundaries of DESIGN.md, one module per area.
+
+mod tokens;
