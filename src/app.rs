@@ -128,10 +128,12 @@ impl Application {
         }
 
         let tokens = Arc::new(TokenIndex::default());
-        tokens.reload(&store).map_err(store_err)?;
+        store
+            .run_blocking(|c| tokens.catch_up(c))
+            .map_err(store_err)?;
         let meter = Arc::new(Meter::new(settings.billing.metering));
         let stop = Arc::new(AtomicBool::new(false));
-        let flusher = spawn_flusher(meter.clone(), store.clone(), stop.clone());
+        let flusher = spawn_flusher(meter.clone(), tokens.clone(), store.clone(), stop.clone());
 
         // Teams made from the shell keep their SSO settings (secret sealed) in the store.
         let registry = Registry::new(settings.teams.clone());

@@ -405,9 +405,11 @@ fn create_token(
     creator: Option<&str>,
     expires_in_days: Option<i64>,
 ) -> Result<(), String> {
-    if !crate::tokens::valid_name(name) {
-        return Err("a token name is 1 to 64 characters".into());
-    }
+    let name = crate::domain::tokens::clean_name(name).ok_or_else(|| {
+        "a token name is 1 to 64 characters (control and bidi-format characters are dropped)"
+            .to_string()
+    })?;
+    let name = name.as_str();
     if expires_in_days.is_some_and(|d| !(1..=3650).contains(&d)) {
         return Err("--expires-in-days must be from 1 to 3650".into());
     }
@@ -423,7 +425,7 @@ fn create_token(
             }
             .ok_or_else(|| Msg(format!("no active member to record as the creator in team {team}; sign in once first or pass --creator EMAIL")))?;
             let expires_at = expires_in_days.map(|d| store::now() + d * 86_400);
-            Ok(crate::tokens::issue(
+            crate::tokens::issue(
                 c,
                 &sealer,
                 &crate::store::audit::Actor::shell(),
@@ -434,7 +436,8 @@ fn create_token(
                     personal: false,
                     expires_at,
                 },
-            )?)
+            )
+            .map_err(|e| Msg(e.to_string()))
         })
         .map_err(|m| m.0)?;
     println!("{}", issued.secret);

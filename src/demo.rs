@@ -450,7 +450,11 @@ fn seed(settings: &Settings) -> Result<(), crate::store::StoreError> {
                 personal: false,
                 expires_at: None,
             },
-        )?;
+        )
+        .map_err(|e| match e {
+            crate::store::users::ChangeError::Store(s) => s,
+            other => crate::store::StoreError::Task(other.to_string()),
+        })?;
         for days_ago in 0..30i64 {
             let day = crate::metering::day_string((now - days_ago * 86_400).div_euclid(86_400));
             let key = usage::CounterKey {

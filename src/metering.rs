@@ -1,58 +1,121 @@
-//! The verification hot path's state: an in-memory index of verifiable tokens (kept exact:
-//! every change goes through the store first, then here, before the response) and usage
-//! counters batched in memory and flushed to the store every second and at shutdown.
+//! The verification hot path's state: an in-memory index of verifiable tokens, the only
+//! thing verification consults, and usage counters batched in memory and flushed to the store
+//! every second and at shutdown.
+//!
+//! The index follows the database in one order: every change that matters to it raises the
+//! store's token version in the changing transaction (see migration 0007), and the index
+//! applies, one catch-up at a time, the rows stamped above the version it applied last. A
+//! handler that changes tokens catches up before it answers; a change made by another process
+//! (`admin create-token`) arrives through the same catch-up, polled every second.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
+use actix_web::http::header::HeaderValue;
+use rusqlite::Connection;
+
+use crate::domain::text::header_safe;
 use crate::store::tokens::{self, Verifiable};
 use crate::store::usage::{self, CounterKey};
 use crate::store::{now, Store, StoreError};
 
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// A token as verification answers for it, with its header values built once.
+pub struct Indexed {
+    pub token: Verifiable,
+    pub team_header: HeaderValue,
+    pub name_header: HeaderValue,
+}
+
+impl Indexed {
+    fn new(token: Verifiable) -> Indexed {
+        Indexed {
+            team_header: safe_header(&token.team_id),
+            name_header: safe_header(&token.name),
+            token,
+        }
+    }
+}
+
+/// `header_safe` leaves printable ASCII only, which every header value accepts.
+fn safe_header(value: &str) -> HeaderValue {
+    HeaderValue::from_str(&header_safe(value)).unwrap_or(HeaderValue::from_static("-"))
+}
+
 /// Token secret hash -> what verification answers with.
-#[derive(Default)]
 pub struct TokenIndex {
-    map: RwLock<HashMap<[u8; 32], Arc<Verifiable>>>,
+    map: RwLock<HashMap<[u8; 32], Arc<Indexed>>>,
+    /// The store's token version the map reflects. Holding this lock is what makes catch-ups
+    /// one at a time: each reads a snapshot no older than the one applied before it, so a
+    /// slow catch-up can never put back a token that a later one took out.
+    applied: Mutex<i64>,
+}
+
+impl Default for TokenIndex {
+    fn default() -> Self {
+        TokenIndex {
+            map: RwLock::default(),
+            // Below any version: the first catch-up reads every token.
+            applied: Mutex::new(-1),
+        }
+    }
 }
 
 impl TokenIndex {
-    /// Replaces the index with what the store says (at start and after bulk changes).
-    pub fn reload(&self, store: &Store) -> Result<(), StoreError> {
-        let rows = store.run_blocking(|c| tokens::verifiable(c))?;
-        let fresh: HashMap<[u8; 32], Arc<Verifiable>> = rows
+    /// Applies what changed in the store since the last catch-up; an unchanged token version
+    /// costs one single-row read. True when something was applied.
+    pub fn catch_up(&self, conn: &Connection) -> Result<bool, StoreError> {
+        let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(changes) = tokens::changes_since(conn, *applied)? else {
+            return Ok(false);
+        };
+        // Built before taking the map's lock: verification waits only for the swap-ins.
+        let updates: Vec<([u8; 32], Option<Arc<Indexed>>)> = changes
+            .rows
             .into_iter()
-            .filter_map(|(h, v)| Some((<[u8; 32]>::try_from(h.as_slice()).ok()?, Arc::new(v))))
+            .filter_map(|c| {
+                let hash = <[u8; 32]>::try_from(c.hash.as_slice()).ok()?;
+                Some((hash, c.live.then(|| Arc::new(Indexed::new(c.token)))))
+            })
             .collect();
-        if let Ok(mut m) = self.map.write() {
-            *m = fresh;
+        {
+            let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
+            for (hash, entry) in updates {
+                match entry {
+                    Some(e) => map.insert(hash, e),
+                    None => map.remove(&hash),
+                };
+            }
         }
-        Ok(())
+        *applied = changes.version;
+        Ok(true)
     }
 
-    pub fn insert(&self, hash: [u8; 32], v: Verifiable) {
-        if let Ok(mut m) = self.map.write() {
-            m.insert(hash, Arc::new(v));
-        }
-    }
-
-    pub fn remove_id(&self, id: i64) {
-        if let Ok(mut m) = self.map.write() {
-            m.retain(|_, v| v.id != id);
-        }
+    /// [`TokenIndex::catch_up`] off the executor, for handlers that just changed tokens.
+    pub async fn catch_up_with(self: &Arc<Self>, store: &Store) -> Result<(), StoreError> {
+        let index = self.clone();
+        store.run(move |c| index.catch_up(c).map(|_| ())).await
     }
 
     /// The token for this secret hash, if it is still valid at `at`.
-    pub fn lookup(&self, hash: &[u8; 32], at: i64) -> Option<Arc<Verifiable>> {
+    pub fn lookup(&self, hash: &[u8; 32], at: i64) -> Option<Arc<Indexed>> {
         let m = self.map.read().ok()?;
         let v = m.get(hash)?;
-        if v.expires_at.is_some_and(|e| e <= at) {
+        if v.token.expires_at.is_some_and(|e| e <= at) {
             return None;
         }
         Some(v.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -175,9 +238,11 @@ pub fn day_of(ts: i64) -> String {
     day_string(ts.div_euclid(86_400))
 }
 
-/// Runs the periodic flush (and housekeeping) on its own thread until `stop` is set.
+/// Runs the periodic flush, the token index's catch-up with changes made by other processes
+/// and housekeeping on its own thread until `stop` is set.
 pub fn spawn_flusher(
     meter: Arc<Meter>,
+    index: Arc<TokenIndex>,
     store: Store,
     stop: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<()> {
@@ -185,10 +250,24 @@ pub fn spawn_flusher(
         .name("usage-flush".into())
         .spawn(move || {
             let mut ticks: u64 = 0;
+            let mut index_failing = false;
             while !stop.load(Ordering::Relaxed) {
                 std::thread::park_timeout(FLUSH_INTERVAL);
                 if let Err(e) = meter.flush(&store) {
                     tracing::error!(error = %e, "could not write usage counters; will retry");
+                }
+                // Logged once per outage, not every second.
+                match store.run_blocking(|c| index.catch_up(c)) {
+                    Ok(_) if index_failing => {
+                        index_failing = false;
+                        tracing::info!("token index follows the store again");
+                    }
+                    Ok(_) => {}
+                    Err(e) if !index_failing => {
+                        index_failing = true;
+                        tracing::error!(error = %e, "could not read token changes; will retry");
+                    }
+                    Err(_) => {}
                 }
                 ticks += 1;
                 if ticks.is_multiple_of(600) {

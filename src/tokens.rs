@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use crate::crypto::{self, Sealer};
 use crate::store::audit::Actor;
 use crate::store::tokens::{self, NewToken, Verifiable};
-use crate::store::StoreError;
+use crate::store::users::ChangeError;
 
 pub struct Issued {
     pub id: i64,
@@ -29,17 +29,12 @@ pub fn sealed_context(team: &str, hash: &[u8]) -> String {
     format!("api-token:{team}:{short}")
 }
 
-/// A token name: 1 to 64 printable characters.
-pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.chars().count()) && !name.chars().any(char::is_control)
-}
-
 pub fn issue(
     conn: &mut Connection,
     sealer: &Sealer,
     actor: &Actor,
     req: &Request<'_>,
-) -> Result<Issued, StoreError> {
+) -> Result<Issued, ChangeError> {
     let secret = crypto::new_token_secret();
     let hash = crypto::sha256(secret.as_bytes());
     let sealed = sealer.seal(secret.as_bytes(), &sealed_context(req.team_id, &hash));

@@ -5,6 +5,7 @@ pub mod domains;
 mod ids;
 mod roles;
 pub mod text;
+pub mod tokens;
 
 pub use ids::{valid_domain, valid_unit, Email, TeamId};
 pub use roles::{check_role_change, Role, RoleSource, RuleError};

@@ -4,7 +4,9 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::audit::{self, Actor};
+use super::users::ChangeError;
 use super::{now, StoreError};
+use crate::domain::tokens::{check_token_limits, PAGE_SIZE};
 
 #[derive(Debug, Clone)]
 pub struct Token {
@@ -72,17 +74,30 @@ pub struct NewToken<'a> {
     pub expires_at: Option<i64>,
 }
 
+/// Counts the creator's and the team's active tokens and inserts the new one in the same
+/// transaction, so concurrent creates cannot pass the limits together.
 pub fn insert(
     conn: &mut Connection,
     actor: &Actor,
     creator: i64,
     t: &NewToken<'_>,
-) -> Result<i64, StoreError> {
+) -> Result<i64, ChangeError> {
     let tx = conn.transaction()?;
+    let at = now();
+    let (mine, team): (i64, i64) = tx.query_row(
+        "SELECT
+            (SELECT count(*) FROM api_tokens WHERE created_by = ?1 AND revoked_at IS NULL
+                AND (expires_at IS NULL OR expires_at > ?3)),
+            (SELECT count(*) FROM api_tokens WHERE team_id = ?2 AND revoked_at IS NULL
+                AND (expires_at IS NULL OR expires_at > ?3))",
+        params![creator, t.team_id, at],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    check_token_limits(mine, team).map_err(|e| ChangeError::Conflict(e.message()))?;
     tx.execute(
         "INSERT INTO api_tokens (team_id, name, prefix, secret_hash, secret_enc, created_by, personal, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![t.team_id, t.name, t.prefix, t.secret_hash, t.secret_enc, creator, t.personal, now(), t.expires_at],
+        params![t.team_id, t.name, t.prefix, t.secret_hash, t.secret_enc, creator, t.personal, at, t.expires_at],
     )?;
     let id = tx.last_insert_rowid();
     let kind = if t.personal { "personal" } else { "shared" };
@@ -98,22 +113,31 @@ pub fn insert(
     Ok(id)
 }
 
-/// The team's tokens as `viewer` may see them: personal tokens of others only for admins.
+/// One page (1-based, [`PAGE_SIZE`] rows) of the team's tokens as `viewer` may see them:
+/// personal tokens of others only for admins; active first, newest first. True when a
+/// further page follows.
 pub fn list(
     conn: &Connection,
     team_id: &str,
     viewer: i64,
     viewer_is_admin: bool,
-) -> Result<Vec<Token>, StoreError> {
-    let mut stmt = conn.prepare(&format!(
+    page: i64,
+) -> Result<(Vec<Token>, bool), StoreError> {
+    let offset = page.saturating_sub(1).saturating_mul(PAGE_SIZE);
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by
          WHERE t.team_id = ?1 AND (NOT t.personal OR t.created_by = ?2 OR ?3)
-         ORDER BY t.revoked_at IS NOT NULL, t.id DESC"
+         ORDER BY t.team_id, t.revoked_at IS NOT NULL, t.id DESC LIMIT ?4 OFFSET ?5"
     ))?;
-    let rows = stmt
-        .query_map(params![team_id, viewer, viewer_is_admin], from_row)?
+    let mut rows = stmt
+        .query_map(
+            params![team_id, viewer, viewer_is_admin, PAGE_SIZE + 1, offset],
+            from_row,
+        )?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    let more = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    Ok((rows, more))
 }
 
 pub fn get(conn: &Connection, team_id: &str, id: i64) -> Result<Option<Token>, StoreError> {
@@ -126,19 +150,29 @@ pub fn get(conn: &Connection, team_id: &str, id: i64) -> Result<Option<Token>, S
         .optional()?)
 }
 
-/// The encrypted secret and its hash, with an audit row saying who revealed it.
+/// A token's encrypted secret and its secret hash.
+pub type Sealed = (Vec<u8>, Vec<u8>);
+
+/// The encrypted secret and its hash, with an audit row saying who revealed it; `None` (and
+/// no audit row) when the token is revoked, checked in the same transaction as the read.
 pub fn reveal(
     conn: &mut Connection,
     team_id: &str,
     actor: &Actor,
     token: &Token,
-) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+) -> Result<Option<Sealed>, StoreError> {
     let tx = conn.transaction()?;
-    let enc: (Vec<u8>, Vec<u8>) = tx.query_row(
-        "SELECT secret_enc, secret_hash FROM api_tokens WHERE id = ?1 AND team_id = ?2",
-        params![token.id, team_id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+    let enc: Option<Sealed> = tx
+        .query_row(
+            "SELECT secret_enc, secret_hash FROM api_tokens
+             WHERE id = ?1 AND team_id = ?2 AND revoked_at IS NULL",
+            params![token.id, team_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if enc.is_none() {
+        return Ok(None);
+    }
     audit::record(
         &tx,
         team_id,
@@ -176,44 +210,56 @@ pub fn revoke(
     Ok(())
 }
 
-/// Every token that may still verify, keyed by secret hash, for the in-memory index.
-pub fn verifiable(conn: &Connection) -> Result<Vec<(Vec<u8>, Verifiable)>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT t.secret_hash, t.id, t.team_id, t.name, t.expires_at FROM api_tokens t
-         JOIN users u ON u.id = t.created_by
-         WHERE t.revoked_at IS NULL AND (NOT t.personal OR u.active)",
-    )?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                Verifiable {
-                    id: r.get(1)?,
-                    team_id: r.get(2)?,
-                    name: r.get(3)?,
-                    expires_at: r.get(4)?,
-                },
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+/// What the token index must learn: the instance's token version and, when it differs from
+/// `applied`, every token stamped above `applied` with whether it may verify now. Read in one
+/// transaction, so the rows are exactly those of that version. `None` when nothing changed.
+pub fn changes_since(conn: &Connection, applied: i64) -> Result<Option<Changes>, StoreError> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Deferred)?;
+    let version = current_version(&tx)?;
+    if version == applied {
+        return Ok(None);
+    }
+    let rows = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT t.secret_hash, t.id, t.team_id, t.name, t.expires_at,
+                    t.revoked_at IS NULL AND (NOT t.personal OR coalesce(u.active, 0))
+             FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by
+             WHERE t.index_version > ?1",
+        )?;
+        let rows = stmt
+            .query_map([applied], |r| {
+                Ok(Change {
+                    hash: r.get(0)?,
+                    live: r.get(5)?,
+                    token: Verifiable {
+                        id: r.get(1)?,
+                        team_id: r.get(2)?,
+                        name: r.get(3)?,
+                        expires_at: r.get(4)?,
+                    },
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows
+    };
+    Ok(Some(Changes { version, rows }))
 }
 
-pub fn by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<Verifiable>, StoreError> {
+/// The instance's token version: raised by every change the index must follow.
+pub fn current_version(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT t.id, t.team_id, t.name, t.expires_at FROM api_tokens t
-             JOIN users u ON u.id = t.created_by
-             WHERE t.secret_hash = ?1 AND t.revoked_at IS NULL AND (NOT t.personal OR u.active)",
-            [hash],
-            |r| {
-                Ok(Verifiable {
-                    id: r.get(0)?,
-                    team_id: r.get(1)?,
-                    name: r.get(2)?,
-                    expires_at: r.get(3)?,
-                })
-            },
-        )
-        .optional()?)
+        .prepare_cached("SELECT version FROM token_index_version WHERE id = 1")?
+        .query_row([], |r| r.get(0))?)
+}
+
+pub struct Changes {
+    pub version: i64,
+    pub rows: Vec<Change>,
+}
+
+/// One token as it stands at [`Changes::version`]; `live` false means it must not verify.
+pub struct Change {
+    pub hash: Vec<u8>,
+    pub live: bool,
+    pub token: Verifiable,
 }

@@ -39,17 +39,29 @@ pub fn flush(
     Ok(())
 }
 
-/// Stores a usage report once per idempotency key; returns false for a repeat.
+/// What became of a usage report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reported {
+    Stored,
+    /// The token already sent this idempotency key: nothing counted.
+    Duplicate,
+    /// The unit's total for the team's month would no longer fit a counter: nothing stored.
+    Overflow,
+}
+
+/// Stores a usage report once per (token, idempotency key), keeping the team's monthly total
+/// per unit (which bounds every daily counter and the bill's sums) within an `i64`: SQLite
+/// would otherwise turn an overflowing sum into an inexact float.
 pub fn report(
     conn: &mut Connection,
     key: &CounterKey,
     idempotency_key: &str,
     quantity: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Reported, StoreError> {
     let tx = conn.transaction()?;
     let inserted = tx.execute(
         "INSERT INTO usage_reports (team_id, idempotency_key, token_id, unit, quantity, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (token_id, idempotency_key) DO NOTHING",
         params![
             key.team_id,
             idempotency_key,
@@ -59,15 +71,40 @@ pub fn report(
             now()
         ],
     )?;
-    if inserted == 1 {
-        tx.execute(
-            "INSERT INTO usage_daily (team_id, token_id, day, unit, quantity) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (token_id, day, unit) DO UPDATE SET quantity = quantity + excluded.quantity",
-            params![key.team_id, key.token_id, key.day, key.unit, quantity],
-        )?;
+    if inserted == 0 {
+        return Ok(Reported::Duplicate);
     }
+    let month = key.day.get(..8).unwrap_or_default();
+    let so_far = tx.query_row(
+        "SELECT coalesce(sum(quantity), 0) FROM usage_daily
+         WHERE team_id = ?1 AND day BETWEEN ?2 AND ?3 AND unit = ?4",
+        params![
+            key.team_id,
+            format!("{month}01"),
+            format!("{month}31"),
+            key.unit
+        ],
+        |r| r.get::<_, i64>(0),
+    );
+    let so_far = match so_far {
+        Ok(n) => n,
+        // sum() itself overflowed: the month is already past counting.
+        Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("overflow") => {
+            return Ok(Reported::Overflow)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if so_far.checked_add(quantity).is_none() {
+        // Dropping the transaction rolls the report row back: nothing stored.
+        return Ok(Reported::Overflow);
+    }
+    tx.execute(
+        "INSERT INTO usage_daily (team_id, token_id, day, unit, quantity) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (token_id, day, unit) DO UPDATE SET quantity = quantity + excluded.quantity",
+        params![key.team_id, key.token_id, key.day, key.unit, quantity],
+    )?;
     tx.commit()?;
-    Ok(inserted == 1)
+    Ok(Reported::Stored)
 }
 
 #[derive(Debug, Clone)]

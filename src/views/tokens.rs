@@ -6,20 +6,28 @@ use crate::store::tokens::Token;
 
 use super::{copyable, csrf_field, when, Chrome};
 
-pub fn page(
-    c: &Chrome<'_>,
-    me: i64,
-    is_admin: bool,
-    tokens: &[Token],
-    shown: Option<&(i64, String)>,
-    now: i64,
-) -> Markup {
+/// One page of the team's tokens, as the viewer may see them.
+pub struct Listing<'a> {
+    pub team_id: &'a str,
+    pub me: i64,
+    pub is_admin: bool,
+    pub tokens: &'a [Token],
+    /// 1-based.
+    pub page: i64,
+    /// A further page follows.
+    pub more: bool,
+}
+
+pub fn page(c: &Chrome<'_>, l: &Listing<'_>, shown: Option<&(i64, String)>, now: i64) -> Markup {
+    let (me, is_admin, tokens) = (l.me, l.is_admin, l.tokens);
+    let verify = format!("/api/v1/verify?team={}", l.team_id);
     super::page(
         "API tokens",
         Some(c),
         html! {
             h1 { "API tokens" }
-            p.muted { "Tokens are shared by the whole team. Services check them at " code { "GET /api/v1/verify" } " with " code { "Authorization: Bearer <token>" } "." }
+            p.muted { "Tokens are shared by the whole team. Services check them at " code { "GET " (verify) } " with " code { "Authorization: Bearer <token>" } "; with " code { "team" } ", a token of another team answers 403. For nginx " code { "auth_request" } ":" }
+            pre.mono { code { "location = /_teamportal_verify {\n    internal;\n    proxy_pass http://127.0.0.1:8080" (verify) ";\n    proxy_pass_request_body off;\n    proxy_set_header Content-Length \"\";\n    proxy_set_header Authorization $http_authorization;\n}" } }
             @if let Some((id, secret)) = shown {
                 section.secret.banner.ok role="status" {
                     h2 { "Token secret" }
@@ -39,8 +47,10 @@ pub fn page(
                     button type="submit" { "Create token" }
                 }
             }
-            @if tokens.is_empty() {
+            @if tokens.is_empty() && l.page == 1 {
                 p.empty { "No tokens yet. Create the first one above." }
+            } @else if tokens.is_empty() {
+                p.empty { "No tokens on this page. " a href="/tokens" { "Back to the first page" } "." }
             } @else {
                 table.tokens {
                     thead { tr { th { "Name" } th { "Prefix" } th { "Created by" } th { "Created" } th { "Last used" } th { "Expires" } th { "Status" } th { "Actions" } } }
@@ -72,6 +82,17 @@ pub fn page(
                                 }
                             }
                         }
+                    }
+                }
+            }
+            @if l.page > 1 || l.more {
+                nav.pager aria-label="Token pages" {
+                    @if l.page > 1 {
+                        a rel="prev" href=(format!("/tokens?page={}", l.page - 1)) { "← Previous" }
+                    }
+                    " " span.muted { "Page " (l.page) } " "
+                    @if l.more {
+                        a rel="next" href=(format!("/tokens?page={}", l.page + 1)) { "Next →" }
                     }
                 }
             }

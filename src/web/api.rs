@@ -12,9 +12,12 @@ use crate::domain::valid_unit;
 use crate::metering::today;
 use std::sync::Arc;
 
-use crate::store::tokens::{self, Verifiable};
-use crate::store::usage::{self, CounterKey};
+use crate::metering::Indexed;
+use crate::store::usage::{self, CounterKey, Reported};
 use crate::store::{now, StoreError};
+
+/// The unit verify meters; reports may not add to it.
+const RESERVED_UNIT: &str = "requests";
 
 fn unauthorized(why: &str) -> HttpResponse {
     HttpResponse::Unauthorized()
@@ -61,44 +64,54 @@ fn bearer(req: &HttpRequest) -> Result<&str, &'static str> {
 }
 
 /// The token behind the request's bearer secret, and the time it was checked at. The
-/// in-memory index answers; a miss is checked once against the store (tokens made from the
-/// shell while the server runs).
-async fn authenticate(
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<(Arc<Verifiable>, i64), HttpResponse> {
-    if !state.meter.healthy() {
-        return Err(unavailable());
-    }
-    let token = bearer(req).map_err(unauthorized)?;
+/// in-memory index is authoritative (tokens made elsewhere reach it within about a second,
+/// see [`crate::metering`]): a miss is a 401 without any database work, so a flood of made-up
+/// tokens costs one hash each. A known token is refused with 503 while usage cannot be
+/// written (fail closed).
+fn authenticate(state: &AppState, req: &HttpRequest) -> Result<(Arc<Indexed>, i64), Refusal> {
+    let token = bearer(req).map_err(Refusal::Unauthorized)?;
     let hash = crypto::sha256(token.as_bytes());
     let at = now();
-    if let Some(found) = state.tokens.lookup(&hash, at) {
-        return Ok((found, at));
+    let found = state
+        .tokens
+        .lookup(&hash, at)
+        .ok_or(Refusal::Unauthorized("unknown, revoked or expired token"))?;
+    if !state.meter.healthy() {
+        return Err(Refusal::Unavailable);
     }
-    let stored = state
-        .store
-        .run(move |c| -> Result<_, StoreError> { tokens::by_hash(c, &hash) })
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "token lookup failed");
-            unavailable()
-        })?;
-    match stored {
-        Some(v) if v.expires_at.is_none_or(|e| e > at) => {
-            state.tokens.insert(hash, v.clone());
-            Ok((Arc::new(v), at))
+    Ok((found, at))
+}
+
+/// Why a request's token was not accepted.
+enum Refusal {
+    Unauthorized(&'static str),
+    Unavailable,
+}
+
+impl Refusal {
+    fn response(self) -> HttpResponse {
+        match self {
+            Refusal::Unauthorized(why) => unauthorized(why),
+            Refusal::Unavailable => unavailable(),
         }
-        _ => Err(unauthorized("unknown, revoked or expired token")),
     }
 }
 
-/// A header value for a token name; names are printable but may be non-ASCII.
-fn header_value(s: &str) -> HeaderValue {
-    HeaderValue::from_str(s).unwrap_or_else(|_| {
-        let enc: String = url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
-        HeaderValue::from_str(&enc).unwrap_or(HeaderValue::from_static("token"))
-    })
+/// 403 for a valid token of another team than the proxy asked for with `?team=`.
+fn wrong_team() -> HttpResponse {
+    HttpResponse::Forbidden()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({
+            "error": "wrong_team",
+            "error_description": "this token does not belong to the team this service is for"
+        }))
+}
+
+/// True when the query names a team (`?team=ID`, every occurrence counts) other than
+/// `team_id`; an unknown or empty ID is simply another team.
+fn asks_for_another_team(req: &HttpRequest, team_id: &str) -> bool {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .any(|(k, v)| k == "team" && v != team_id)
 }
 
 const X_TEAM_ID: HeaderName = HeaderName::from_static("x-team-id");
@@ -113,14 +126,18 @@ struct Verified<'a> {
 }
 
 pub async fn verify(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let (token, at) = match authenticate(&state, &req).await {
+    let (found, at) = match authenticate(&state, &req) {
         Ok(t) => t,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.response(),
     };
-    state.meter.record(&token, at);
+    let token = &found.token;
+    if asks_for_another_team(&req, &token.team_id) {
+        return wrong_team();
+    }
+    state.meter.record(token, at);
     HttpResponse::Ok()
-        .insert_header((X_TEAM_ID, header_value(&token.team_id)))
-        .insert_header((X_TOKEN_NAME, header_value(&token.name)))
+        .insert_header((X_TEAM_ID, found.team_header.clone()))
+        .insert_header((X_TOKEN_NAME, found.name_header.clone()))
         .insert_header((X_TOKEN_ID, HeaderValue::from(token.id)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Verified {
@@ -144,10 +161,11 @@ fn bad_request(why: &str) -> HttpResponse {
 
 /// Stores a usage report durably before answering; a repeated idempotency key counts once.
 pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let (token, _) = match authenticate(&state, &req).await {
+    let (found, _) = match authenticate(&state, &req) {
         Ok(t) => t,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.response(),
     };
+    let token = &found.token;
     let report: UsageReport = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -165,6 +183,11 @@ pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
             "unit must be 1-64 characters: lowercase letters, digits, '_', '-', '.'",
         );
     }
+    if report.unit == RESERVED_UNIT {
+        return bad_request(
+            "the unit \"requests\" is reserved: teamportal counts it from GET /api/v1/verify",
+        );
+    }
     let key = report.idempotency_key;
     if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
         return bad_request("idempotency_key must be 1-200 printable characters");
@@ -178,14 +201,22 @@ pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
     let st = state.store.clone();
     let stored = state
         .store
-        .run(move |c| -> Result<bool, StoreError> {
+        .run(move |c| -> Result<Reported, StoreError> {
             // "Stored durably" must mean a file a restart will read.
             st.file_present()?;
             usage::report(c, &counter, &key, quantity)
         })
         .await;
     match stored {
-        Ok(new) => HttpResponse::Ok().json(json!({ "stored": true, "duplicate": !new })),
+        Ok(Reported::Stored) => {
+            HttpResponse::Ok().json(json!({ "stored": true, "duplicate": false }))
+        }
+        Ok(Reported::Duplicate) => {
+            HttpResponse::Ok().json(json!({ "stored": true, "duplicate": true }))
+        }
+        Ok(Reported::Overflow) => bad_request(
+            "quantity would take this unit's total for the month past what teamportal can count",
+        ),
         Err(e) => {
             tracing::error!(error = %e, "could not store a usage report");
             unavailable()

@@ -112,11 +112,9 @@ pub async fn remove(
         .store
         .run(move |c| users::remove(c, &team, &actor, target))
         .await?;
-    // Their personal tokens were revoked in the same transaction; the index follows.
-    let (tokens, store) = (state.tokens.clone(), state.store.clone());
-    web::block(move || tokens.reload(&store))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))??;
+    // Their personal tokens were revoked in the same transaction; the index follows before
+    // the answer, so they stop verifying once it has returned.
+    state.tokens.catch_up_with(&state.store).await?;
     Ok(back_to_team())
 }
 
@@ -135,6 +133,7 @@ pub async fn restore(
         .store
         .run(move |c| users::restore(c, &team, &actor, target))
         .await?;
+    state.tokens.catch_up_with(&state.store).await?;
     Ok(back_to_team())
 }
 

@@ -15,19 +15,25 @@ use super::extract::{CsrfForm, CurrentUser};
 async fn render(
     state: &AppState,
     me: &CurrentUser,
+    page: i64,
     shown: Option<(i64, String)>,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse> {
     let (team, viewer, admin) = (me.team().to_string(), me.user.id, me.user.is_admin());
-    let list = state
+    let (list, more) = state
         .store
-        .run(move |c| tokens::list(c, &team, viewer, admin))
+        .run(move |c| tokens::list(c, &team, viewer, admin, page))
         .await?;
     let body = views::tokens::page(
         &me.chrome("/tokens"),
-        me.user.id,
-        admin,
-        &list,
+        &views::tokens::Listing {
+            team_id: me.team(),
+            me: me.user.id,
+            is_admin: admin,
+            tokens: &list,
+            page,
+            more,
+        },
         shown.as_ref(),
         now(),
     );
@@ -36,8 +42,26 @@ async fn render(
         .body(body.into_string()))
 }
 
-pub async fn tokens_page(state: web::Data<AppState>, me: CurrentUser) -> Result<HttpResponse> {
-    render(&state, &me, None, actix_web::http::StatusCode::OK).await
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<String>,
+}
+
+pub async fn tokens_page(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse> {
+    let page = match query.page.as_deref().map(str::parse::<i64>) {
+        None => 1,
+        Some(Ok(n)) if (1..=1_000_000).contains(&n) => n,
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "page must be a whole number from 1.".into(),
+            ))
+        }
+    };
+    render(&state, &me, page, None, actix_web::http::StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -55,12 +79,12 @@ pub async fn create(
     form: CsrfForm<CreateForm>,
 ) -> Result<HttpResponse> {
     let f = form.0;
-    let name = f.name.trim().to_string();
-    if !crate::tokens::valid_name(&name) {
-        return Err(AppError::BadRequest(
-            "A token name is 1 to 64 characters.".into(),
-        ));
-    }
+    let name = crate::domain::tokens::clean_name(&f.name).ok_or_else(|| {
+        AppError::BadRequest(
+            "A token name is 1 to 64 characters (control and bidi-format characters are dropped)."
+                .into(),
+        )
+    })?;
     let expires_at = match f.expires_in_days.trim() {
         "" => None,
         d => match d.parse::<i64>() {
@@ -92,11 +116,12 @@ pub async fn create(
             )
         })
         .await?;
-    state.tokens.insert(issued.hash, issued.verifiable);
+    state.tokens.catch_up_with(&state.store).await?;
     let (id, secret) = (issued.id, issued.secret);
     render(
         &state,
         &me,
+        1,
         Some((id, secret)),
         actix_web::http::StatusCode::CREATED,
     )
@@ -134,10 +159,12 @@ pub async fn reveal(
 ) -> Result<HttpResponse> {
     let token = visible(&state, &me, path.into_inner(), false).await?;
     let (team, actor, t) = (me.team().to_string(), me.actor(), token.clone());
+    // A revoked token has no secret to show any more (checked with the read, not before it).
     let (sealed, hash) = state
         .store
         .run(move |c| tokens::reveal(c, &team, &actor, &t))
-        .await?;
+        .await?
+        .ok_or(AppError::NotFound)?;
     let secret =
         crate::tokens::unseal(&state.sealer, me.team(), &hash, &sealed).ok_or_else(|| {
             AppError::Internal(
@@ -147,6 +174,7 @@ pub async fn reveal(
     render(
         &state,
         &me,
+        1,
         Some((token.id, secret)),
         actix_web::http::StatusCode::OK,
     )
@@ -171,7 +199,7 @@ pub async fn revoke(
         .run(move |c| tokens::revoke(c, &team, &actor, &t))
         .await?;
     // Out of the index before the response: once this returns, the token no longer verifies.
-    state.tokens.remove_id(token.id);
+    state.tokens.catch_up_with(&state.store).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, "/tokens"))
         .finish())

@@ -15,7 +15,13 @@ use crate::support::fake_idp::FakeIdp;
 
 /// Signs `email` in to `team` through the fake IdP (the first to sign in as the team's
 /// `admin_email` becomes its admin, everyone else a member).
-async fn sign_in(app: &TestApp, idp: &FakeIdp, team: &str, sub: &str, email: &str) -> Client {
+pub(crate) async fn sign_in(
+    app: &TestApp,
+    idp: &FakeIdp,
+    team: &str,
+    sub: &str,
+    email: &str,
+) -> Client {
     let client = browser();
     let r = idp.sign_in(app, &client, team, sub, email).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{email} signs in");
@@ -23,7 +29,7 @@ async fn sign_in(app: &TestApp, idp: &FakeIdp, team: &str, sub: &str, email: &st
 }
 
 /// One team `acme` (admin alice) on a fresh app, with `extra` TOML appended.
-async fn acme(extra: &str) -> (TestApp, FakeIdp) {
+pub(crate) async fn acme(extra: &str) -> (TestApp, FakeIdp) {
     let idp = FakeIdp::start().await;
     let teams = idp.team_toml("acme", "admin_email = \"alice@acme.com\"");
     let app = spawn_app(&format!("{teams}{extra}")).await;
@@ -31,7 +37,7 @@ async fn acme(extra: &str) -> (TestApp, FakeIdp) {
 }
 
 /// The value of an attribute in the first element that carries `marker`.
-fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
+pub(crate) fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
     let start = html.find(marker)?;
     let tag_end = html[start..].find('>')? + start;
     let tag = &html[start..tag_end];
@@ -42,7 +48,7 @@ fn attr_after(html: &str, marker: &str, attr: &str) -> Option<String> {
 }
 
 /// The token id and secret shown in a page's "Token secret" banner.
-fn shown_secret(html: &str) -> (i64, String) {
+pub(crate) fn shown_secret(html: &str) -> (i64, String) {
     let id = attr_after(html, "id=\"new-token\"", "data-token-id")
         .and_then(|s| s.parse().ok())
         .expect("the page shows a token id");
@@ -51,23 +57,23 @@ fn shown_secret(html: &str) -> (i64, String) {
 }
 
 /// Creates a token on the tokens page; returns (id, secret).
-async fn create(app: &TestApp, client: &Client, form: &[(&str, &str)]) -> (i64, String) {
+pub(crate) async fn create(app: &TestApp, client: &Client, form: &[(&str, &str)]) -> (i64, String) {
     let r = app.post_csrf(client, "/tokens", form).await;
     assert_eq!(r.status(), StatusCode::CREATED, "token created");
     shown_secret(&r.text().await.expect("body"))
 }
 
-async fn reveal(app: &TestApp, client: &Client, id: i64) -> Response {
+pub(crate) async fn reveal(app: &TestApp, client: &Client, id: i64) -> Response {
     app.post_csrf(client, &format!("/tokens/{id}/reveal"), &[])
         .await
 }
 
-async fn revoke(app: &TestApp, client: &Client, id: i64) -> Response {
+pub(crate) async fn revoke(app: &TestApp, client: &Client, id: i64) -> Response {
     app.post_csrf(client, &format!("/tokens/{id}/revoke"), &[])
         .await
 }
 
-async fn verify(app: &TestApp, secret: &str) -> Response {
+pub(crate) async fn verify(app: &TestApp, secret: &str) -> Response {
     reqwest::Client::new()
         .get(app.url("/api/v1/verify"))
         .bearer_auth(secret)
@@ -76,7 +82,7 @@ async fn verify(app: &TestApp, secret: &str) -> Response {
         .expect("verify")
 }
 
-async fn report(app: &TestApp, secret: &str, body: &str) -> Response {
+pub(crate) async fn report(app: &TestApp, secret: &str, body: &str) -> Response {
     reqwest::Client::new()
         .post(app.url("/api/v1/usage"))
         .bearer_auth(secret)
@@ -87,7 +93,7 @@ async fn report(app: &TestApp, secret: &str, body: &str) -> Response {
         .expect("usage")
 }
 
-fn header<'a>(r: &'a Response, name: &str) -> &'a str {
+pub(crate) fn header<'a>(r: &'a Response, name: &str) -> &'a str {
     r.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -95,7 +101,7 @@ fn header<'a>(r: &'a Response, name: &str) -> &'a str {
 }
 
 /// A 401 as forward-auth proxies expect it: `WWW-Authenticate: Bearer` and a JSON error.
-async fn assert_refused(r: Response, why: &str) {
+pub(crate) async fn assert_refused(r: Response, why: &str) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{why}");
     assert!(
         header(&r, "www-authenticate").starts_with("Bearer"),
@@ -106,7 +112,7 @@ async fn assert_refused(r: Response, why: &str) {
     assert_eq!(body["error"], "invalid_token", "{why}");
 }
 
-fn token_ids_listed(html: &str) -> Vec<i64> {
+pub(crate) fn token_ids_listed(html: &str) -> Vec<i64> {
     html.match_indices("<tr data-token-id=\"")
         .filter_map(|(i, m)| {
             let rest = &html[i + m.len()..];

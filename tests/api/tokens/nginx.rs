@@ -27,7 +27,8 @@ struct Nginx {
 }
 
 /// The config: the protected site on `front`, a stand-in upstream on `upstream` that
-/// echoes the team it was told about, and the portal's verify endpoint as the auth request.
+/// echoes the team it was told about, and the portal's verify endpoint for team `acme` as
+/// the auth request.
 fn config(dir: &Path, front: u16, upstream: u16, portal: u16) -> String {
     let d = dir.display();
     format!(
@@ -58,7 +59,7 @@ http {{
 
         location = /_teamportal_verify {{
             internal;
-            proxy_pass http://127.0.0.1:{portal}/api/v1/verify;
+            proxy_pass http://127.0.0.1:{portal}/api/v1/verify?team=acme;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header Authorization $http_authorization;
@@ -150,11 +151,19 @@ impl Drop for Nginx {
 }
 
 #[actix_web::test]
-async fn nginx_auth_request_passes_a_valid_token_to_the_upstream_and_stops_revoked_and_missing_ones(
+async fn nginx_auth_request_passes_a_valid_token_to_the_upstream_and_stops_revoked_missing_and_other_teams_ones(
 ) {
-    let (app, idp) = acme("").await;
+    let idp = FakeIdp::start().await;
+    let teams = format!(
+        "{}{}",
+        idp.team_toml("acme", "admin_email = \"alice@acme.com\""),
+        idp.team_toml("beta", "admin_email = \"bert@beta.com\"")
+    );
+    let app = spawn_app(&teams).await;
     let alice = sign_in(&app, &idp, "acme", "a", "alice@acme.com").await;
+    let bert = sign_in(&app, &idp, "beta", "z", "bert@beta.com").await;
     let (id, secret) = create(&app, &alice, &[("name", "edge")]).await;
+    let (_, other_team) = create(&app, &bert, &[("name", "beta-edge")]).await;
     let nginx = Nginx::start(app.port);
     let client = reqwest::Client::new();
 
@@ -180,6 +189,16 @@ async fn nginx_auth_request_passes_a_valid_token_to_the_upstream_and_stops_revok
         header(&r, "www-authenticate").starts_with("Bearer"),
         "nginx passes the challenge on"
     );
+    assert!(!r.text().await.expect("body").contains("upstream ok"));
+
+    // A valid token of another team: the service is acme's, so nginx passes on the 403.
+    let r = client
+        .get(nginx.url("/reports/q3"))
+        .bearer_auth(&other_team)
+        .send()
+        .await
+        .expect("another team's token");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "{}", nginx.log());
     assert!(!r.text().await.expect("body").contains("upstream ok"));
 
     assert_eq!(

@@ -2,3 +2,4 @@
 
 mod admin_email;
 mod domains;
+mod tokens;
