@@ -49,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::login_page))
         .route("/login/sso", web::post().to(login::login_sso))
         .route("/login/password", web::post().to(login::login_password))
+        .route("/login/confirm", web::post().to(login::confirm_sign_in))
         .route("/logout", web::post().to(login::logout))
         .route("/sso/{team}/login", web::get().to(login::sso_login))
         .route(

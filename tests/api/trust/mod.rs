@@ -1,0 +1,2 @@
+mod anonymous;
+mod login_csrf;
