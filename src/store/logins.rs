@@ -90,3 +90,42 @@ pub fn purge_expired(conn: &Connection) -> Result<usize, StoreError> {
         params![now() - LIFETIME_SECS],
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_browser_cannot_take_or_burn_a_pending_login() {
+        let mut c = Connection::open_in_memory().expect("db");
+        crate::store::migrate(&mut c).expect("schema");
+        c.execute(
+            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
+             VALUES ('t', 'T', 'shell', 'https://idp.test', 'c', 0)",
+            [],
+        )
+        .expect("team");
+        let pending = PendingLogin {
+            state: "s1".into(),
+            team_id: "t".into(),
+            browser: "mine".into(),
+            nonce: "n".into(),
+            pkce_verifier: "v".into(),
+            return_to: None,
+            created_at: now(),
+            purpose: "sign_in".into(),
+        };
+        insert(&c, &pending).expect("insert");
+
+        let taken = take(&c, "s1", |b| b == "theirs").expect("take");
+        assert!(matches!(taken, Taken::OtherBrowser), "{taken:?}");
+        assert!(matches!(
+            take(&c, "s1", |b| b == "mine").expect("take"),
+            Taken::Login(p) if p.nonce == "n"
+        ));
+        assert!(matches!(
+            take(&c, "s1", |b| b == "mine").expect("take"),
+            Taken::Unknown
+        ));
+    }
+}
