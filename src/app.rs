@@ -14,7 +14,7 @@ use actix_web::{web, App, HttpServer};
 use crate::config::Settings;
 use crate::crypto::{key_path, InstanceKey, Sealer};
 use crate::metering::{spawn_flusher, Meter, TokenIndex};
-use crate::session::SqliteSessionStore;
+use crate::session::{BrowserCookies, SqliteSessionStore};
 use crate::sso::ratelimit::RateLimiter;
 use crate::sso::Registry;
 use crate::store::members::PageCache;
@@ -31,6 +31,8 @@ pub struct AppState {
     pub meter: Arc<Meter>,
     pub tokens: Arc<TokenIndex>,
     pub login_limiter: RateLimiter,
+    /// The cookies of browsers that are not signed in (anonymous CSRF, sign-in binding).
+    pub browser_cookies: BrowserCookies,
     /// Pages of team lists, valid while their team's list version stands.
     pub team_pages: Arc<PageCache>,
     /// Those pages' rows as rendered HTML, valid while the page above is the same.
@@ -161,6 +163,7 @@ impl Application {
             meter: meter.clone(),
             tokens,
             login_limiter: RateLimiter::new(100, 100),
+            browser_cookies: BrowserCookies::new(&key, settings.server.is_https()),
             team_pages: Arc::default(),
             team_rows: Arc::default(),
             demo_accounts: extras.demo_accounts,

@@ -26,7 +26,7 @@ use crate::config::{self, ClientAuth, Provisioning, Secret, Settings, TeamConfig
 use crate::crypto;
 use crate::domain::{Email, TeamId};
 use crate::sso::GroupsClaim;
-use crate::web::extract::CsrfForm;
+use crate::web::extract::AnonCsrfForm;
 
 pub const TEAM_ID: &str = "demo";
 pub const CLIENT_ID: &str = "teamportal-demo";
@@ -229,14 +229,15 @@ fn check_request(idp: &DemoIdp, p: &AuthorizeParams) -> Result<(), &'static str>
 
 async fn authorize_page(
     req: HttpRequest,
+    state: web::Data<crate::app::AppState>,
     idp: web::Data<DemoIdp>,
     q: web::Query<AuthorizeParams>,
 ) -> HttpResponse {
     if let Err(resp) = check_request(&idp, &q) {
         return HttpResponse::BadRequest().body(resp);
     }
-    let session = actix_session::SessionExt::get_session(&req);
-    let csrf = crate::session::TypedSession(&session).csrf_token();
+    // A visitor of the demo IdP is not signed in: the same sessionless CSRF as /login.
+    let (csrf, cookie) = state.browser_cookies.csrf_for_form(&req);
     let body = crate::views::page(
         "Demo identity provider",
         None,
@@ -258,12 +259,15 @@ async fn authorize_page(
             }
         },
     );
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body.into_string())
+    let mut resp = HttpResponse::Ok();
+    resp.content_type("text/html; charset=utf-8");
+    if let Some(c) = cookie {
+        resp.cookie(c);
+    }
+    resp.body(body.into_string())
 }
 
-async fn authorize(idp: web::Data<DemoIdp>, form: CsrfForm<AuthorizeParams>) -> HttpResponse {
+async fn authorize(idp: web::Data<DemoIdp>, form: AnonCsrfForm<AuthorizeParams>) -> HttpResponse {
     let p = form.0;
     if let Err(resp) = check_request(&idp, &p) {
         return HttpResponse::BadRequest().body(resp);

@@ -1,18 +1,23 @@
 //! Sessions: actix-session with a server-side store in SQLite (so a session is revoked by
-//! deleting its row) and a typed wrapper so handlers never use string keys.
+//! deleting its row) and a typed wrapper so handlers never use string keys. A browser that
+//! is not signed in has no session: its forms and pending sign-ins use [`BrowserCookies`].
 
+mod browser;
 mod cache;
 mod store;
 
 use actix_session::Session;
+use serde::{Deserialize, Serialize};
 
 use crate::crypto;
 
+pub use browser::BrowserCookies;
 pub use store::SqliteSessionStore;
 
 const USER_ID: &str = "uid";
 const CSRF: &str = "csrf";
-const BROWSER: &str = "browser";
+/// A finished sign-in as someone else, waiting for this browser to confirm it.
+const HELD: &str = "held_sign_in";
 /// Set by the store on load, never saved: which row this session is, so the store can
 /// confirm it is still live in the same trip that loads the signed-in user.
 const ROW: &str = "row";
@@ -38,10 +43,8 @@ impl TypedSession<'_> {
     /// Signs a user in: a new session id (no fixation) and a fresh CSRF token.
     pub fn sign_in(&self, user_id: i64) {
         self.0.renew();
-        let browser = self.browser_id();
         self.0.clear();
         let _ = self.0.insert(USER_ID, user_id);
-        let _ = self.0.insert(BROWSER, browser);
         let _ = self.0.insert(CSRF, crypto::random_string(CSRF_BYTES));
         let _ = self.0.insert(RENEWED, crate::store::now());
     }
@@ -82,17 +85,42 @@ impl TypedSession<'_> {
         }
     }
 
-    /// A random id for this browser, to bind pending SSO sign-ins to it.
-    pub fn browser_id(&self) -> String {
-        if let Ok(Some(b)) = self.0.get::<String>(BROWSER) {
-            return b;
-        }
-        let b = crypto::random_string(24);
-        let _ = self.0.insert(BROWSER, &b);
-        b
+    /// Keeps a finished sign-in as another user until the browser confirms or cancels it;
+    /// it replaces one held before.
+    pub fn hold_sign_in(&self, held: &HeldSignIn) {
+        let _ = self.0.insert(HELD, held);
     }
 
-    pub fn has_browser_id(&self) -> Option<String> {
-        self.0.get::<String>(BROWSER).ok().flatten()
+    /// The sign-in held for confirmation, if any (left in place).
+    pub fn held_sign_in(&self) -> Option<HeldSignIn> {
+        self.0.get::<HeldSignIn>(HELD).ok().flatten()
     }
+
+    /// Forgets the held sign-in; the session stays signed in as before.
+    pub fn drop_held_sign_in(&self) {
+        let _ = self.0.remove(HELD);
+    }
+}
+
+/// A sign-in that completed in a browser already signed in as someone else: the verified
+/// identity, kept in that browser's session (nowhere else) until it is confirmed, so a
+/// sign-in forced on the browser cannot replace its session unseen. Nothing about it is in
+/// the store until then: no account, no audit row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeldSignIn {
+    /// Random: the confirmation form names the hold it was shown for, so a sign-in held
+    /// later (in another tab, or forced meanwhile) is not what a click confirms.
+    pub id: String,
+    pub team_id: String,
+    pub issuer: String,
+    pub subject: String,
+    pub email: String,
+    /// The IdP's own `email_verified` (what `admin_email` needs).
+    #[serde(default)]
+    pub email_verified: bool,
+    pub name: String,
+    pub groups: Option<Vec<String>>,
+    pub return_to: Option<String>,
+    /// Unix seconds; a hold is confirmed within a pending sign-in's lifetime or not at all.
+    pub held_at: i64,
 }

@@ -67,7 +67,7 @@ impl From<StoreError> for SsoError {
 
 pub struct StartRequest {
     pub team: Arc<TeamConfig>,
-    /// Binds the pending login to this browser's session.
+    /// Binds the pending login to the browser that starts it (its sign-in binding cookie).
     pub browser: String,
     /// "sign_in", or "test" for an admin testing pending SSO settings.
     pub purpose: &'static str,
@@ -155,8 +155,9 @@ fn invalid(why: &str) -> SsoError {
     SsoError::Invalid(why.to_string())
 }
 
-/// Takes the pending login named by the response's `state`: single use (deleted whether or
-/// not what follows succeeds), unexpired, for this team, and started in this browser.
+/// Takes the pending login named by the response's `state`: started in this browser (checked
+/// before anything is removed, so another browser presenting the state cannot burn it), then
+/// single use (removed whether or not what follows succeeds), unexpired and for this team.
 pub async fn take_pending(
     store: &Store,
     team_id: &str,
@@ -170,14 +171,27 @@ pub async fn take_pending(
         .ok_or_else(|| {
             invalid("The sign-in response has no state. Start the sign-in again from the portal.")
         })?;
-    let pending = store
-        .run(move |c| logins::take(c, &state))
-        .await?
-        .ok_or_else(|| {
-            invalid(
+    let taken = store
+        .run(move |c| {
+            logins::take(c, &state, |started_in| {
+                browser
+                    .as_deref()
+                    .is_some_and(|b| crypto::same(b, started_in))
+            })
+        })
+        .await?;
+    let pending =
+        match taken {
+            logins::Taken::Login(p) => p,
+            logins::Taken::Unknown => return Err(invalid(
                 "This sign-in link has already been used or is unknown. Start the sign-in again.",
-            )
-        })?;
+            )),
+            logins::Taken::OtherBrowser => {
+                return Err(invalid(
+                    "This sign-in was started in another browser. Start it again here.",
+                ))
+            }
+        };
     if now() - pending.created_at > logins::LIFETIME_SECS {
         return Err(invalid(
             "This sign-in took longer than 10 minutes and has expired. Start it again.",
@@ -186,14 +200,6 @@ pub async fn take_pending(
     if pending.team_id != team_id {
         return Err(invalid(
             "This sign-in was started for another team. Start it again.",
-        ));
-    }
-    if browser
-        .as_deref()
-        .is_none_or(|b| !crypto::same(b, &pending.browser))
-    {
-        return Err(invalid(
-            "This sign-in was started in another browser. Start it again here.",
         ));
     }
     Ok(pending)

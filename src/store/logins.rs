@@ -29,9 +29,40 @@ pub fn insert(conn: &Connection, p: &PendingLogin) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Removes and returns the pending login for `state`: a second use finds nothing.
-pub fn take(conn: &Connection, state: &str) -> Result<Option<PendingLogin>, StoreError> {
-    Ok(conn
+/// What taking a pending login found.
+#[derive(Debug)]
+pub enum Taken {
+    /// Removed, so a second use finds nothing.
+    Login(PendingLogin),
+    /// No pending login has this state (never issued, used, or purged).
+    Unknown,
+    /// It was started in another browser: left in place, so that whoever presents someone
+    /// else's state cannot burn their sign-in.
+    OtherBrowser,
+}
+
+/// Takes the pending login for `state` when `accept` says the browser presenting it is the
+/// one that started it; only then is it removed.
+pub fn take(
+    conn: &Connection,
+    state: &str,
+    accept: impl FnOnce(&str) -> bool,
+) -> Result<Taken, StoreError> {
+    let browser: Option<String> = conn
+        .query_row(
+            "SELECT browser FROM sso_logins WHERE state = ?1",
+            [state],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match browser {
+        None => return Ok(Taken::Unknown),
+        Some(b) if !accept(&b) => return Ok(Taken::OtherBrowser),
+        Some(_) => {}
+    }
+    // Single use even against a concurrent take in the same browser: only one DELETE returns
+    // the row.
+    let row = conn
         .query_row(
             "DELETE FROM sso_logins WHERE state = ?1
              RETURNING state, team_id, browser, nonce, pkce_verifier, return_to, created_at, purpose",
@@ -49,7 +80,8 @@ pub fn take(conn: &Connection, state: &str) -> Result<Option<PendingLogin>, Stor
                 })
             },
         )
-        .optional()?)
+        .optional()?;
+    Ok(row.map_or(Taken::Unknown, Taken::Login))
 }
 
 pub fn purge_expired(conn: &Connection) -> Result<usize, StoreError> {
@@ -57,4 +89,43 @@ pub fn purge_expired(conn: &Connection) -> Result<usize, StoreError> {
         "DELETE FROM sso_logins WHERE created_at <= ?1",
         params![now() - LIFETIME_SECS],
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_browser_cannot_take_or_burn_a_pending_login() {
+        let mut c = Connection::open_in_memory().expect("db");
+        crate::store::migrate(&mut c).expect("schema");
+        c.execute(
+            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
+             VALUES ('t', 'T', 'shell', 'https://idp.test', 'c', 0)",
+            [],
+        )
+        .expect("team");
+        let pending = PendingLogin {
+            state: "s1".into(),
+            team_id: "t".into(),
+            browser: "mine".into(),
+            nonce: "n".into(),
+            pkce_verifier: "v".into(),
+            return_to: None,
+            created_at: now(),
+            purpose: "sign_in".into(),
+        };
+        insert(&c, &pending).expect("insert");
+
+        let taken = take(&c, "s1", |b| b == "theirs").expect("take");
+        assert!(matches!(taken, Taken::OtherBrowser), "{taken:?}");
+        assert!(matches!(
+            take(&c, "s1", |b| b == "mine").expect("take"),
+            Taken::Login(p) if p.nonce == "n"
+        ));
+        assert!(matches!(
+            take(&c, "s1", |b| b == "mine").expect("take"),
+            Taken::Unknown
+        ));
+    }
 }

@@ -549,6 +549,22 @@ pub fn for_live_session(
         .optional()?)
 }
 
+/// The account an IdP identity signs in as in `team_id`, when it has one.
+pub fn id_for_identity(
+    conn: &Connection,
+    team_id: &str,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM users WHERE team_id = ?1 AND issuer = ?2 AND subject = ?3",
+            params![team_id, issuer, subject],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 /// Seats billed for a month: members active at any moment of [start, end).
 pub fn seats_between(
     conn: &Connection,

@@ -70,3 +70,37 @@ pub fn page(v: &LoginView<'_>) -> Markup {
         },
     )
 }
+
+/// The confirmation a browser signed in as one person sees before a sign-in as another
+/// replaces its session (a sign-in it did not start itself would otherwise switch it
+/// unseen).
+pub struct ConfirmView<'a> {
+    pub csrf: &'a str,
+    pub hold: &'a str,
+    pub now_email: &'a str,
+    pub now_team: &'a str,
+    pub then_email: &'a str,
+    pub then_team: &'a str,
+}
+
+pub fn confirm_page(v: &ConfirmView<'_>) -> Markup {
+    super::page(
+        "Switch account?",
+        None,
+        html! {
+            section.login {
+                h1 { "Switch account?" }
+                p { "You are signed in as " strong { (v.now_email) } " in " strong { (v.now_team) } "." }
+                p { "A sign-in just finished as " strong { (v.then_email) } " in " strong { (v.then_team) } ". "
+                    "If you did not start it yourself, someone may be trying to make you use their account: stay as you are." }
+                form method="post" action="/login/confirm" {
+                    (super::csrf_field(v.csrf))
+                    input type="hidden" name="hold" value=(v.hold);
+                    button type="submit" name="decision" value="stay" { "Stay signed in as " (v.now_email) }
+                    " "
+                    button type="submit" name="decision" value="switch" { "Switch to " (v.then_email) }
+                }
+            }
+        },
+    )
+}

@@ -1,6 +1,7 @@
 //! Extractors that put identity and intent into handler signatures: [`CurrentUser`] for
 //! any signed-in member ([`SignedIn`] when the page loads its data with the user), [`Admin`]
-//! built on it, and [`CsrfForm`] for every POST form.
+//! built on it, [`CsrfForm`] for every POST form of a signed-in page and [`AnonCsrfForm`]
+//! for the sign-in forms.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
@@ -193,28 +194,53 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        let body = web::Bytes::from_request(&req, payload);
-        Box::pin(async move {
-            let body = body.await.map_err(|e| {
-                if e.as_response_error().status_code()
-                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-                {
-                    AppError::TooLarge
-                } else {
-                    AppError::BadRequest("The form could not be read.".into())
-                }
-            })?;
-            let field: CsrfField =
-                serde_urlencoded::from_bytes(&body).unwrap_or(CsrfField { csrf_token: None });
-            let session = req.get_session();
-            if !TypedSession(&session).csrf_matches(field.csrf_token.as_deref().unwrap_or_default())
-            {
-                return Err(AppError::Csrf);
-            }
-            serde_urlencoded::from_bytes::<T>(&body)
-                .map(CsrfForm)
-                .map_err(|e| AppError::BadRequest(format!("The form is not valid: {e}.")))
+        checked_form(req, payload, |req, token| {
+            TypedSession(&req.get_session()).csrf_matches(token)
         })
     }
+}
+
+/// A urlencoded form of a page for visitors who are not signed in (the sign-in forms): its
+/// `csrf_token` must equal the browser's signed CSRF cookie (signed double submit), so the
+/// form needs no session. Checked before the form is parsed, as for [`CsrfForm`].
+pub struct AnonCsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for AnonCsrfForm<T> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let fut = checked_form(req, payload, |req, token| {
+            req.app_data::<web::Data<AppState>>()
+                .is_some_and(|s| s.browser_cookies.csrf_matches(req, token))
+        });
+        Box::pin(async move { fut.await.map(|CsrfForm(t)| AnonCsrfForm(t)) })
+    }
+}
+
+fn checked_form<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+    token_ok: fn(&HttpRequest, &str) -> bool,
+) -> Pin<Box<dyn Future<Output = Result<CsrfForm<T>, AppError>>>> {
+    let req = req.clone();
+    let body = web::Bytes::from_request(&req, payload);
+    Box::pin(async move {
+        let body = body.await.map_err(|e| {
+            if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+            {
+                AppError::TooLarge
+            } else {
+                AppError::BadRequest("The form could not be read.".into())
+            }
+        })?;
+        let field: CsrfField =
+            serde_urlencoded::from_bytes(&body).unwrap_or(CsrfField { csrf_token: None });
+        if !token_ok(&req, field.csrf_token.as_deref().unwrap_or_default()) {
+            return Err(AppError::Csrf);
+        }
+        serde_urlencoded::from_bytes::<T>(&body)
+            .map(CsrfForm)
+            .map_err(|e| AppError::BadRequest(format!("The form is not valid: {e}.")))
+    })
 }

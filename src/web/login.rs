@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use actix_session::Session;
+use actix_web::cookie::Cookie;
 use actix_web::http::header::LOCATION;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -15,13 +17,16 @@ use crate::error::{AppError, Result};
 use crate::session::TypedSession;
 use crate::sso::{self, redirect, CallbackParams, SsoError, StartRequest};
 use crate::store::audit::{self, Actor};
-use crate::store::{teams, users};
+use crate::store::logins;
+use crate::store::teams;
+use crate::store::users::{self, Identity, User};
 use crate::views;
 
 use super::client_ip::client_ip;
-use super::extract::CsrfForm;
+use super::confirm;
+use super::extract::{AnonCsrfForm, CsrfForm};
 
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((LOCATION, location))
         .finish()
@@ -40,42 +45,43 @@ pub struct LoginQuery {
     signed_out: Option<String>,
 }
 
+/// The sign-in page. For a visitor who is not signed in it writes nothing server-side: its
+/// forms' CSRF token is the browser's signed cookie (see [`AnonCsrfForm`]).
 pub async fn login_page(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse> {
-    let typed = TypedSession(&session);
-    if typed.user_id().is_some() && q.signed_out.is_none() {
+    if TypedSession(&session).user_id().is_some() && q.signed_out.is_none() {
         return Ok(see_other("/team"));
     }
     let idp_logout = match q.signed_out.as_deref().and_then(|t| state.sso.get(t)) {
         Some(team) => idp_logout_url(&state, &team).await,
         None => None,
     };
-    let body = render_login(
+    Ok(login_form_page(
+        &req,
         &state,
-        &typed,
+        StatusCode::OK,
         "",
         None,
         q.signed_out.is_some(),
         idp_logout.as_deref(),
-    );
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body))
+    ))
 }
 
-fn render_login(
+fn login_form_page(
+    req: &HttpRequest,
     state: &AppState,
-    typed: &TypedSession<'_>,
+    status: StatusCode,
     value: &str,
     error: Option<&str>,
     signed_out: bool,
     idp_logout: Option<&str>,
-) -> String {
-    let csrf = typed.csrf_token();
-    views::login::page(&views::login::LoginView {
+) -> HttpResponse {
+    let (csrf, cookie) = state.browser_cookies.csrf_for_form(req);
+    let body = views::login::page(&views::login::LoginView {
         csrf: &csrf,
         value,
         error,
@@ -85,7 +91,21 @@ fn render_login(
         signed_out,
         idp_logout,
     })
-    .into_string()
+    .into_string();
+    html_with_cookie(status, body, cookie)
+}
+
+pub(super) fn html_with_cookie(
+    status: StatusCode,
+    body: String,
+    cookie: Option<Cookie<'static>>,
+) -> HttpResponse {
+    let mut resp = HttpResponse::build(status);
+    resp.content_type("text/html; charset=utf-8");
+    if let Some(c) = cookie {
+        resp.cookie(c);
+    }
+    resp.body(body)
 }
 
 async fn idp_logout_url(state: &AppState, team: &TeamConfig) -> Option<String> {
@@ -159,37 +179,40 @@ async fn resolve_team(
 pub async fn login_sso(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
-    form: CsrfForm<SsoForm>,
+    form: AnonCsrfForm<SsoForm>,
 ) -> Result<HttpResponse> {
-    let typed = TypedSession(&session);
-    let team = match resolve_team(&state, &form.0.team_id).await? {
+    let typed_value = form.0.team_id;
+    let team = match resolve_team(&state, &typed_value).await? {
         Ok(team) => team,
         Err(message) => {
-            let body = render_login(&state, &typed, &form.0.team_id, Some(message), false, None);
-            let status = if form.0.team_id.trim().is_empty() {
-                actix_web::http::StatusCode::BAD_REQUEST
+            let status = if typed_value.trim().is_empty() {
+                StatusCode::BAD_REQUEST
             } else {
-                actix_web::http::StatusCode::NOT_FOUND
+                StatusCode::NOT_FOUND
             };
-            return Ok(HttpResponse::build(status)
-                .content_type("text/html; charset=utf-8")
-                .body(body));
+            return Ok(login_form_page(
+                &req,
+                &state,
+                status,
+                &typed_value,
+                Some(message),
+                false,
+                None,
+            ));
         }
     };
-    let login_hint = form
-        .0
-        .team_id
+    let login_hint = typed_value
         .contains('@')
-        .then(|| form.0.team_id.trim().to_string());
-    begin(&req, &state, &typed, team, None, login_hint).await
+        .then(|| typed_value.trim().to_string());
+    begin(&req, &state, team, None, login_hint).await
 }
 
-/// Starts the authorization code flow and redirects the browser to the IdP.
+/// Starts the authorization code flow and redirects the browser to the IdP. The pending
+/// sign-in is bound to the browser by its binding cookie, not by a session: starting a
+/// sign-in costs one short-lived pending-login row and no session.
 async fn begin(
     req: &HttpRequest,
     state: &AppState,
-    typed: &TypedSession<'_>,
     team: Arc<TeamConfig>,
     return_to: Option<String>,
     login_hint: Option<String>,
@@ -198,6 +221,9 @@ async fn begin(
     if !state.login_limiter.allow(ip) {
         return Err(SsoError::TooManyStarts.into());
     }
+    let (browser, binding) = state
+        .browser_cookies
+        .binding_for_start(req, logins::LIFETIME_SECS);
     let base = state.settings.server.base();
     let url = sso::start(
         &state.sso,
@@ -205,17 +231,20 @@ async fn begin(
         &base,
         StartRequest {
             team,
-            browser: typed.browser_id(),
+            browser,
             purpose: "sign_in",
             return_to,
             login_hint,
         },
     )
     .await?;
-    Ok(see_other(url.as_str()))
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, url.as_str()))
+        .cookie(binding)
+        .finish())
 }
 
-fn known_team(state: &AppState, team: &str) -> Result<Arc<TeamConfig>> {
+pub(super) fn known_team(state: &AppState, team: &str) -> Result<Arc<TeamConfig>> {
     state
         .sso
         .get(team)
@@ -230,7 +259,6 @@ pub struct SsoLoginQuery {
 pub async fn sso_login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
     path: web::Path<String>,
     q: web::Query<SsoLoginQuery>,
 ) -> Result<HttpResponse> {
@@ -240,7 +268,7 @@ pub async fn sso_login(
         .as_deref()
         .and_then(|r| redirect::same_origin(&state.settings.server.public_url, r))
         .map(String::from);
-    begin(&req, &state, &TypedSession(&session), team, return_to, None).await
+    begin(&req, &state, team, return_to, None).await
 }
 
 /// OIDC Core section 4, third-party initiated login (Okta's "Initiate login URI").
@@ -254,7 +282,6 @@ pub struct InitiateParams {
 async fn initiate(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
     team: String,
     p: InitiateParams,
 ) -> Result<HttpResponse> {
@@ -277,38 +304,28 @@ async fn initiate(
         .as_deref()
         .and_then(|r| redirect::same_origin(&state.settings.server.public_url, r))
         .map(String::from);
-    begin(
-        &req,
-        &state,
-        &TypedSession(&session),
-        team,
-        return_to,
-        p.login_hint,
-    )
-    .await
+    begin(&req, &state, team, return_to, p.login_hint).await
 }
 
 pub async fn sso_initiate_get(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
     path: web::Path<String>,
     q: web::Query<InitiateParams>,
 ) -> Result<HttpResponse> {
-    initiate(req, state, session, path.into_inner(), q.into_inner()).await
+    initiate(req, state, path.into_inner(), q.into_inner()).await
 }
 
 /// The auto-submitted cross-site POST variant: no CSRF token, since it only starts a fresh flow.
 pub async fn sso_initiate_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
     let p: InitiateParams = serde_urlencoded::from_bytes(&body)
         .map_err(|_| AppError::BadRequest("The sign-in request could not be read.".into()))?;
-    initiate(req, state, session, path.into_inner(), p).await
+    initiate(req, state, path.into_inner(), p).await
 }
 
 pub async fn sso_callback(
@@ -337,7 +354,7 @@ pub async fn sso_callback(
     let pending = match sso::take_pending(
         &state.store,
         team.id.as_str(),
-        typed.has_browser_id(),
+        state.browser_cookies.binding(&req),
         &params,
     )
     .await
@@ -352,20 +369,41 @@ pub async fn sso_callback(
         Ok(f) => f,
         Err(e) => return Err(refused(e).await),
     };
+    let identity = finished.identity;
+    if let Some(me) = confirm::signed_in_as_someone_else(&state, &typed, &team, &identity).await? {
+        return Ok(confirm::hold_for_confirmation(
+            &req,
+            &state,
+            &typed,
+            &me,
+            &team,
+            identity,
+            finished.return_to,
+        ));
+    }
+    let user = admit(&state, &team, identity, ip).await?;
+    typed.sign_in(user.id);
+    let to = finished.return_to.unwrap_or_else(|| "/team".into());
+    Ok(see_other(&to))
+}
+
+/// Creates or updates the account of a verified identity and records the sign-in.
+pub(super) async fn admit(
+    state: &AppState,
+    team: &TeamConfig,
+    identity: Identity,
+    ip: String,
+) -> Result<User> {
     let policy = users::Policy {
         team_id: team.id.as_str().to_string(),
         admin_email: team.admin_email.clone(),
         provisioning: team.provisioning,
         admin_groups: team.admin_groups.clone(),
     };
-    let identity = finished.identity;
-    let user = state
+    Ok(state
         .store
         .run(move |c| users::sign_in(c, &policy, &identity, &ip))
-        .await?;
-    typed.sign_in(user.id);
-    let to = finished.return_to.unwrap_or_else(|| "/team".into());
-    Ok(see_other(&to))
+        .await?)
 }
 
 /// Refusals by a check are audited (who tried is unknown, so the actor is the address).
@@ -445,7 +483,7 @@ pub async fn login_password(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
-    form: CsrfForm<PasswordForm>,
+    form: AnonCsrfForm<PasswordForm>,
 ) -> Result<HttpResponse> {
     if !state.settings.security.password_login {
         return Err(AppError::NotFound);

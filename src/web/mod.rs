@@ -5,6 +5,7 @@ pub mod assets;
 pub mod audit;
 pub mod billing;
 pub mod client_ip;
+pub mod confirm;
 pub mod extract;
 pub mod health;
 pub mod login;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(login::login_page))
         .route("/login/sso", web::post().to(login::login_sso))
         .route("/login/password", web::post().to(login::login_password))
+        .route("/login/confirm", web::post().to(confirm::confirm_sign_in))
         .route("/logout", web::post().to(login::logout))
         .route("/sso/{team}/login", web::get().to(login::sso_login))
         .route(

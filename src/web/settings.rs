@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_session::Session;
 use actix_web::http::header::LOCATION;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::app::AppState;
 use crate::config::TeamConfig;
@@ -113,8 +113,8 @@ pub async fn sso_page(
 
 /// Keeps the new values as pending and sends the admin through a real sign-in with them.
 pub async fn save_and_test(
+    req: HttpRequest,
     state: web::Data<AppState>,
-    session: Session,
     admin: Admin,
     form: CsrfForm<SettingsForm>,
 ) -> Result<HttpResponse> {
@@ -132,13 +132,16 @@ pub async fn save_and_test(
         .store
         .run(move |c| teams::save_pending(c, &team, &actor, &record, &summary))
         .await?;
+    let (browser, binding) = state
+        .browser_cookies
+        .binding_for_start(&req, crate::store::logins::LIFETIME_SECS);
     let started = sso::start(
         &state.sso,
         &state.store,
         &state.settings.server.base(),
         StartRequest {
             team: Arc::new(test_config),
-            browser: TypedSession(&session).browser_id(),
+            browser,
             purpose: "test",
             return_to: None,
             login_hint: Some(me.user.email.clone()),
@@ -148,6 +151,7 @@ pub async fn save_and_test(
     match started {
         Ok(url) => Ok(HttpResponse::SeeOther()
             .insert_header((LOCATION, url.to_string()))
+            .cookie(binding)
             .finish()),
         Err(e) => {
             record_test(&state, me.team(), me.actor(), Some(e.to_string())).await?;

@@ -128,27 +128,43 @@ async fn security_headers_are_on_every_page() {
 
 #[actix_web::test]
 async fn the_session_cookie_is_http_only_and_same_site_lax() {
-    let app = spawn_app("").await;
-    let r = app.get(&browser(), "/login").await;
-    let cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("teamportal="))
-        .expect("session cookie")
-        .to_string();
+    let idp = FakeIdp::start().await;
+    let app = spawn_app(&idp.team_toml("acme", "")).await;
+    let bob = browser();
+    // The sign-in page's CSRF cookie (no session before a sign-in) and the sign-in binding.
+    let login = app.get(&bob, "/login").await;
+    let start = app.get(&bob, "/sso/acme/login").await;
+    for (resp, name) in [(&login, "teamportal-csrf="), (&start, "teamportal-login=")] {
+        let cookie = set_cookie(resp, name).unwrap_or_else(|| panic!("{name} cookie"));
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    }
+    let signed_in = idp
+        .finish(
+            &app,
+            &bob,
+            "acme",
+            &location(&start),
+            ("bob", "bob@acme.test"),
+            |_| {},
+        )
+        .await;
+    let cookie = session_cookie(&signed_in).expect("session cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
 }
 
-fn session_cookie(r: &reqwest::Response) -> Option<String> {
+fn set_cookie(r: &reqwest::Response, prefix: &str) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("teamportal="))
+        .find(|v| v.starts_with(prefix))
         .map(str::to_string)
+}
+
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    set_cookie(r, "teamportal=")
 }
 
 /// The cookie is not sent again with every page (that cost every request an encryption),
