@@ -1,6 +1,7 @@
 //! Domain types and rules: Team IDs, emails, roles and who may do what. No I/O here.
 
 mod ids;
+pub mod net;
 mod roles;
 pub mod text;
 
