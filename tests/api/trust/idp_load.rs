@@ -219,7 +219,7 @@ async fn a_failing_jwks_is_asked_once_by_concurrent_callbacks() {
     let answers = join_all(started.iter().enumerate().map(|(i, (c, authorize))| {
         let sub = format!("u{i}");
         async move {
-            idp.finish(&app, c, "acme", authorize, (&sub, "bob@acme.test"), |_| {})
+            idp.finish(app, c, "acme", authorize, (&sub, "bob@acme.test"), |_| {})
                 .await
         }
     }))
@@ -232,7 +232,7 @@ async fn a_failing_jwks_is_asked_once_by_concurrent_callbacks() {
         1,
         "one JWKS fetch for 10 callbacks"
     );
-    assert_no_sign_in(&app);
+    assert_no_sign_in(app);
 }
 
 #[actix_web::test]
