@@ -52,6 +52,8 @@ pub struct Extras {
     pub team_source: &'static str,
     /// An already bound listener (the demo needs its port before building settings).
     pub listener: Option<TcpListener>,
+    /// How long IdP discovery is trusted (tests use zero to exercise refreshes).
+    pub discovery_ttl: Option<std::time::Duration>,
 }
 
 impl Default for Extras {
@@ -61,6 +63,7 @@ impl Default for Extras {
             extra_routes: None,
             team_source: "config",
             listener: None,
+            discovery_ttl: None,
         }
     }
 }
@@ -138,7 +141,10 @@ impl Application {
         let flusher = spawn_flusher(meter.clone(), tokens.clone(), store.clone(), stop.clone());
 
         // Teams made from the shell keep their SSO settings (secret sealed) in the store.
-        let registry = Registry::new(settings.teams.clone());
+        let mut registry = Registry::new(settings.teams.clone());
+        if let Some(ttl) = extras.discovery_ttl {
+            registry.providers = crate::sso::Providers::with_discovery_ttl(ttl);
+        }
         let sealer = key.sealer();
         for t in store
             .run_blocking(|c| teams::shell_teams(c))

@@ -79,6 +79,8 @@ pub struct RawSecurity {
     pub password_login: bool,
     pub session_idle_minutes: Option<i64>,
     pub session_max_hours: Option<i64>,
+    #[serde(default)]
+    pub allow_private_issuers: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -172,6 +174,8 @@ pub struct SecuritySettings {
     pub password_login: bool,
     pub session_idle: time::Duration,
     pub session_max: time::Duration,
+    /// Issuers typed in the browser may be on loopback, private or link-local addresses.
+    pub allow_private_issuers: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -225,6 +229,9 @@ pub struct TeamConfig {
     pub provisioning: Provisioning,
     pub admin_groups: Vec<String>,
     pub trust_email: bool,
+    /// Made with `admin create-team`, so its admin chose the IdP: the IdP is trusted for
+    /// that team's identities only, and its metadata is held to stricter rules.
+    pub browser_managed: bool,
 }
 
 impl TeamConfig {
@@ -384,6 +391,7 @@ pub fn validate(
         password_login: raw.security.password_login,
         session_idle: time::Duration::minutes(session_idle.max(1)),
         session_max: time::Duration::hours(session_max.max(1)),
+        allow_private_issuers: raw.security.allow_private_issuers,
     };
 
     let mut teams: Vec<TeamConfig> = Vec::new();
@@ -659,6 +667,7 @@ fn check_team(
         provisioning,
         admin_groups,
         trust_email: raw.trust_email,
+        browser_managed: false,
     })
 }
 

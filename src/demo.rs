@@ -123,6 +123,7 @@ pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
         provisioning: Provisioning::Jit,
         admin_groups: Vec::new(),
         trust_email: false,
+        browser_managed: false,
     }];
 
     seed(&settings).map_err(|source| BuildError::Store {
@@ -163,6 +164,7 @@ pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
             extra_routes: Some(routes),
             team_source: "demo",
             listener: Some(listener),
+            discovery_ttl: None,
         },
     )?;
     Ok((app, base))

@@ -107,9 +107,11 @@ fn sso_message(e: &SsoError) -> (&'static str, String) {
             "Try again shortly",
             "Too many sign-in attempts came from your address. Wait a minute and try again.".into(),
         ),
-        SsoError::Misconfigured(why) => (
+        // Only the reason teamportal wrote: the detail (IdP URLs, upstream statuses) goes to
+        // the log and to admins on /settings/sso.
+        SsoError::Misconfigured { public, .. } => (
             "Single sign-on is misconfigured",
-            format!("Sign-in cannot work until an administrator fixes the SSO settings: {why}."),
+            format!("Sign-in cannot work until an administrator fixes the SSO settings: {public}."),
         ),
         SsoError::Invalid(why) => ("Sign-in failed", why.clone()),
         SsoError::AccessDenied(_) => (
@@ -138,7 +140,9 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Sso(e) => match e {
                 SsoError::UnknownTeam => StatusCode::NOT_FOUND,
-                SsoError::Unreachable(_) | SsoError::Misconfigured(_) => StatusCode::BAD_GATEWAY,
+                SsoError::Unreachable(_) | SsoError::Misconfigured { .. } => {
+                    StatusCode::BAD_GATEWAY
+                }
                 SsoError::Unavailable(_) | SsoError::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
                 SsoError::Timeout => StatusCode::GATEWAY_TIMEOUT,
                 SsoError::TooManyStarts => StatusCode::TOO_MANY_REQUESTS,

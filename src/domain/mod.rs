@@ -3,6 +3,7 @@
 pub mod admission;
 pub mod domains;
 mod ids;
+pub mod net;
 mod roles;
 pub mod text;
 pub mod tokens;

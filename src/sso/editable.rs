@@ -1,9 +1,13 @@
 //! Teams whose SSO settings live in the database (made with `teamportal admin create-team`)
 //! rather than the config file: turning stored records into live settings, parsing the
-//! settings form, and describing changes for the audit log with secrets masked.
+//! settings form (issuers off the public internet refused), and describing changes for the
+//! audit log with secrets masked.
+
+use std::net::{IpAddr, ToSocketAddrs};
 
 use crate::config::{check_issuer, ClientAuth, Provisioning, Secret, TeamConfig};
 use crate::crypto::Sealer;
+use crate::domain::net::is_public_ip;
 use crate::domain::{Email, TeamId};
 use crate::store::teams::{ShellTeam, SsoRecord};
 
@@ -29,6 +33,7 @@ pub fn to_config(sealer: &Sealer, team: &ShellTeam, sso: &SsoRecord) -> Option<T
         provisioning: Provisioning::parse(&sso.provisioning).unwrap_or(Provisioning::Jit),
         admin_groups: sso.admin_groups.clone(),
         trust_email: sso.trust_email,
+        browser_managed: true,
     })
 }
 
@@ -110,6 +115,51 @@ pub fn parse_form(
         admin_groups,
         trust_email: matches!(form.trust_email.as_deref(), Some("on" | "true" | "1")),
     })
+}
+
+/// Refuses an issuer typed in the browser whose host is, or resolves to, an address off the
+/// public internet (loopback, private, link-local, unspecified...): the admin of one team
+/// must not make the portal fetch from the machine it runs on or its private network.
+/// Every resolved address must be public, so a name with one public and one private address
+/// is refused too. The message never says which address a name resolved to (that would
+/// answer DNS questions about the private network).
+pub async fn check_issuer_address(issuer: &str) -> Result<(), String> {
+    let url = url::Url::parse(issuer).map_err(|_| format!("Issuer {issuer:?} is not a URL."))?;
+    let refused = || {
+        format!(
+            "Issuer {issuer:?}: its host is on a loopback, private or link-local address. \
+             Issuers entered here must be on the public internet (the operator may allow \
+             others with [security] allow_private_issuers = true)."
+        )
+    };
+    let addresses: Vec<IpAddr> = match url.host() {
+        Some(url::Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
+        Some(url::Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
+        Some(url::Host::Domain(name)) => {
+            let target = (name.to_string(), url.port_or_known_default().unwrap_or(443));
+            let resolved = tokio::task::spawn_blocking(move || {
+                target
+                    .to_socket_addrs()
+                    .map(|a| a.map(|a| a.ip()).collect::<Vec<_>>())
+            })
+            .await
+            .map_err(|_| "The issuer's host name could not be checked. Try again.".to_string())?;
+            resolved.map_err(|_| {
+                format!("Issuer {issuer:?}: its host name does not resolve to an address.")
+            })?
+        }
+        None => return Err(format!("Issuer {issuer:?} has no host.")),
+    };
+    if addresses.is_empty() {
+        return Err(format!(
+            "Issuer {issuer:?}: its host name does not resolve to an address."
+        ));
+    }
+    if addresses.into_iter().all(is_public_ip) {
+        Ok(())
+    } else {
+        Err(refused())
+    }
 }
 
 /// "field: old -> new" for each change, secrets shown only as changed or not.

@@ -16,7 +16,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::provider::{check_status, Discovery, Jwks};
+use super::provider::{check_browser_endpoints, check_status, Discovery, Jwks};
 use super::{redirect_uri, scopes, Registry, SsoError};
 use crate::config::{ClientAuth, TeamConfig};
 use crate::crypto;
@@ -76,7 +76,8 @@ pub struct StartRequest {
 }
 
 /// Prepares a sign-in and returns the IdP's authorize URL to redirect the browser to.
-/// Discovery (and its issuer check) happens before any redirect.
+/// Discovery (and its issuer check) happens before any redirect, and so does, for a team
+/// whose admin chose its IdP, the check that the browser stays on the IdP's own host.
 pub async fn start(
     registry: &Registry,
     store: &Store,
@@ -87,9 +88,10 @@ pub async fn start(
     let issuer = team.issuer_str();
     let discovery = registry.providers.discovery(&issuer).await?;
     if discovery.token_endpoint.is_none() {
-        return Err(SsoError::Misconfigured(
-            "the discovery document has no token_endpoint".into(),
-        ));
+        return Err(no_token_endpoint());
+    }
+    if team.browser_managed {
+        check_browser_endpoints(&team.issuer, &discovery)?;
     }
 
     let state = crypto::random_string(32);
@@ -153,6 +155,20 @@ pub struct Finished {
 
 fn invalid(why: &str) -> SsoError {
     SsoError::Invalid(why.to_string())
+}
+
+fn no_token_endpoint() -> SsoError {
+    SsoError::misconfigured("the discovery document has no token_endpoint", "")
+}
+
+/// An OAuth error code as a page may quote it: the IdP (or whoever crafted the redirect)
+/// chooses it, so only the characters such codes use (RFC 6749 names like
+/// `invalid_grant`) and no more than 64 of them.
+fn error_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || *c == '.')
+        .take(64)
+        .collect()
 }
 
 /// Takes the pending login named by the response's `state`: started in this browser (checked
@@ -221,11 +237,7 @@ pub async fn finish(
         }
         return Err(SsoError::Invalid(format!(
             "The identity provider refused the sign-in ({}).",
-            error
-                .chars()
-                .filter(|c| c.is_ascii_graphic())
-                .take(64)
-                .collect::<String>()
+            error_code(error)
         )));
     }
 
@@ -360,9 +372,10 @@ async fn exchange_code(
     code: &str,
     verifier: &str,
 ) -> Result<TokenResponse, SsoError> {
-    let endpoint = discovery.token_endpoint.clone().ok_or_else(|| {
-        SsoError::Misconfigured("the discovery document has no token_endpoint".into())
-    })?;
+    let endpoint = discovery
+        .token_endpoint
+        .clone()
+        .ok_or_else(no_token_endpoint)?;
     let redirect = redirect_uri(base, team.id.as_str());
     let mut form = vec![
         ("grant_type", "authorization_code"),
@@ -402,16 +415,19 @@ async fn exchange_code(
             .await
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
+        // The page quotes the OAuth error code, never the upstream status.
         let error = body
             .and_then(|b| b.error)
-            .unwrap_or_else(|| status.to_string());
+            .map(|e| error_code(&e))
+            .filter(|e| !e.is_empty())
+            .unwrap_or_else(|| "no error code".into());
         return Err(match error.as_str() {
-            "invalid_client" | "unauthorized_client" => SsoError::Misconfigured(
-                "the identity provider refused teamportal's client credentials (invalid_client): check client_id and the client secret".into(),
+            "invalid_client" | "unauthorized_client" => SsoError::misconfigured(
+                "the identity provider refused teamportal's client credentials (invalid_client): check client_id and the client secret",
+                format!("the token endpoint answered {status} {error}"),
             ),
             _ => SsoError::Invalid(format!(
-                "The identity provider did not accept the sign-in code ({}). Start the sign-in again.",
-                error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect::<String>()
+                "The identity provider did not accept the sign-in code ({error}). Start the sign-in again."
             )),
         });
     }
@@ -428,17 +444,41 @@ async fn verify_id_token<'t>(
     nonce: &str,
 ) -> Result<&'t openidconnect::IdTokenClaims<GroupsClaim, CoreGenderClaim>, SsoError> {
     let jwks = registry.providers.jwks(issuer, discovery).await?;
-    match check_claims(team, issuer, jwks, token, nonce) {
+    let claims = match check_claims(team, issuer, jwks.clone(), token, nonce) {
         Err(ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::NoMatchingKey,
         )) => {
             // Unknown kid: the IdP may have rotated its keys. Refresh once (rate limited).
-            match registry.providers.refresh_jwks(issuer, discovery).await? {
-                Some(fresh) => check_claims(team, issuer, fresh, token, nonce).map_err(refusal),
-                None => Err(invalid("The ID token is signed with an unknown key.")),
+            match registry
+                .providers
+                .refresh_jwks(issuer, discovery, &jwks)
+                .await?
+            {
+                Some(fresh) => check_claims(team, issuer, fresh, token, nonce).map_err(refusal)?,
+                None => return Err(invalid("The ID token is signed with an unknown key.")),
             }
         }
-        other => other.map_err(refusal),
+        other => other.map_err(refusal)?,
+    };
+    check_authorized_party(claims, &team.client_id)?;
+    Ok(claims)
+}
+
+/// OIDC Core 3.1.3.7 step 5, which the openidconnect crate leaves out: an `azp` claim, when
+/// present, must name this client. Otherwise the token was issued to another application
+/// of the same IdP (the audience alone does not prove it was meant for us).
+fn check_authorized_party(
+    claims: &openidconnect::IdTokenClaims<GroupsClaim, CoreGenderClaim>,
+    client_id: &str,
+) -> Result<(), SsoError> {
+    match claims.authorized_party() {
+        Some(azp) if azp.as_str() != client_id => {
+            tracing::warn!(azp = ?azp.as_str(), "ID token refused: azp is another client");
+            Err(invalid(
+                "The ID token was issued to another application (azp is not this portal's client ID).",
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

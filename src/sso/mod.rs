@@ -18,7 +18,13 @@ pub use provider::Providers;
 use crate::config::TeamConfig;
 
 /// Why a sign-in did not happen; each maps to a status and a page in `error.rs`.
-#[derive(Debug, thiserror::Error)]
+///
+/// The `Display` text is the detailed cause, for the log and for admins (the SSO settings
+/// page, a failed test sign-in): it may name IdP URLs and upstream status codes. Pages for
+/// anyone else are built from the variant alone (and `Misconfigured`'s `public`), because an
+/// IdP chosen by one team's admin must not learn anything through another visitor's page,
+/// and a visitor has no use for the IdP's internals.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SsoError {
     #[error("no team with this Team ID")]
     UnknownTeam,
@@ -30,8 +36,15 @@ pub enum SsoError {
     Unavailable(String),
     #[error("the identity provider is rate limiting sign-ins")]
     RateLimited,
-    #[error("the identity provider is misconfigured: {0}")]
-    Misconfigured(String),
+    /// `public` is written by teamportal and safe for anyone; `detail` is the cause.
+    #[error(
+        "the identity provider is misconfigured: {}",
+        with_detail(public, detail)
+    )]
+    Misconfigured {
+        public: &'static str,
+        detail: String,
+    },
     #[error("invalid sign-in: {0}")]
     Invalid(String),
     #[error("the identity provider denied access")]
@@ -44,13 +57,42 @@ pub enum SsoError {
     TooManyStarts,
 }
 
+fn with_detail(public: &str, detail: &str) -> String {
+    if detail.is_empty() || detail == public {
+        public.to_string()
+    } else {
+        format!("{public} ({detail})")
+    }
+}
+
 impl SsoError {
     pub fn from_transport(e: reqwest::Error) -> SsoError {
         if e.is_timeout() {
             SsoError::Timeout
         } else {
-            // The error text may contain the URL but never credentials (sent in headers/body).
-            SsoError::Unreachable(e.without_url().to_string())
+            // For the log and admins: where, and the underlying cause (refused, DNS, TLS).
+            // URLs carry no credentials (those go in headers and bodies); queries are cut.
+            let mut detail = e
+                .url()
+                .map(|u| format!("{}: ", provider::without_query(u)))
+                .unwrap_or_default();
+            let mut causes = String::new();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                causes.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            detail.push_str(&e.without_url().to_string());
+            detail.push_str(&causes);
+            SsoError::Unreachable(detail)
+        }
+    }
+
+    /// A misconfiguration with a reason anyone may read and the cause behind it.
+    pub fn misconfigured(public: &'static str, detail: impl Into<String>) -> SsoError {
+        SsoError::Misconfigured {
+            public,
+            detail: detail.into(),
         }
     }
 }

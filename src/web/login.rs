@@ -108,13 +108,13 @@ pub(super) fn html_with_cookie(
     resp.body(body)
 }
 
+/// The IdP's end-session link for the signed-out page, from cached discovery only: this
+/// page is anonymous, so visiting it must never make the portal call an IdP.
 async fn idp_logout_url(state: &AppState, team: &TeamConfig) -> Option<String> {
-    let d = state
-        .sso
-        .providers
-        .discovery(&team.issuer_str())
-        .await
-        .ok()?;
+    let d = state.sso.providers.cached_discovery(&team.issuer_str())?;
+    if team.browser_managed {
+        sso::provider::check_browser_endpoints(&team.issuer, &d).ok()?;
+    }
     let mut url = d.end_session_endpoint.clone()?;
     url.query_pairs_mut()
         .append_pair("client_id", &team.client_id)

@@ -13,6 +13,7 @@ use crate::config::TeamConfig;
 use crate::error::{AppError, Result};
 use crate::session::TypedSession;
 use crate::sso::editable::{self, SettingsForm};
+use crate::sso::provider::check_browser_endpoints;
 use crate::sso::{self, CallbackParams, StartRequest};
 use crate::store::audit::Actor;
 use crate::store::logins::PendingLogin;
@@ -82,7 +83,17 @@ pub async fn sso_page(
 ) -> Result<HttpResponse> {
     let team = state.sso.get(admin.0.team()).ok_or(AppError::NotFound)?;
     let base = state.settings.server.base();
-    let discovery = state.sso.providers.discovery(&team.issuer_str()).await;
+    let discovery = state
+        .sso
+        .providers
+        .discovery(&team.issuer_str())
+        .await
+        .and_then(|d| {
+            if team.browser_managed {
+                check_browser_endpoints(&team.issuer, &d)?;
+            }
+            Ok(d)
+        });
     let editable = !config_managed(&state, admin.0.team());
     let (shell, pending) = if editable {
         stored(&state, admin.0.team()).await?
@@ -124,6 +135,9 @@ pub async fn save_and_test(
     let shell = shell.ok_or(AppError::NotFound)?;
     let record = editable::parse_form(&state.sealer, me.team(), &form.0, &shell.sso)
         .map_err(|errors| AppError::BadRequest(errors.join(" ")))?;
+    check_issuer_allowed(&state, &record.issuer)
+        .await
+        .map_err(AppError::BadRequest)?;
     let test_config = editable::to_config(&state.sealer, &shell, &record)
         .ok_or_else(|| AppError::Internal("the client secret could not be sealed".into()))?;
     let summary = editable::describe_change(&shell.sso, &record);
@@ -158,6 +172,16 @@ pub async fn save_and_test(
             Ok(back())
         }
     }
+}
+
+/// An issuer submitted here must be on the public internet unless the operator allows
+/// otherwise; that holds for a resubmitted unchanged one too, since what the form sends is
+/// what the test sign-in and then every sign-in will fetch from.
+async fn check_issuer_allowed(state: &AppState, issuer: &str) -> std::result::Result<(), String> {
+    if state.settings.security.allow_private_issuers {
+        return Ok(());
+    }
+    editable::check_issuer_address(issuer).await
 }
 
 async fn record_test(
@@ -206,13 +230,18 @@ pub async fn finish_test(
     ))?;
     let config = editable::to_config(&state.sealer, &shell, &pending.sso)
         .ok_or_else(|| AppError::Internal("pending client secret could not be opened".into()))?;
-    let outcome = match sso::finish(&state.sso, &state.settings.server.base(), &config, login, params).await {
-        Ok(f) if f.identity.email.as_str() == me.email => None,
-        Ok(f) => Some(format!(
-            "The test sign-in came back as {}, not as you ({}). Sign in to the identity provider as yourself and test again.",
-            f.identity.email, me.email
-        )),
-        Err(e) => Some(e.to_string()),
+    // Checked again: the setting may have changed, or the name moved, since the save.
+    let outcome = match check_issuer_allowed(state, &pending.sso.issuer).await {
+        Err(refused) => Some(refused),
+        Ok(()) => match sso::finish(&state.sso, &state.settings.server.base(), &config, login, params).await {
+            Ok(f) if f.identity.email.as_str() == me.email => None,
+            Ok(f) => Some(format!(
+                "The test sign-in came back as {}, not as you ({}). Sign in to the identity provider as yourself and test again.",
+                f.identity.email, me.email
+            )),
+            // The admin sees the cause in full (URLs, upstream status): it is their IdP.
+            Err(e) => Some(e.to_string()),
+        },
     };
     record_test(state, team.id.as_str(), actor, outcome).await?;
     Ok(back())

@@ -440,15 +440,17 @@ async fn shell_team_on_real_idp() -> Sso {
     )
     .expect("the test IdP starts (run tests/run once)");
     let dir = tempfile::tempdir().unwrap();
+    // The test IdP is on loopback: the admin may enter it only when the operator allows.
+    let security = "[security]\nallow_private_issuers = true\n";
     crate::helpers::create_shell_team(
         dir.path(),
-        "",
+        security,
         &idp.issuer,
         "portal-shellco",
         "alice@acme.com",
         SHELL_SECRET,
     );
-    let app = crate::helpers::spawn_app_in(dir, "").await;
+    let app = crate::helpers::spawn_app_in(dir, security).await;
     idp.set_client(serde_json::json!({
         "client_id": "portal-shellco",
         "client_secret": SHELL_SECRET,

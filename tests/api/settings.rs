@@ -44,8 +44,12 @@ async fn callback_as(
         .await
 }
 
-/// A team made with `teamportal admin create-team` (client secret "right-secret").
-async fn shell_team_app(extra: &str) -> (TestApp, FakeIdp, std::path::PathBuf) {
+/// A team made with `teamportal admin create-team` (client secret "right-secret"), on an
+/// instance that lets its admin enter the loopback fake IdP's issuer; `security` is more of
+/// the `[security]` table.
+async fn shell_team_app(security: &str) -> (TestApp, FakeIdp, std::path::PathBuf) {
+    let extra = format!("[security]\nallow_private_issuers = true\n{security}");
+    let extra = extra.as_str();
     let idp = FakeIdp::start().await;
     idp.with(|s| s.client_secret = Some("right-secret".into()));
     let dir = tempfile::tempdir().expect("tempdir");
@@ -320,7 +324,7 @@ async fn a_test_that_returns_someone_else_does_not_pass() {
 
 #[actix_web::test]
 async fn break_glass_password_sign_in_when_enabled() {
-    let (app, idp, cfg) = shell_team_app("[security]\npassword_login = true\n").await;
+    let (app, idp, cfg) = shell_team_app("password_login = true\n").await;
     let admin = browser();
     sign_in(&app, &idp, &admin, "shellco", "a", "alice@shell.test").await;
     let out = teamportal(&cfg)

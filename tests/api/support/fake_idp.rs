@@ -1,5 +1,6 @@
 //! A misbehaving identity provider for hostile tests: the test decides exactly which ID
-//! token, userinfo and discovery document the portal receives.
+//! token, userinfo and discovery document the portal receives, how large its answers are,
+//! whether discovery and JWKS fail or wait, and counts every call.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -35,6 +36,19 @@ pub struct State {
     pub token_status: Option<u16>,
     /// When set, the token endpoint demands this client secret (HTTP Basic).
     pub client_secret: Option<String>,
+    pub discovery_calls: usize,
+    /// Discovery answers with this status (and no body) instead of the document.
+    pub discovery_status: Option<u16>,
+    /// The JWKS answers with this status (and no body) instead of the keys.
+    pub jwks_status: Option<u16>,
+    /// Fields replacing or adding to the discovery document (off-host endpoints,
+    /// `end_session_endpoint`...).
+    pub discovery_overrides: serde_json::Map<String, Value>,
+    /// "discovery", "jwks", "token" or "userinfo" -> pad that JSON answer with a string of
+    /// this many bytes, streamed in chunks without a Content-Length.
+    pub padding: HashMap<&'static str, usize>,
+    /// While set and closed, discovery requests wait (see [`FakeIdp::hold_discovery`]).
+    pub discovery_gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 pub struct FakeIdp {
@@ -148,6 +162,19 @@ impl FakeIdp {
         f(&mut self.state.lock().expect("lock"))
     }
 
+    /// From now on discovery requests are counted but not answered until
+    /// [`FakeIdp::release_discovery`].
+    pub fn hold_discovery(&self) {
+        self.with(|s| s.discovery_gate = Some(Arc::new(tokio::sync::Semaphore::new(0))));
+    }
+
+    /// Answers every held and later discovery request.
+    pub fn release_discovery(&self) {
+        if let Some(gate) = self.with(|s| s.discovery_gate.take()) {
+            gate.close();
+        }
+    }
+
     /// Plays the IdP's part of a sign-in the portal started at `authorize`: a fresh code for
     /// an ID token with valid claims for `sub` and `email` (changed by `adjust`), then the
     /// browser's trip to the team's callback. The portal's answer.
@@ -218,10 +245,43 @@ pub fn time_now() -> i64 {
         .as_secs() as i64
 }
 
+/// A JSON answer, padded and streamed in chunks (no Content-Length) when the test asked for
+/// a large one from this endpoint.
+fn answer(s: &State, endpoint: &str, mut v: Value) -> HttpResponse {
+    let Some(n) = s.padding.get(endpoint).copied() else {
+        return HttpResponse::Ok().json(v);
+    };
+    v["padding"] = Value::String("x".repeat(n));
+    let body = v.to_string().into_bytes();
+    let chunks: Vec<Result<web::Bytes, actix_web::Error>> = body
+        .chunks(64 * 1024)
+        .map(|c| Ok(web::Bytes::copy_from_slice(c)))
+        .collect();
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(futures_util::stream::iter(chunks))
+}
+
+fn status(code: u16) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(code).expect("status")).finish()
+}
+
 async fn discovery(st: web::Data<Mutex<State>>, iss: web::Data<String>) -> HttpResponse {
+    let gate = {
+        let mut s = st.lock().expect("lock");
+        s.discovery_calls += 1;
+        s.discovery_gate.clone()
+    };
+    if let Some(gate) = gate {
+        // Closed by release_discovery: acquiring then fails at once, for everyone.
+        let _ = gate.acquire().await;
+    }
     let s = st.lock().expect("lock");
+    if let Some(code) = s.discovery_status {
+        return status(code);
+    }
     let i = iss.get_ref();
-    HttpResponse::Ok().json(json!({
+    let mut doc = json!({
         "issuer": s.discovery_issuer.clone().unwrap_or_else(|| i.clone()),
         "authorization_endpoint": format!("{i}/authorize"),
         "token_endpoint": format!("{i}/token"),
@@ -231,13 +291,20 @@ async fn discovery(st: web::Data<Mutex<State>>, iss: web::Data<String>) -> HttpR
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "authorization_response_iss_parameter_supported": s.iss_param_supported
-    }))
+    });
+    for (k, v) in &s.discovery_overrides {
+        doc[k] = v.clone();
+    }
+    answer(&s, "discovery", doc)
 }
 
 async fn jwks(st: web::Data<Mutex<State>>) -> HttpResponse {
     let mut s = st.lock().expect("lock");
     s.jwks_calls += 1;
-    HttpResponse::Ok().json(json!({"keys": s.jwks}))
+    if let Some(code) = s.jwks_status {
+        return status(code);
+    }
+    answer(&s, "jwks", json!({"keys": s.jwks}))
 }
 
 async fn token(
@@ -266,7 +333,7 @@ async fn token(
     }
     let code = form.get("code").cloned().unwrap_or_default();
     match s.codes.remove(&code) {
-        Some(v) => HttpResponse::Ok().json(v),
+        Some(v) => answer(&s, "token", v),
         None => HttpResponse::BadRequest().json(json!({"error": "invalid_grant"})),
     }
 }
@@ -281,8 +348,8 @@ async fn userinfo(st: web::Data<Mutex<State>>, req: actix_web::HttpRequest) -> H
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default()
         .to_string();
-    match s.userinfo.get(&at) {
-        Some(v) => HttpResponse::Ok().json(v),
+    match s.userinfo.get(&at).cloned() {
+        Some(v) => answer(&s, "userinfo", v),
         None => HttpResponse::Unauthorized().finish(),
     }
 }

@@ -3,5 +3,7 @@
 mod admin_email;
 mod anonymous;
 mod domains;
+mod idp_load;
 mod login_csrf;
+mod tenant_idp;
 mod tokens;
