@@ -12,4 +12,5 @@ mod shell;
 mod sso_e2e;
 mod team;
 mod tokens;
+mod trust;
 mod web_basics;
