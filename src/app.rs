@@ -178,6 +178,7 @@ impl Application {
         );
         let idle = settings.security.session_idle.whole_seconds();
         let extra_routes = extras.extra_routes;
+        let body_timeout = settings.server.body_timeout;
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(session_store.clone(), cookie_key.clone())
@@ -205,6 +206,9 @@ impl Application {
                         .into()
                 }))
                 .wrap(session)
+                .wrap(actix_web::middleware::from_fn(move |req, next| {
+                    routes::body_deadline::body_deadline(body_timeout, req, next)
+                }))
                 .wrap(middleware::security_headers(https))
                 .wrap(actix_web::middleware::from_fn(middleware::log_requests))
                 .configure(routes::configure)

@@ -1,2 +1,4 @@
 mod files;
 mod search;
+mod transport;
+mod tuned_app;
