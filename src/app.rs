@@ -31,6 +31,8 @@ pub struct AppState {
     pub meter: Arc<Meter>,
     pub tokens: Arc<TokenIndex>,
     pub login_limiter: RateLimiter,
+    /// Anonymous refusals written to the audit log, per address (`web::audit::record_refusal`).
+    pub refusal_limiter: RateLimiter,
     /// Pages of team lists, valid while their team's list version stands.
     pub team_pages: Arc<PageCache>,
     /// Those pages' rows as rendered HTML, valid while the page above is the same.
@@ -73,6 +75,7 @@ pub struct Application {
     store: Store,
     stop: Arc<AtomicBool>,
     flusher: std::thread::JoinHandle<()>,
+    audit_retention_days: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +119,10 @@ impl Application {
         store
             .run_blocking(|c| teams::sync_from_config(c, &settings.teams, extras.team_source))
             .map_err(store_err)?;
+        let audit_retention_days = settings.security.audit_retention_days;
+        store
+            .run_blocking(|c| crate::retention::purge(c, audit_retention_days))
+            .map_err(store_err)?;
 
         let tokens = Arc::new(TokenIndex::default());
         tokens.reload(&store).map_err(store_err)?;
@@ -149,6 +156,10 @@ impl Application {
             meter: meter.clone(),
             tokens,
             login_limiter: RateLimiter::new(100, 100),
+            refusal_limiter: RateLimiter::new(
+                routes::audit::REFUSALS_PER_MINUTE,
+                routes::audit::REFUSALS_PER_MINUTE,
+            ),
             team_pages: Arc::default(),
             team_rows: Arc::default(),
             demo_accounts: extras.demo_accounts,
@@ -239,6 +250,7 @@ impl Application {
             store,
             stop,
             flusher,
+            audit_retention_days,
         })
     }
 
@@ -249,7 +261,12 @@ impl Application {
     /// Serves until SIGTERM/Ctrl-C (actix handles both gracefully), then writes the last
     /// usage counters.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let purger = actix_web::rt::spawn(crate::retention::daily(
+            self.store.clone(),
+            self.audit_retention_days,
+        ));
         let result = self.server.await;
+        purger.abort();
         self.stop.store(true, Ordering::Relaxed);
         self.flusher.thread().unpark();
         let (meter, store) = (self.meter.clone(), self.store.clone());

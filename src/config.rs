@@ -79,6 +79,7 @@ pub struct RawSecurity {
     pub password_login: bool,
     pub session_idle_minutes: Option<i64>,
     pub session_max_hours: Option<i64>,
+    pub audit_retention_days: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -178,6 +179,8 @@ pub struct SecuritySettings {
     pub password_login: bool,
     pub session_idle: time::Duration,
     pub session_max: time::Duration,
+    /// Audit rows older than this are deleted (daily, and at start).
+    pub audit_retention_days: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -386,10 +389,19 @@ pub fn validate(
             "must be at least 1",
         );
     }
+    let audit_retention_days = raw.security.audit_retention_days.unwrap_or(400);
+    if !(1..=36_500).contains(&audit_retention_days) {
+        errors.push(
+            "security.audit_retention_days",
+            audit_retention_days.to_string(),
+            "must be from 1 to 36500",
+        );
+    }
     let security = SecuritySettings {
         password_login: raw.security.password_login,
         session_idle: time::Duration::minutes(session_idle.max(1)),
         session_max: time::Duration::hours(session_max.max(1)),
+        audit_retention_days: audit_retention_days.clamp(1, 36_500),
     };
 
     let mut teams: Vec<TeamConfig> = Vec::new();

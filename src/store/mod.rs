@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_team_page_scale.sql"),
     include_str!("migrations/0005_team_list_index.sql"),
     include_str!("migrations/0006_team_list_version.sql"),
+    include_str!("migrations/0007_audit_repeats.sql"),
 ];
 
 #[derive(Clone)]

@@ -1,3 +1,4 @@
+mod abuse;
 mod files;
 mod search;
 mod transport;
