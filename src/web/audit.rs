@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::domain::text::strip_unsafe;
 use crate::error::Result;
 use crate::sso::ratelimit::address_label;
 use crate::store::audit::{self, Actor, Filter};
@@ -63,9 +64,10 @@ pub async fn audit_page(
     admin: Admin,
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse> {
+    // Search input, as on the team page: no control characters.
     let clean = |s: &Option<String>| {
         s.as_deref()
-            .map(str::trim)
+            .map(strip_unsafe)
             .filter(|s| !s.is_empty())
             .map(|s| s.chars().take(100).collect::<String>())
     };

@@ -28,6 +28,16 @@ async fn a_team_search_with_a_nul_or_other_controls_answers_200_and_changes_noth
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("bob@acme.com"), "{page}");
 
+    // The audit log's filters are search input too.
+    let (status, page) = app.text(&alice, "/audit?person=%00").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (status, page) = app.text(&alice, "/audit?person=al%00ice").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        !page.contains("Nothing recorded that matches."),
+        "the filter is the name without the NUL: {page}"
+    );
+
     assert_eq!(
         app.count("SELECT count(*) FROM users") + app.count("SELECT count(*) FROM audit"),
         before,
