@@ -33,6 +33,8 @@ pub struct AppState {
     pub login_limiter: RateLimiter,
     /// The cookies of browsers that are not signed in (anonymous CSRF, sign-in binding).
     pub browser_cookies: BrowserCookies,
+    /// Anonymous refusals written to the audit log, per address (`web::audit::record_refusal`).
+    pub refusal_limiter: RateLimiter,
     /// Pages of team lists, valid while their team's list version stands.
     pub team_pages: Arc<PageCache>,
     /// Those pages' rows as rendered HTML, valid while the page above is the same.
@@ -78,6 +80,7 @@ pub struct Application {
     store: Store,
     stop: Arc<AtomicBool>,
     flusher: std::thread::JoinHandle<()>,
+    audit_retention_days: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +134,10 @@ impl Application {
             let lines: Vec<String> = collisions.iter().map(|c| c.to_string()).collect();
             return Err(BuildError::Domains(lines.join("\n")));
         }
+        let audit_retention_days = settings.security.audit_retention_days;
+        store
+            .run_blocking(|c| crate::retention::purge(c, audit_retention_days))
+            .map_err(store_err)?;
 
         let tokens = Arc::new(TokenIndex::default());
         store
@@ -170,6 +177,10 @@ impl Application {
             tokens,
             login_limiter: RateLimiter::new(100, 100),
             browser_cookies: BrowserCookies::new(&key, settings.server.is_https()),
+            refusal_limiter: RateLimiter::new(
+                routes::audit::REFUSALS_PER_MINUTE,
+                routes::audit::REFUSALS_PER_MINUTE,
+            ),
             team_pages: Arc::default(),
             team_rows: Arc::default(),
             demo_accounts: extras.demo_accounts,
@@ -199,6 +210,7 @@ impl Application {
         );
         let idle = settings.security.session_idle.whole_seconds();
         let extra_routes = extras.extra_routes;
+        let body_timeout = settings.server.body_timeout;
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(session_store.clone(), cookie_key.clone())
@@ -226,6 +238,9 @@ impl Application {
                         .into()
                 }))
                 .wrap(session)
+                .wrap(actix_web::middleware::from_fn(move |req, next| {
+                    routes::body_deadline::body_deadline(body_timeout, req, next)
+                }))
                 .wrap(middleware::security_headers(https))
                 .wrap(actix_web::middleware::from_fn(middleware::log_requests))
                 .configure(routes::configure)
@@ -256,6 +271,7 @@ impl Application {
             store,
             stop,
             flusher,
+            audit_retention_days,
         })
     }
 
@@ -266,7 +282,12 @@ impl Application {
     /// Serves until SIGTERM/Ctrl-C (actix handles both gracefully), then writes the last
     /// usage counters.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let purger = actix_web::rt::spawn(crate::retention::daily(
+            self.store.clone(),
+            self.audit_retention_days,
+        ));
         let result = self.server.await;
+        purger.abort();
         self.stop.store(true, Ordering::Relaxed);
         self.flusher.thread().unpark();
         let (meter, store) = (self.meter.clone(), self.store.clone());

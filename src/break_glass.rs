@@ -1,19 +1,29 @@
 //! Break-glass password sign-in for admins (argon2id), off unless configured, with
-//! failures limited per account and per address and every attempt audited.
+//! failures limited per (account, address) and per address, and every attempt audited.
+//! There is no account-wide limit: then anyone could lock the real admin out from
+//! everywhere by failing five times.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use std::net::IpAddr;
+
+use crate::sso::ratelimit::address_label;
 use crate::store::audit::{self, Actor};
 use crate::store::{attempts, users, Store, StoreError};
 
-/// Failures allowed per account and per address in a 15-minute window.
+/// Failures allowed for one account from one address in a 15-minute window.
 pub const MAX_FAILURES: i64 = 5;
+/// Failures allowed from one address in that window, whichever accounts it tries (an
+/// office behind one NAT may hold several admins).
+pub const MAX_ADDRESS_FAILURES: i64 = 20;
 
 pub enum Outcome {
     SignedIn(i64),
     Refused,
+    /// Not tried: too many failures. Not audited here, since it can repeat at any rate: the
+    /// caller records it (rate-limited, one row per address and minute).
     Throttled,
 }
 
@@ -40,30 +50,31 @@ fn verify(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// One sign-in attempt from `ip`. `email` must already be a valid address.
 pub async fn attempt(
     store: &Store,
     team: &str,
     email: &str,
     password: String,
-    ip: &str,
+    ip: IpAddr,
 ) -> Result<Outcome, StoreError> {
-    let (team, email, ip) = (team.to_string(), email.to_string(), ip.to_string());
+    let (team, email) = (team.to_string(), email.to_string());
     store
         .run(move |c| {
-            let account = format!("acct:{team}:{email}");
-            let address = format!("ip:{ip}");
+            let from = address_label(ip);
+            let pair = format!("acct:{team}:{email}@{from}");
+            let address = format!("ip:{from}");
+            if attempts::failures(c, &pair)? >= MAX_FAILURES
+                || attempts::failures(c, &address)? >= MAX_ADDRESS_FAILURES
+            {
+                return Ok(Outcome::Throttled);
+            }
             let actor = Actor {
                 user_id: None,
                 label: email.clone(),
-                ip: ip.clone(),
+                ip: ip.to_string(),
             };
             let team_known = crate::store::teams::get(c, &team)?.is_some();
-            if attempts::failures(c, &account)? >= MAX_FAILURES || attempts::failures(c, &address)? >= MAX_FAILURES {
-                if team_known {
-                    audit::record(c, &team, &actor, "password_sign_in_throttled", &email, "")?;
-                }
-                return Ok(Outcome::Throttled);
-            }
             let found = users::password_hash(c, &team, &email)?;
             // Hash even when there is no such account, so timing does not tell.
             let ok = match &found {
@@ -75,12 +86,14 @@ pub async fn attempt(
             };
             match found.filter(|_| ok) {
                 Some((user_id, _)) => {
-                    attempts::clear(c, &account)?;
+                    // Only this pair's count is cleared: the address's stays, so a valid
+                    // password for one account does not reset guessing at the others.
+                    attempts::clear(c, &pair)?;
                     audit::record(c, &team, &Actor { user_id: Some(user_id), ..actor }, "password_sign_in", &email, "break-glass")?;
                     Ok(Outcome::SignedIn(user_id))
                 }
                 None => {
-                    attempts::record_failure(c, &account)?;
+                    attempts::record_failure(c, &pair)?;
                     attempts::record_failure(c, &address)?;
                     if team_known {
                         audit::record(c, &team, &actor, "password_sign_in_failed", &email, "")?;

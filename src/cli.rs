@@ -92,6 +92,7 @@ pub enum AdminCommand {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    private_files();
     init_tracing();
     match cli.command {
         Command::CheckConfig => check_config(cli.config.as_deref()),
@@ -100,6 +101,14 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo { listen, database } => demo(listen, database),
         Command::Admin(cmd) => with_settings(cli.config.as_deref(), |s| admin(s, cmd)),
     }
+}
+
+/// The database, its WAL and SHM, the instance key and backups hold secrets (sealed tokens,
+/// session keys): set before any command creates a file, the umask makes them 0600 (and
+/// directories 0700) whatever the caller's umask was.
+fn private_files() {
+    use nix::sys::stat::{umask, Mode};
+    umask(Mode::from_bits_truncate(0o077));
 }
 
 fn init_tracing() {
@@ -263,7 +272,14 @@ fn backup(settings: Settings, dest: &Path) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    match store::backup(&settings.database, dest) {
+    // The umask already makes the copy 0600; the copy is the whole database, so its mode
+    // is set outright as well rather than depending on that.
+    let written = store::backup(&settings.database, dest).and_then(|()| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| StoreError::Task(format!("cannot make {} 0600: {e}", dest.display())))
+    });
+    match written {
         Ok(()) => {
             println!("backup written to {}", dest.display());
             ExitCode::SUCCESS

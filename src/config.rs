@@ -81,6 +81,7 @@ pub struct RawSecurity {
     pub session_max_hours: Option<i64>,
     #[serde(default)]
     pub allow_private_issuers: bool,
+    pub audit_retention_days: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,7 +150,13 @@ pub struct ServerSettings {
     pub public_url: Url,
     pub workers: usize,
     pub trusted_proxies: Vec<IpAddr>,
+    /// How long a request's body may take to arrive after its headers. Not a config key:
+    /// the contract says 10 s; tests shorten it to see the deadline without waiting.
+    pub body_timeout: std::time::Duration,
 }
+
+/// See [`ServerSettings::body_timeout`].
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ServerSettings {
     pub fn is_https(&self) -> bool {
@@ -176,6 +183,8 @@ pub struct SecuritySettings {
     pub session_max: time::Duration,
     /// Issuers typed in the browser may be on loopback, private or link-local addresses.
     pub allow_private_issuers: bool,
+    /// Audit rows older than this are deleted (daily, and at start).
+    pub audit_retention_days: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -387,11 +396,20 @@ pub fn validate(
             "must be at least 1",
         );
     }
+    let audit_retention_days = raw.security.audit_retention_days.unwrap_or(400);
+    if !(1..=36_500).contains(&audit_retention_days) {
+        errors.push(
+            "security.audit_retention_days",
+            audit_retention_days.to_string(),
+            "must be from 1 to 36500",
+        );
+    }
     let security = SecuritySettings {
         password_login: raw.security.password_login,
         session_idle: time::Duration::minutes(session_idle.max(1)),
         session_max: time::Duration::hours(session_max.max(1)),
         allow_private_issuers: raw.security.allow_private_issuers,
+        audit_retention_days: audit_retention_days.clamp(1, 36_500),
     };
 
     let mut teams: Vec<TeamConfig> = Vec::new();
@@ -431,6 +449,7 @@ pub fn validate(
                 public_url,
                 workers,
                 trusted_proxies,
+                body_timeout: BODY_TIMEOUT,
             },
             database,
             billing,

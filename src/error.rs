@@ -25,6 +25,8 @@ pub enum AppError {
     SignInRequired,
     #[error("request body too large")]
     TooLarge,
+    #[error("request body did not arrive in time")]
+    SlowBody,
     #[error(transparent)]
     Sso(#[from] SsoError),
     #[error("sign-in refused: {0}")]
@@ -80,6 +82,7 @@ impl AppError {
             AppError::Sso(e) => sso_message(e),
             AppError::SignInRequired => ("Sign in", "Sign in to continue.".into()),
             AppError::TooLarge => ("Too large", "The request was larger than teamportal accepts.".into()),
+            AppError::SlowBody => ("Too slow", "The request's body did not arrive in time. Nothing was changed; try again.".into()),
             AppError::Store(_) | AppError::Internal(_) => (
                 "Something went wrong",
                 "teamportal could not complete this request. Nothing was changed. Try again in a moment; if it keeps happening, tell your administrator.".into(),
@@ -137,6 +140,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::SignInRequired => StatusCode::SEE_OTHER,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::SlowBody => StatusCode::REQUEST_TIMEOUT,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Sso(e) => match e {
                 SsoError::UnknownTeam => StatusCode::NOT_FOUND,

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod metering;
+pub mod retention;
 pub mod session;
 pub mod sso;
 pub mod store;

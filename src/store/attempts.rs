@@ -1,4 +1,4 @@
-//! Failure counters for break-glass password sign-in, per account and per address.
+//! Failure counters for break-glass password sign-in, per (account, address) and per address.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -36,4 +36,12 @@ pub fn record_failure(conn: &Connection, bucket: &str) -> Result<(), StoreError>
 pub fn clear(conn: &Connection, bucket: &str) -> Result<(), StoreError> {
     conn.execute("DELETE FROM login_attempts WHERE bucket = ?1", [bucket])?;
     Ok(())
+}
+
+/// Deletes counters whose window has closed (they count nothing any more); how many went.
+pub fn purge_expired(conn: &Connection) -> Result<usize, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM login_attempts WHERE window_start <= ?1",
+        params![now() - WINDOW_SECS],
+    )?)
 }

@@ -1,7 +1,8 @@
 //! The audit log: who did what, to whom, when and from where. Rows are written in the same
-//! transaction as the change they describe.
+//! transaction as the change they describe. Text in a row is capped, anonymous repeats share
+//! one row per minute, and rows past the retention period are deleted.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now, StoreError};
 
@@ -23,6 +24,22 @@ impl Actor {
     }
 }
 
+/// The most bytes of text kept in a row's actor, target and detail: much of it comes from
+/// outside (emails typed at the door, IdP error messages), and a row is no place for 60 KB.
+pub const MAX_TEXT: usize = 1024;
+
+/// `s` cut to at most [`MAX_TEXT`] bytes, at a character boundary.
+fn cap(s: &str) -> &str {
+    if s.len() <= MAX_TEXT {
+        return s;
+    }
+    let mut end = MAX_TEXT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 pub fn record(
     conn: &Connection,
     team_id: &str,
@@ -38,14 +55,55 @@ pub fn record(
             team_id,
             now(),
             actor.user_id,
-            actor.label,
+            cap(&actor.label),
             action,
-            target,
-            detail,
-            actor.ip
+            cap(target),
+            cap(detail),
+            cap(&actor.ip)
         ],
     )?;
     Ok(())
+}
+
+/// Records an anonymous event that may repeat (a refused callback, a throttled attempt):
+/// the first from `actor.ip` for this team and action in a UTC minute is a row, the rest
+/// of that minute count on it. Nothing is written for a team that does not exist.
+pub fn record_repeated(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    let team_known = tx
+        .query_row("SELECT 1 FROM teams WHERE id = ?1", [team_id], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if !team_known {
+        return Ok(());
+    }
+    let t = now();
+    let minute = t - t.rem_euclid(60);
+    let counted = tx.execute(
+        "UPDATE audit SET repeats = repeats + 1
+         WHERE id = (SELECT id FROM audit
+                     WHERE team_id = ?1 AND ip = ?2 AND action = ?3 AND actor_id IS NULL
+                       AND at >= ?4 AND at < ?4 + 60
+                     ORDER BY id LIMIT 1)",
+        params![team_id, cap(&actor.ip), action, minute],
+    )?;
+    if counted == 0 {
+        record(&tx, team_id, actor, action, target, detail)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Deletes rows recorded before `cutoff` (Unix seconds); how many went.
+pub fn purge_before(conn: &Connection, cutoff: i64) -> Result<usize, StoreError> {
+    Ok(conn.execute("DELETE FROM audit WHERE at < ?1", [cutoff])?)
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +115,8 @@ pub struct Entry {
     pub target: String,
     pub detail: String,
     pub ip: String,
+    /// How many times this happened in the row's minute (anonymous repeats), else 1.
+    pub repeats: i64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -88,7 +148,7 @@ pub fn list(
         |r| r.get(0),
     )?;
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, at, actor, action, target, detail, ip FROM audit WHERE {where_sql}
+        "SELECT id, at, actor, action, target, detail, ip, repeats FROM audit WHERE {where_sql}
          ORDER BY id DESC LIMIT ?4 OFFSET ?5"
     ))?;
     let rows = stmt
@@ -101,6 +161,7 @@ pub fn list(
                 target: r.get(4)?,
                 detail: r.get(5)?,
                 ip: r.get(6)?,
+                repeats: r.get(7)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -120,4 +181,112 @@ pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().expect("db");
+        crate::store::migrate(&mut c).expect("migrate");
+        c.execute(
+            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
+             VALUES ('acme', 'Acme', 'config', 'https://idp.test', 'c', 0)",
+            [],
+        )
+        .expect("team");
+        c
+    }
+
+    fn anonymous(ip: &str) -> Actor {
+        Actor {
+            user_id: None,
+            label: "anonymous".into(),
+            ip: ip.into(),
+        }
+    }
+
+    #[test]
+    fn target_and_detail_are_stored_cut_at_1_kib_on_a_character_boundary() {
+        let c = db();
+        // 'é' is two bytes: 1 KiB falls inside the 513th of them in the detail.
+        let (target, detail) = ("t".repeat(5_000), format!("x{}", "é".repeat(3_000)));
+        record(
+            &c,
+            "acme",
+            &anonymous("192.0.2.1"),
+            "test",
+            &target,
+            &detail,
+        )
+        .expect("record");
+        let (t, d): (String, String) = c
+            .query_row("SELECT target, detail FROM audit", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("row");
+        assert_eq!(t, "t".repeat(MAX_TEXT));
+        assert_eq!(d, format!("x{}", "é".repeat(511)));
+        assert!(d.len() <= MAX_TEXT && detail.starts_with(&d));
+    }
+
+    #[test]
+    fn repeats_of_one_address_and_action_in_a_minute_share_a_row() {
+        let mut c = db();
+        for _ in 0..3 {
+            record_repeated(
+                &mut c,
+                "acme",
+                &anonymous("192.0.2.1"),
+                "refused",
+                "",
+                "why",
+            )
+            .expect("record");
+        }
+        record_repeated(
+            &mut c,
+            "acme",
+            &anonymous("192.0.2.2"),
+            "refused",
+            "",
+            "why",
+        )
+        .expect("record");
+        record_repeated(&mut c, "acme", &anonymous("192.0.2.1"), "other", "", "").expect("record");
+        record_repeated(&mut c, "nope", &anonymous("192.0.2.1"), "refused", "", "")
+            .expect("an unknown team records nothing");
+        let (rows, _) = list(&c, "acme", &Filter::default(), 0, 50).expect("list");
+        let mut seen: Vec<(String, String, i64)> = rows
+            .into_iter()
+            .map(|e| (e.ip, e.action, e.repeats))
+            .collect();
+        seen.sort();
+        // Unless the minute turned between the writes, the first address's three are one.
+        let first: i64 = seen
+            .iter()
+            .filter(|(ip, a, _)| ip == "192.0.2.1" && a == "refused")
+            .map(|(_, _, n)| n)
+            .sum();
+        assert_eq!(first, 3);
+        assert!(seen.len() <= 4, "{seen:?}");
+        assert!(seen.contains(&("192.0.2.2".into(), "refused".into(), 1)));
+        assert!(seen.contains(&("192.0.2.1".into(), "other".into(), 1)));
+    }
+
+    #[test]
+    fn rows_before_the_cutoff_are_purged_and_later_ones_kept() {
+        let c = db();
+        record(&c, "acme", &anonymous(""), "new", "", "").expect("record");
+        c.execute(
+            "INSERT INTO audit (team_id, at, actor, action) VALUES ('acme', 1000, 'x', 'old')",
+            [],
+        )
+        .expect("old row");
+        assert_eq!(purge_before(&c, 2000).expect("purge"), 1);
+        let (rows, _) = list(&c, "acme", &Filter::default(), 0, 50).expect("list");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].action, "new");
+    }
 }

@@ -47,7 +47,7 @@ pub fn page(
                     thead { tr { th { "When" } th { "Who" } th { "Action" } th { "On" } th { "Details" } th { "From" } } }
                     tbody {
                         @for e in rows {
-                            tr { td { (when(Some(e.at))) } td { (e.actor) } td { code { (e.action) } } td { (e.target) } td { (e.detail) } td { (e.ip) } }
+                            tr { td { (when(Some(e.at))) } td { (e.actor) } td { code { (e.action) } } td { (e.target) } td { (e.detail) @if e.repeats > 1 { " (" (e.repeats) " times this minute)" } } td { (e.ip) } }
                         }
                     }
                 }

@@ -1,17 +1,56 @@
-//! The audit log for admins: newest first, paged, filtered by action and person.
+//! The audit log for admins: newest first, paged, filtered by action and person; and the
+//! one way anonymous refusals reach it.
+
+use std::net::IpAddr;
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::domain::text::strip_unsafe;
 use crate::error::Result;
-use crate::store::audit::{self, Filter};
+use crate::sso::ratelimit::address_label;
+use crate::store::audit::{self, Actor, Filter};
 use crate::store::StoreError;
 use crate::views;
 
 use super::extract::Admin;
 
 pub const PER_PAGE: i64 = 50;
+
+/// Refusals of anonymous visitors (a bad callback, a throttled break-glass attempt) cost
+/// the visitor nothing, so they reach the store at most at this rate per address (IPv6 per
+/// /64), and those of one minute, address and action share one row with a count.
+pub const REFUSALS_PER_MINUTE: u32 = 30;
+
+/// Audits an anonymous refusal from `ip` in `team` (nothing for an unknown team). A failure
+/// to write is logged, never shown: the visitor's answer is the refusal either way.
+pub async fn record_refusal(
+    state: &AppState,
+    team: &str,
+    ip: IpAddr,
+    who: &str,
+    action: &'static str,
+    target: &str,
+    detail: &str,
+) {
+    if !state.refusal_limiter.allow(ip) {
+        return;
+    }
+    let actor = Actor {
+        user_id: None,
+        label: who.to_string(),
+        ip: address_label(ip),
+    };
+    let (team, target, detail) = (team.to_string(), target.to_string(), detail.to_string());
+    let written: std::result::Result<(), StoreError> = state
+        .store
+        .run(move |c| audit::record_repeated(c, &team, &actor, action, &target, &detail))
+        .await;
+    if let Err(err) = written {
+        tracing::warn!(error = %err, action, "could not audit a refusal");
+    }
+}
 
 #[derive(Deserialize)]
 pub struct AuditQuery {
@@ -25,9 +64,10 @@ pub async fn audit_page(
     admin: Admin,
     q: web::Query<AuditQuery>,
 ) -> Result<HttpResponse> {
+    // Search input, as on the team page: no control characters.
     let clean = |s: &Option<String>| {
         s.as_deref()
-            .map(str::trim)
+            .map(strip_unsafe)
             .filter(|s| !s.is_empty())
             .map(|s| s.chars().take(100).collect::<String>())
     };

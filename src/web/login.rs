@@ -1,6 +1,7 @@
 //! Signing in and out: the Corporate SSO form, SP- and IdP-initiated flows, the callback,
 //! break-glass password sign-in and sign-out.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_session::Session;
@@ -16,7 +17,6 @@ use crate::domain::{domains, Email, TeamId};
 use crate::error::{AppError, Result};
 use crate::session::TypedSession;
 use crate::sso::{self, redirect, CallbackParams, SsoError, StartRequest};
-use crate::store::audit::{self, Actor};
 use crate::store::logins;
 use crate::store::teams;
 use crate::store::users::{self, Identity, User};
@@ -342,12 +342,13 @@ pub async fn sso_callback(
     })?;
     let typed = TypedSession(&session);
     let base = state.settings.server.base();
-    let ip = client_ip(&req, &state.settings.server.trusted_proxies).to_string();
+    let peer = client_ip(&req, &state.settings.server.trusted_proxies);
+    let ip = peer.to_string();
 
     let refused = |e: SsoError| {
-        let (state, team, ip) = (state.clone(), team.clone(), ip.clone());
+        let (state, team) = (state.clone(), team.clone());
         async move {
-            record_refusal(&state, &team, &ip, &e).await;
+            record_refusal(&state, &team, peer, &e).await;
             AppError::from(e)
         }
     };
@@ -406,8 +407,9 @@ pub(super) async fn admit(
         .await?)
 }
 
-/// Refusals by a check are audited (who tried is unknown, so the actor is the address).
-async fn record_refusal(state: &AppState, team: &TeamConfig, ip: &str, e: &SsoError) {
+/// Refusals by a check are audited (who tried is unknown, so the actor is the address),
+/// rate-limited and aggregated per address: anyone can send a bad callback.
+async fn record_refusal(state: &AppState, team: &TeamConfig, ip: IpAddr, e: &SsoError) {
     if !matches!(
         e,
         SsoError::Invalid(_)
@@ -417,22 +419,17 @@ async fn record_refusal(state: &AppState, team: &TeamConfig, ip: &str, e: &SsoEr
     ) {
         return;
     }
-    let (team_id, actor, detail) = (
-        team.id.as_str().to_string(),
-        Actor {
-            user_id: None,
-            label: "anonymous".into(),
-            ip: ip.to_string(),
-        },
-        e.to_string(),
-    );
-    let result: std::result::Result<(), crate::store::StoreError> = state
-        .store
-        .run(move |c| audit::record(c, &team_id, &actor, "sign_in_refused", "", &detail))
-        .await;
-    if let Err(err) = result {
-        tracing::warn!(error = %err, "could not audit a refused sign-in");
-    }
+    let detail = e.to_string();
+    super::audit::record_refusal(
+        state,
+        team.id.as_str(),
+        ip,
+        "anonymous",
+        "sign_in_refused",
+        "",
+        &detail,
+    )
+    .await;
 }
 
 /// Okta's "Okta Simplified" tile mode posts an unsolicited ID token here: refused.
@@ -488,11 +485,28 @@ pub async fn login_password(
     if !state.settings.security.password_login {
         return Err(AppError::NotFound);
     }
-    let ip = client_ip(&req, &state.settings.server.trusted_proxies).to_string();
+    let ip = client_ip(&req, &state.settings.server.trusted_proxies);
     let f = form.0;
-    let team = f.team_id.trim().to_ascii_lowercase();
-    let email = f.email.trim().to_lowercase();
-    let outcome = crate::break_glass::attempt(&state.store, &team, &email, f.password, &ip).await?;
+    // Checked before anything is counted or audited: what is typed here is stored.
+    let team = TeamId::parse(&f.team_id.trim().to_ascii_lowercase())
+        .map_err(|rule| AppError::BadRequest(format!("The Team ID is not valid: {rule}.")))?;
+    let email = Email::parse(&f.email).ok_or_else(|| {
+        AppError::BadRequest("The email does not look like an email address.".into())
+    })?;
+    let (team, email) = (team.as_str(), email.as_str());
+    let outcome = crate::break_glass::attempt(&state.store, team, email, f.password, ip).await?;
+    if let crate::break_glass::Outcome::Throttled = outcome {
+        super::audit::record_refusal(
+            &state,
+            team,
+            ip,
+            email,
+            "password_sign_in_throttled",
+            email,
+            "",
+        )
+        .await;
+    }
     match outcome {
         crate::break_glass::Outcome::SignedIn(user_id) => {
             TypedSession(&session).sign_in(user_id);

@@ -4,6 +4,7 @@ pub mod api;
 pub mod assets;
 pub mod audit;
 pub mod billing;
+pub mod body_deadline;
 pub mod client_ip;
 pub mod confirm;
 pub mod extract;

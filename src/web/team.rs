@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::config::Provisioning;
+use crate::domain::text::strip_unsafe;
 use crate::domain::{Email, Role};
 use crate::error::{AppError, Result};
 use crate::store::{invites, members, users};
@@ -27,7 +28,9 @@ pub async fn team_page(
     who: SignedIn,
     query: web::Query<TeamQuery>,
 ) -> Result<HttpResponse> {
-    let q = query.q.trim().chars().take(100).collect::<String>();
+    // Control characters (a NUL above all) never reach the store's search; a query of
+    // nothing else is no filter.
+    let q = strip_unsafe(&query.q).chars().take(100).collect::<String>();
     let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
     let cache = state.team_pages.clone();
     let (me, data) = who

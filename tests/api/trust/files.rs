@@ -1,0 +1,101 @@
+//! Every file teamportal creates is the operator's alone (0600): the database with its WAL
+//! and SHM, the instance key, and backups, whatever umask the caller started it with.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn teamportal() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_teamportal"));
+    c.env_remove("TEAMPORTAL_CONFIG").env("RUST_LOG", "warn");
+    c
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{} exists: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// GET over a plain socket; the status line's code.
+fn status_of(port: u16, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out.lines().next().unwrap_or_default().to_string())
+}
+
+#[test]
+fn serve_and_backup_create_the_database_its_wal_and_shm_the_key_and_the_backup_0600() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\npath = \"portal.db\"\n"),
+    )
+    .expect("cfg");
+    // The parent's umask is the permissive default of most shells (022): without its own,
+    // teamportal's files would come out 0644.
+    let mut child = teamportal()
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let mut healthy = false;
+    while started.elapsed() < Duration::from_secs(20) {
+        if status_of(port, "/healthz").is_ok_and(|s| s.starts_with("HTTP/1.1 200")) {
+            healthy = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let db = dir.path().join("portal.db");
+    let files = [
+        db.clone(),
+        dir.path().join("portal.db-wal"),
+        dir.path().join("portal.db-shm"),
+        dir.path().join("portal.db.key"),
+    ];
+    // Read while the server runs: the WAL and SHM exist only while a connection is open.
+    let modes: Vec<(String, u32)> = files
+        .iter()
+        .map(|f| (f.display().to_string(), mode(f)))
+        .collect();
+
+    let dest = dir.path().join("copy.db");
+    let backup = teamportal()
+        .arg("backup")
+        .arg(&dest)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .expect("backup runs");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    assert!(healthy, "serve answered /healthz");
+    for (file, m) in modes {
+        assert_eq!(m, 0o600, "{file} is {m:o}");
+    }
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    assert_eq!(mode(&dest), 0o600, "the backup is {:o}", mode(&dest));
+}
