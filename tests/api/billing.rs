@@ -371,6 +371,9 @@ async fn token_names_a_spreadsheet_would_run_are_escaped_in_the_csv() {
         "-2",
         "@SUM(A1)",
         "plain, \"quoted\"",
+        // A spreadsheet set to split at ';' would see a second cell here.
+        "ci;=cmd|' /C calc'!A0",
+        "a;b",
     ];
     let mut ids = Vec::new();
     for name in names {
@@ -393,6 +396,8 @@ async fn token_names_a_spreadsheet_would_run_are_escaped_in_the_csv() {
         ",'-2,",
         ",'@SUM(A1),",
         ",\"plain, \"\"quoted\"\"\",",
+        ",\"'ci;=cmd|' /C calc'!A0\",",
+        ",\"a;b\",",
     ] {
         assert!(csv.contains(cell), "{cell} in\n{csv}");
     }

@@ -7,6 +7,7 @@ mod domains;
 mod files;
 mod idp_load;
 mod login_csrf;
+mod names;
 mod search;
 mod tenant_idp;
 mod tokens;
