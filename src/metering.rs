@@ -109,14 +109,6 @@ impl TokenIndex {
         }
         Some(v.clone())
     }
-
-    pub fn len(&self) -> usize {
-        self.map.read().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// (token id, UTC day number since the epoch).
