@@ -302,10 +302,16 @@ mod tests {
             .expect("remove");
         assert!(index.catch_up(&conn).expect("removal"));
         assert!(index.lookup(&hash, 0).is_none());
-        conn.execute_batch("UPDATE users SET active = 1 WHERE id = 1; UPDATE api_tokens SET name = 'ci\u{7}' WHERE id = 7")
+        conn.execute_batch("UPDATE users SET active = 1 WHERE id = 1; UPDATE api_tokens SET name = 'deploy' WHERE id = 7")
             .expect("restore");
         assert!(index.catch_up(&conn).expect("restore"));
-        assert!(index.lookup(&hash, 0).is_some());
+        assert_eq!(
+            index
+                .lookup(&hash, 0)
+                .map(|t| t.token.name.clone())
+                .as_deref(),
+            Some("deploy")
+        );
         // last_used_at (written every second by the flush) is no change to follow.
         conn.execute_batch("UPDATE api_tokens SET last_used_at = 5 WHERE id = 7")
             .expect("used");
