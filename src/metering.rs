@@ -109,14 +109,6 @@ impl TokenIndex {
         }
         Some(v.clone())
     }
-
-    pub fn len(&self) -> usize {
-        self.map.read().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// (token id, UTC day number since the epoch).
@@ -285,6 +277,50 @@ pub fn spawn_flusher(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_index_applies_only_what_changed_and_skips_a_catch_up_when_nothing_did() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db"), 2).expect("store");
+        let conn = store.pool().get().expect("conn");
+        conn.execute_batch(
+            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
+                 VALUES ('acme', 'Acme', 'config', 'https://idp', 'c', 0);
+             INSERT INTO users (id, team_id, issuer, subject, email, role, role_source, joined_via, created_at)
+                 VALUES (1, 'acme', 'https://idp', 's', 'a@acme.com', 'admin', 'manual', 'jit', 0);
+             INSERT INTO api_tokens (id, team_id, name, prefix, secret_hash, secret_enc, created_by, personal, created_at)
+                 VALUES (7, 'acme', 'ci', 'tp_', zeroblob(32), x'00', 1, 1, 0);",
+        )
+        .expect("seed");
+        let index = TokenIndex::default();
+        let hash = [0u8; 32];
+        assert!(index.catch_up(&conn).expect("first"));
+        assert_eq!(index.lookup(&hash, 0).map(|t| t.token.id), Some(7));
+        assert!(!index.catch_up(&conn).expect("no-op"), "nothing changed");
+        // The creator's removal alone takes a personal token out; a rename comes through.
+        conn.execute_batch("UPDATE users SET active = 0 WHERE id = 1")
+            .expect("remove");
+        assert!(index.catch_up(&conn).expect("removal"));
+        assert!(index.lookup(&hash, 0).is_none());
+        conn.execute_batch("UPDATE users SET active = 1 WHERE id = 1; UPDATE api_tokens SET name = 'deploy' WHERE id = 7")
+            .expect("restore");
+        assert!(index.catch_up(&conn).expect("restore"));
+        assert_eq!(
+            index
+                .lookup(&hash, 0)
+                .map(|t| t.token.name.clone())
+                .as_deref(),
+            Some("deploy")
+        );
+        // last_used_at (written every second by the flush) is no change to follow.
+        conn.execute_batch("UPDATE api_tokens SET last_used_at = 5 WHERE id = 7")
+            .expect("used");
+        assert!(!index.catch_up(&conn).expect("last used"));
+        conn.execute_batch("UPDATE api_tokens SET revoked_at = 9 WHERE id = 7")
+            .expect("revoke");
+        assert!(index.catch_up(&conn).expect("revoke"));
+        assert!(index.lookup(&hash, 0).is_none());
+    }
 
     #[test]
     fn day_strings_are_utc_dates() {

@@ -9,6 +9,8 @@ use super::{copyable, csrf_field, when, Chrome};
 /// One page of the team's tokens, as the viewer may see them.
 pub struct Listing<'a> {
     pub team_id: &'a str,
+    /// `public_url` without the trailing slash, for the proxy example.
+    pub portal_url: &'a str,
     pub me: i64,
     pub is_admin: bool,
     pub tokens: &'a [Token],
@@ -26,8 +28,7 @@ pub fn page(c: &Chrome<'_>, l: &Listing<'_>, shown: Option<&(i64, String)>, now:
         Some(c),
         html! {
             h1 { "API tokens" }
-            p.muted { "Tokens are shared by the whole team. Services check them at " code { "GET " (verify) } " with " code { "Authorization: Bearer <token>" } "; with " code { "team" } ", a token of another team answers 403. For nginx " code { "auth_request" } ":" }
-            pre.mono { code { "location = /_teamportal_verify {\n    internal;\n    proxy_pass http://127.0.0.1:8080" (verify) ";\n    proxy_pass_request_body off;\n    proxy_set_header Content-Length \"\";\n    proxy_set_header Authorization $http_authorization;\n}" } }
+            p.muted { "Tokens are shared by the whole team. Services check them at " code { "GET " (verify) } " with " code { "Authorization: Bearer <token>" } "; with " code { "team" } ", a token of another team answers 403 (see " a href="#proxy" { "the proxy example" } " below)." }
             @if let Some((id, secret)) = shown {
                 section.secret.banner.ok role="status" {
                     h2 { "Token secret" }
@@ -95,6 +96,11 @@ pub fn page(c: &Chrome<'_>, l: &Listing<'_>, shown: Option<&(i64, String)>, now:
                         a rel="next" href=(format!("/tokens?page={}", l.page + 1)) { "Next →" }
                     }
                 }
+            }
+            section #proxy {
+                h2 { "Use with a proxy" }
+                p { "Pass " code { "team" } " so that only this team's tokens get through. For nginx " code { "auth_request" } ":" }
+                pre.mono { code { "location = /_teamportal_verify {\n    internal;\n    proxy_pass " (l.portal_url) (verify) ";\n    proxy_pass_request_body off;\n    proxy_set_header Content-Length \"\";\n    proxy_set_header Authorization $http_authorization;\n}" } }
             }
         },
     )

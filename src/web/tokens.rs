@@ -24,10 +24,12 @@ async fn render(
         .store
         .run(move |c| tokens::list(c, &team, viewer, admin, page))
         .await?;
+    let portal_url = state.settings.server.base();
     let body = views::tokens::page(
         &me.chrome("/tokens"),
         &views::tokens::Listing {
             team_id: me.team(),
+            portal_url: &portal_url,
             me: me.user.id,
             is_admin: admin,
             tokens: &list,

@@ -104,6 +104,13 @@ async fn verify_with_team_refuses_a_valid_token_of_another_or_unknown_team_with_
         0
     );
     assert_eq!(app.count("SELECT count(*) FROM usage_reports"), 0);
+
+    // The tokens page's proxy example passes the team too.
+    let (_, page) = app.text(&alice, "/tokens").await;
+    assert!(
+        page.contains(&format!("proxy_pass {}/api/v1/verify?team=acme;", app.base)),
+        "{page}"
+    );
 }
 
 // Item 11: a revoke that commits while a member removal brings the index up to date must not
