@@ -148,7 +148,10 @@ impl Application {
         let flusher = spawn_flusher(meter.clone(), tokens.clone(), store.clone(), stop.clone());
 
         // Teams made from the shell keep their SSO settings (secret sealed) in the store.
-        let mut registry = Registry::new(settings.teams.clone());
+        let mut registry = Registry::new(
+            settings.teams.clone(),
+            settings.security.allow_private_issuers,
+        );
         if let Some(ttl) = extras.discovery_ttl {
             registry.providers = crate::sso::Providers::with_discovery_ttl(ttl);
         }

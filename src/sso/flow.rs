@@ -86,7 +86,10 @@ pub async fn start(
 ) -> Result<Url, SsoError> {
     let team = &req.team;
     let issuer = team.issuer_str();
-    let discovery = registry.providers.discovery(&issuer).await?;
+    let discovery = registry
+        .providers
+        .discovery(&issuer, registry.reach(team))
+        .await?;
     if discovery.token_endpoint.is_none() {
         return Err(no_token_endpoint());
     }
@@ -241,7 +244,10 @@ pub async fn finish(
         )));
     }
 
-    let discovery = registry.providers.discovery(&issuer).await?;
+    let discovery = registry
+        .providers
+        .discovery(&issuer, registry.reach(team))
+        .await?;
     // RFC 9207: the authorization response names its issuer (mix-up attack defence).
     match params.iss.as_deref() {
         Some(iss) if iss != issuer => {
@@ -316,7 +322,7 @@ pub async fn finish(
         if let (Some(endpoint), Some(access)) =
             (&discovery.userinfo_endpoint, tokens.access_token.as_deref())
         {
-            match userinfo(registry, endpoint, access).await {
+            match userinfo(registry, registry.reach(team), endpoint, access).await {
                 Ok(info) => {
                     if info.sub != subject {
                         return Err(invalid(
@@ -383,9 +389,11 @@ async fn exchange_code(
         ("redirect_uri", redirect.as_str()),
         ("code_verifier", verifier),
     ];
+    let reach = registry.reach(team);
+    super::provider::check_reach(reach, &endpoint)?;
     let mut req = registry
         .providers
-        .http()
+        .http(reach)
         .post(endpoint)
         .header("Accept", "application/json");
     match team.client_auth {
@@ -443,7 +451,8 @@ async fn verify_id_token<'t>(
     token: &'t OidcIdToken,
     nonce: &str,
 ) -> Result<&'t openidconnect::IdTokenClaims<GroupsClaim, CoreGenderClaim>, SsoError> {
-    let jwks = registry.providers.jwks(issuer, discovery).await?;
+    let reach = registry.reach(team);
+    let jwks = registry.providers.jwks(issuer, discovery, reach).await?;
     let claims = match check_claims(team, issuer, jwks.clone(), token, nonce) {
         Err(ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::NoMatchingKey,
@@ -451,7 +460,7 @@ async fn verify_id_token<'t>(
             // Unknown kid: the IdP may have rotated its keys. Refresh once (rate limited).
             match registry
                 .providers
-                .refresh_jwks(issuer, discovery, &jwks)
+                .refresh_jwks(issuer, discovery, &jwks, reach)
                 .await?
             {
                 Some(fresh) => check_claims(team, issuer, fresh, token, nonce).map_err(refusal)?,
@@ -558,12 +567,14 @@ struct UserInfo {
 
 async fn userinfo(
     registry: &Registry,
+    reach: super::provider::Reach,
     endpoint: &Url,
     access_token: &str,
 ) -> Result<UserInfo, SsoError> {
+    super::provider::check_reach(reach, endpoint)?;
     let resp = registry
         .providers
-        .http()
+        .http(reach)
         .get(endpoint.clone())
         .bearer_auth(access_token)
         .header("Accept", "application/json")

@@ -101,11 +101,30 @@ impl SsoError {
 pub struct Registry {
     teams: RwLock<BTreeMap<String, Arc<TeamConfig>>>,
     pub providers: Providers,
+    /// `[security] allow_private_issuers`: browser-managed teams' IdPs may be anywhere.
+    pub allow_private_issuers: bool,
 }
 
 impl Registry {
-    pub fn new(teams: Vec<TeamConfig>) -> Registry {
+    /// What the portal's requests for `team` may reach: anything for teams the operator
+    /// configured, public addresses only for a team whose admin chose its IdP. An issuer
+    /// written as a loopback or private address can only have come from the operator
+    /// (`admin create-team`; the browser refuses such issuers without
+    /// `allow_private_issuers`), so its requests may go there.
+    pub fn reach(&self, team: &TeamConfig) -> provider::Reach {
+        if team.browser_managed
+            && !self.allow_private_issuers
+            && !provider::names_private_address(&team.issuer)
+        {
+            provider::Reach::PublicOnly
+        } else {
+            provider::Reach::Any
+        }
+    }
+
+    pub fn new(teams: Vec<TeamConfig>, allow_private_issuers: bool) -> Registry {
         Registry {
+            allow_private_issuers,
             teams: RwLock::new(
                 teams
                     .into_iter()

@@ -20,6 +20,7 @@ use url::Url;
 
 use super::SsoError;
 use crate::config::is_loopback_host;
+use crate::domain::net::is_public_ip;
 
 pub type Jwks = JsonWebKeySet<CoreJsonWebKey>;
 
@@ -132,8 +133,91 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Which addresses the portal's own requests to an IdP may reach. A browser-managed team's
+/// admin chose its IdP, and that IdP's discovery document names the token, userinfo and JWKS
+/// URLs the server then calls: without a bound, such an admin could make the portal call the
+/// machine's loopback services or the private network (and read the answers' status back on
+/// /settings/sso). So for those teams every request resolves host names to public addresses
+/// only, at connect time (a name that later resolves elsewhere gains nothing), and refuses
+/// private IP literals, unless the operator sets `[security] allow_private_issuers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Any,
+    PublicOnly,
+}
+
+/// A DNS resolver that keeps only public addresses.
+struct PublicAddressesOnly;
+
+impl reqwest::dns::Resolve for PublicAddressesOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let found = tokio::task::spawn_blocking(move || {
+                use std::net::ToSocketAddrs;
+                (host.as_str(), 0)
+                    .to_socket_addrs()
+                    .map(|a| a.collect::<Vec<_>>())
+            })
+            .await??;
+            let public: Vec<std::net::SocketAddr> =
+                found.into_iter().filter(|a| is_public_ip(a.ip())).collect();
+            if public.is_empty() {
+                return Err("the host resolves to no public address".into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Refuses a URL whose host is a non-public IP literal when only public addresses may be
+/// reached (literals never go through the resolver).
+pub fn check_reach(reach: Reach, url: &Url) -> Result<(), SsoError> {
+    let literal = match url.host() {
+        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+        _ => None,
+    };
+    match (reach, literal) {
+        (Reach::PublicOnly, Some(ip)) if !is_public_ip(ip) => Err(SsoError::misconfigured(
+            "the identity provider names an address the portal may not call",
+            format!(
+                "{} is on a loopback, private or link-local address (allowed only with [security] allow_private_issuers = true)",
+                without_query(url)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// True when the URL's host is `localhost` or a non-public IP literal.
+pub fn names_private_address(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => !is_public_ip(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => !is_public_ip(std::net::IpAddr::V6(ip)),
+        None => false,
+    }
+}
+
+fn http_client(reach: Reach) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .user_agent(concat!("teamportal/", env!("CARGO_PKG_VERSION")));
+    let builder = match reach {
+        Reach::Any => builder,
+        Reach::PublicOnly => builder.dns_resolver(Arc::new(PublicAddressesOnly)),
+    };
+    builder
+        .build()
+        .expect("the HTTP client builds with static settings")
+}
+
 struct Inner {
     http: reqwest::Client,
+    public_http: reqwest::Client,
     discovery_ttl: Duration,
     issuers: Mutex<HashMap<String, Arc<IssuerCache>>>,
 }
@@ -150,24 +234,19 @@ impl Providers {
 
     /// With discovery trusted for `ttl` (tests use zero to exercise refreshes).
     pub fn with_discovery_ttl(ttl: Duration) -> Providers {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .user_agent(concat!("teamportal/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds with static settings");
         Providers {
             inner: Arc::new(Inner {
-                http,
+                http: http_client(Reach::Any),
+                public_http: http_client(Reach::PublicOnly),
                 discovery_ttl: ttl,
                 issuers: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    pub fn http(&self) -> &reqwest::Client {
-        &self.inner.http
+    /// The client for requests that may reach what `reach` allows.
+    pub fn http(&self, reach: Reach) -> &reqwest::Client {
+        self.inner.client(reach)
     }
 
     fn cache(&self, issuer: &str) -> Arc<IssuerCache> {
@@ -178,17 +257,17 @@ impl Providers {
     }
 
     /// Discovery for `issuer`, cached; its `issuer` must equal the configured one exactly.
-    pub async fn discovery(&self, issuer: &str) -> Result<Arc<Discovery>, SsoError> {
+    pub async fn discovery(&self, issuer: &str, reach: Reach) -> Result<Arc<Discovery>, SsoError> {
         let cache = self.cache(issuer);
-        if let Some(answer) = self.discovery_from(&cache, issuer) {
+        if let Some(answer) = self.discovery_from(&cache, issuer, reach) {
             return answer;
         }
         let _flight = cache.discovery_fetch.lock().await;
         // The fetch this one waited for may have answered already.
-        if let Some(answer) = self.discovery_from(&cache, issuer) {
+        if let Some(answer) = self.discovery_from(&cache, issuer, reach) {
             return answer;
         }
-        let result = self.inner.fetch_discovery(issuer).await;
+        let result = self.inner.fetch_discovery(issuer, reach).await;
         lock(&cache.discovery).record(&result);
         result
     }
@@ -199,13 +278,14 @@ impl Providers {
         &self,
         cache: &Arc<IssuerCache>,
         issuer: &str,
+        reach: Reach,
     ) -> Option<Result<Arc<Discovery>, SsoError>> {
         let seen = look(&mut lock(&cache.discovery), self.inner.discovery_ttl);
         match seen {
             Look::Fresh(d) => Some(Ok(d)),
             Look::Stale(d, refresh) => {
                 if refresh {
-                    self.refresh_in_background(cache.clone(), issuer.to_string());
+                    self.refresh_in_background(cache.clone(), issuer.to_string(), reach);
                 }
                 Some(Ok(d))
             }
@@ -214,11 +294,11 @@ impl Providers {
         }
     }
 
-    fn refresh_in_background(&self, cache: Arc<IssuerCache>, issuer: String) {
+    fn refresh_in_background(&self, cache: Arc<IssuerCache>, issuer: String, reach: Reach) {
         let inner = self.inner.clone();
         tokio::spawn(async move {
             let _flight = cache.discovery_fetch.lock().await;
-            let result = inner.fetch_discovery(&issuer).await;
+            let result = inner.fetch_discovery(&issuer, reach).await;
             if let Err(e) = &result {
                 tracing::warn!(issuer, error = %e, "discovery refresh failed; using the cached copy");
             }
@@ -236,7 +316,12 @@ impl Providers {
     }
 
     /// The cached JWKS, fetched on first use.
-    pub async fn jwks(&self, issuer: &str, discovery: &Discovery) -> Result<Arc<Jwks>, SsoError> {
+    pub async fn jwks(
+        &self,
+        issuer: &str,
+        discovery: &Discovery,
+        reach: Reach,
+    ) -> Result<Arc<Jwks>, SsoError> {
         let cache = self.cache(issuer);
         if let Some(answer) = jwks_from(&cache) {
             return answer;
@@ -245,7 +330,7 @@ impl Providers {
         if let Some(answer) = jwks_from(&cache) {
             return answer;
         }
-        let result = self.inner.fetch_jwks(discovery).await;
+        let result = self.inner.fetch_jwks(discovery, reach).await;
         lock(&cache.jwks).record(&result);
         result
     }
@@ -258,6 +343,7 @@ impl Providers {
         issuer: &str,
         discovery: &Discovery,
         seen: &Arc<Jwks>,
+        reach: Reach,
     ) -> Result<Option<Arc<Jwks>>, SsoError> {
         let cache = self.cache(issuer);
         let _flight = cache.jwks_fetch.lock().await;
@@ -276,7 +362,7 @@ impl Providers {
             }
             slot.last_forced = Some(Instant::now());
         }
-        let fresh = self.inner.fetch_jwks(discovery).await?;
+        let fresh = self.inner.fetch_jwks(discovery, reach).await?;
         lock(&cache.jwks).record(&Ok(fresh.clone()));
         tracing::info!(issuer, "refreshed the identity provider's signing keys");
         Ok(Some(fresh))
@@ -298,14 +384,25 @@ fn jwks_from(cache: &IssuerCache) -> Option<Result<Arc<Jwks>, SsoError>> {
 }
 
 impl Inner {
-    async fn fetch_discovery(&self, issuer: &str) -> Result<Arc<Discovery>, SsoError> {
+    fn client(&self, reach: Reach) -> &reqwest::Client {
+        match reach {
+            Reach::Any => &self.http,
+            Reach::PublicOnly => &self.public_http,
+        }
+    }
+
+    async fn fetch_discovery(
+        &self,
+        issuer: &str,
+        reach: Reach,
+    ) -> Result<Arc<Discovery>, SsoError> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
         let url = Url::parse(&url)
             .map_err(|e| SsoError::misconfigured("the issuer is not a valid URL", e.to_string()))?;
-        let d: Discovery = self.get_json(url, "discovery document").await?;
+        let d: Discovery = self.get_json(url, "discovery document", reach).await?;
         if d.issuer != issuer {
             return Err(SsoError::misconfigured(
                 "the identity provider's discovery document names another issuer than the one this team is configured with",
@@ -318,8 +415,8 @@ impl Inner {
         Ok(Arc::new(d))
     }
 
-    async fn fetch_jwks(&self, discovery: &Discovery) -> Result<Arc<Jwks>, SsoError> {
-        self.get_json(discovery.jwks_uri.clone(), "signing keys (JWKS)")
+    async fn fetch_jwks(&self, discovery: &Discovery, reach: Reach) -> Result<Arc<Jwks>, SsoError> {
+        self.get_json(discovery.jwks_uri.clone(), "signing keys (JWKS)", reach)
             .await
             .map(Arc::new)
     }
@@ -328,9 +425,11 @@ impl Inner {
         &self,
         url: Url,
         what: &'static str,
+        reach: Reach,
     ) -> Result<T, SsoError> {
+        check_reach(reach, &url)?;
         let resp = self
-            .http
+            .client(reach)
             .get(url)
             .header("Accept", "application/json")
             .send()
@@ -445,6 +544,60 @@ pub fn check_browser_endpoints(issuer: &Url, d: &Discovery) -> Result<(), SsoErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_ip_literals_are_refused_only_when_only_public_addresses_may_be_reached() {
+        for url in [
+            "http://127.0.0.1:9464/metrics",
+            "http://169.254.169.254/latest/meta-data/",
+            "https://10.0.0.5/token",
+            "https://[::1]/keys",
+            "https://[fd00::1]/keys",
+        ] {
+            let url = Url::parse(url).expect("url");
+            assert!(check_reach(Reach::PublicOnly, &url).is_err(), "{url}");
+            assert!(check_reach(Reach::Any, &url).is_ok(), "{url}");
+        }
+        let public = Url::parse("https://8.8.8.8/keys").expect("url");
+        assert!(check_reach(Reach::PublicOnly, &public).is_ok());
+        assert!(names_private_address(
+            &Url::parse("http://127.0.0.1:4000").expect("url")
+        ));
+        assert!(names_private_address(
+            &Url::parse("http://localhost:4000").expect("url")
+        ));
+        assert!(!names_private_address(
+            &Url::parse("https://acme.okta.com").expect("url")
+        ));
+    }
+
+    /// The public-only client resolves names itself: a name that resolves to loopback (here
+    /// `localhost`, served by a real listener) is never connected to, while the operator's
+    /// client reaches it.
+    #[tokio::test]
+    async fn the_public_only_client_never_connects_to_a_name_that_resolves_to_loopback() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut request = [0u8; 1024];
+                let _ = s.read(&mut request).await;
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                    )
+                    .await;
+            }
+        });
+        let url = format!("http://localhost:{port}/");
+        let any = http_client(Reach::Any).get(&url).send().await;
+        assert!(any.is_ok(), "the operator's client connects: {any:?}");
+        let public = http_client(Reach::PublicOnly).get(&url).send().await;
+        assert!(public.is_err(), "the public-only client must not connect");
+    }
 
     fn discovery(authorize: &str, end_session: Option<&str>) -> Discovery {
         Discovery {

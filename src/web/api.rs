@@ -64,7 +64,7 @@ fn bearer(req: &HttpRequest) -> Result<&str, &'static str> {
 }
 
 /// The token behind the request's bearer secret, and the time it was checked at. The
-/// in-memory index is authoritative (tokens made elsewhere reach it within about a second,
+/// in-memory index is authoritative (tokens made elsewhere reach it within a fifth of a second,
 /// see [`crate::metering`]): a miss is a 401 without any database work, so a flood of made-up
 /// tokens costs one hash each. A known token is refused with 503 while usage cannot be
 /// written (fail closed).

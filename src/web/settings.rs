@@ -86,7 +86,7 @@ pub async fn sso_page(
     let discovery = state
         .sso
         .providers
-        .discovery(&team.issuer_str())
+        .discovery(&team.issuer_str(), state.sso.reach(&team))
         .await
         .and_then(|d| {
             if team.browser_managed {

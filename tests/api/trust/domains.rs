@@ -14,9 +14,13 @@ use crate::support::fake_idp::FakeIdp;
 /// Config team `acme` (domain acme.com) and browser-managed team `shellco`, both on `idp`.
 fn two_teams(idp: &FakeIdp) -> (tempfile::TempDir, String, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let extra = idp.team_toml(
-        "acme",
-        "admin_email = \"alice@acme.com\"\nemail_domains = [\"acme.com\"]",
+    // The fake IdP is on loopback: the team's admin may enter it only with this.
+    let extra = format!(
+        "[security]\nallow_private_issuers = true\n{}",
+        idp.team_toml(
+            "acme",
+            "admin_email = \"alice@acme.com\"\nemail_domains = [\"acme.com\"]",
+        )
     );
     let cfg = create_shell_team(
         dir.path(),
