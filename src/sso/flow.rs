@@ -71,6 +71,10 @@ pub struct StartRequest {
     pub browser: String,
     /// "sign_in", or "test" for an admin testing pending SSO settings.
     pub purpose: &'static str,
+    /// Started from one of the portal's own CSRF-protected forms (`POST /login/sso`, the
+    /// admin's test on `/settings/sso`); false for `/sso/{team}/login` and `initiate`, which
+    /// another site can make a browser follow.
+    pub from_form: bool,
     pub return_to: Option<String>,
     pub login_hint: Option<String>,
 }
@@ -131,6 +135,7 @@ pub async fn start(
         return_to: req.return_to,
         created_at: now(),
         purpose: req.purpose.to_string(),
+        from_form: req.from_form,
     };
     store
         .run(move |c| {
@@ -154,6 +159,8 @@ pub struct CallbackParams {
 pub struct Finished {
     pub identity: Identity,
     pub return_to: Option<String>,
+    /// The pending sign-in was started from a portal form (see [`StartRequest::from_form`]).
+    pub from_form: bool,
 }
 
 fn invalid(why: &str) -> SsoError {
@@ -361,6 +368,7 @@ pub async fn finish(
             groups,
         },
         return_to: pending.return_to,
+        from_form: pending.from_form,
     })
 }
 

@@ -18,13 +18,16 @@ pub struct PendingLogin {
     pub created_at: i64,
     /// "sign_in", or "test" when an admin tests pending SSO settings.
     pub purpose: String,
+    /// Started from one of the portal's own CSRF-protected forms (`POST /login/sso`, the
+    /// admin's test), not by a link another site can make the browser follow.
+    pub from_form: bool,
 }
 
 pub fn insert(conn: &Connection, p: &PendingLogin) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO sso_logins (state, team_id, browser, nonce, pkce_verifier, return_to, created_at, purpose)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![p.state, p.team_id, p.browser, p.nonce, p.pkce_verifier, p.return_to, p.created_at, p.purpose],
+        "INSERT INTO sso_logins (state, team_id, browser, nonce, pkce_verifier, return_to, created_at, purpose, from_form)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![p.state, p.team_id, p.browser, p.nonce, p.pkce_verifier, p.return_to, p.created_at, p.purpose, p.from_form],
     )?;
     Ok(())
 }
@@ -65,7 +68,7 @@ pub fn take(
     let row = conn
         .query_row(
             "DELETE FROM sso_logins WHERE state = ?1
-             RETURNING state, team_id, browser, nonce, pkce_verifier, return_to, created_at, purpose",
+             RETURNING state, team_id, browser, nonce, pkce_verifier, return_to, created_at, purpose, from_form",
             [state],
             |r| {
                 Ok(PendingLogin {
@@ -77,6 +80,7 @@ pub fn take(
                     return_to: r.get(5)?,
                     created_at: r.get(6)?,
                     purpose: r.get(7)?,
+                    from_form: r.get(8)?,
                 })
             },
         )
@@ -114,6 +118,7 @@ mod tests {
             return_to: None,
             created_at: now(),
             purpose: "sign_in".into(),
+            from_form: false,
         };
         insert(&c, &pending).expect("insert");
 

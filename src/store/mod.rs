@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_team_list_version.sql"),
     include_str!("migrations/0007_token_trust.sql"),
     include_str!("migrations/0008_audit_repeats.sql"),
+    include_str!("migrations/0009_login_origin.sql"),
 ];
 
 #[derive(Clone)]

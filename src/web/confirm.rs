@@ -1,5 +1,6 @@
-//! Login CSRF: a browser already signed in that finishes a sign-in as someone else is asked
-//! before its session is replaced. The finished sign-in waits in that browser's session
+//! Login CSRF: a browser already signed in that finishes a sign-in as someone else, started
+//! by a link (`/sso/{team}/login`, `/sso/{team}/initiate`), is asked before its session is
+//! replaced. The finished sign-in waits in that browser's session
 //! (and nowhere else) until the browser answers the one form of the confirmation page.
 
 use actix_session::Session;
@@ -24,10 +25,10 @@ use super::login::{admit, html_with_cookie, known_team, see_other};
 /// Who this browser is signed in as, when a sign-in as `identity` would make it someone
 /// else (another user of its team, or anyone in another team). A browser can be made to
 /// finish a sign-in it never meant (a cross-site link to `/sso/{team}/login` or `initiate`
-/// that the attacker's IdP account completes), so switching a signed-in browser to another
-/// person always asks first, however the sign-in started: a signed-in browser never sees
-/// the portal's own sign-in form (`/login` sends it to its team). Signing in again as
-/// oneself asks nothing.
+/// that the attacker's IdP account completes), so the callback asks this before switching
+/// a signed-in browser to another person, for sign-ins started by such a link. One started
+/// from the portal's own form (`POST /login/sso`, with the browser's CSRF token) cannot be
+/// forced cross-site and is not asked about. Signing in again as oneself asks nothing.
 pub(super) async fn signed_in_as_someone_else(
     state: &AppState,
     typed: &TypedSession<'_>,

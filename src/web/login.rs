@@ -204,7 +204,16 @@ pub async fn login_sso(
     let login_hint = typed_value
         .contains('@')
         .then(|| typed_value.trim().to_string());
-    begin(&req, &state, team, None, login_hint).await
+    begin(&req, &state, team, Origin::Form, None, login_hint).await
+}
+
+/// How a sign-in was started: from the portal's own sign-in form (`POST /login/sso`, which
+/// needs the browser's CSRF token), or by a link another site can make a browser follow
+/// (`/sso/{team}/login`, `/sso/{team}/initiate`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Form,
+    Link,
 }
 
 /// Starts the authorization code flow and redirects the browser to the IdP. The pending
@@ -214,6 +223,7 @@ async fn begin(
     req: &HttpRequest,
     state: &AppState,
     team: Arc<TeamConfig>,
+    origin: Origin,
     return_to: Option<String>,
     login_hint: Option<String>,
 ) -> Result<HttpResponse> {
@@ -233,6 +243,7 @@ async fn begin(
             team,
             browser,
             purpose: "sign_in",
+            from_form: origin == Origin::Form,
             return_to,
             login_hint,
         },
@@ -268,7 +279,7 @@ pub async fn sso_login(
         .as_deref()
         .and_then(|r| redirect::same_origin(&state.settings.server.public_url, r))
         .map(String::from);
-    begin(&req, &state, team, return_to, None).await
+    begin(&req, &state, team, Origin::Link, return_to, None).await
 }
 
 /// OIDC Core section 4, third-party initiated login (Okta's "Initiate login URI").
@@ -304,7 +315,7 @@ async fn initiate(
         .as_deref()
         .and_then(|r| redirect::same_origin(&state.settings.server.public_url, r))
         .map(String::from);
-    begin(&req, &state, team, return_to, p.login_hint).await
+    begin(&req, &state, team, Origin::Link, return_to, p.login_hint).await
 }
 
 pub async fn sso_initiate_get(
@@ -371,7 +382,14 @@ pub async fn sso_callback(
         Err(e) => return Err(refused(e).await),
     };
     let identity = finished.identity;
-    if let Some(me) = confirm::signed_in_as_someone_else(&state, &typed, &team, &identity).await? {
+    // Only a sign-in started by a link can have been forced on this browser by another site;
+    // one started from the portal's own form carried its CSRF token and switches directly.
+    let someone_else = if finished.from_form {
+        None
+    } else {
+        confirm::signed_in_as_someone_else(&state, &typed, &team, &identity).await?
+    };
+    if let Some(me) = someone_else {
         return Ok(confirm::hold_for_confirmation(
             &req,
             &state,

@@ -157,6 +157,7 @@ pub async fn save_and_test(
             team: Arc::new(test_config),
             browser,
             purpose: "test",
+            from_form: true,
             return_to: None,
             login_hint: Some(me.user.email.clone()),
         },

@@ -1,7 +1,9 @@
 //! Login CSRF: a browser already signed in that is made to finish a sign-in as someone else
-//! (another team's IdP account, or another user of its own team) is asked first, on a page
-//! with one POST form; until it confirms, its session, the accounts and the audit log stay
-//! as they were. Signing in again as oneself asks nothing.
+//! (another team's IdP account, or another user of its own team) through a link
+//! (`/sso/{team}/login`, `/sso/{team}/initiate`) is asked first, on a page with one POST
+//! form; until it confirms, its session, the accounts and the audit log stay as they were.
+//! Signing in again as oneself asks nothing, nor does a sign-in started from the portal's
+//! own form (`POST /login/sso`, which needs the browser's CSRF token).
 
 use reqwest::{Client, Response, StatusCode};
 
@@ -80,6 +82,33 @@ async fn confirmation(r: Response, now: &str, then: &str) -> (String, String) {
     let start = body.find(marker).expect("hold field") + marker.len();
     let end = body[start..].find('"').expect("quote") + start;
     (csrf_in(&body), body[start..end].to_string())
+}
+
+/// Starts a sign-in from the portal's own form (`POST /login/sso` with the browser's
+/// anonymous CSRF token, as the sign-in page a signed-in browser still gets after signing
+/// out elsewhere carries it) and has `idp` complete it; the portal's answer to the callback.
+async fn sign_in_from_form(
+    app: &TestApp,
+    idp: &FakeIdp,
+    c: &Client,
+    team: &str,
+    (sub, email): (&str, &str),
+) -> Response {
+    let token = app.csrf(c, "/login?signed_out=acme").await;
+    let r = app
+        .post(
+            c,
+            "/login/sso",
+            &[("csrf_token", &token), ("team_id", team)],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the form starts the sign-in"
+    );
+    idp.finish(app, c, team, &location(&r), (sub, email), |_| {})
+        .await
 }
 
 async fn answer(app: &TestApp, c: &Client, csrf: &str, hold: &str, decision: &str) -> Response {
@@ -207,4 +236,81 @@ async fn another_user_of_the_same_team_asks_first_but_the_same_user_does_not() {
     );
     let (users, _, sessions) = snapshot(&t.app);
     assert_eq!((users, sessions.as_str()), (1, "alice@acme.test"));
+}
+
+#[actix_web::test]
+async fn a_sign_in_started_from_the_portal_form_switches_at_once_but_a_link_still_asks() {
+    let t = two_teams().await;
+
+    // Into another team, from the form: 303, no confirmation page, a new session.
+    let to_evil = alice(&t).await;
+    let r = sign_in_from_form(
+        &t.app,
+        &t.evil,
+        &to_evil,
+        "evil",
+        ("mallory", "mallory@evil.test"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "no confirmation page");
+    assert_eq!(location(&r), "/team");
+    assert_eq!(
+        signed_in_as(&t.app, &to_evil).await.as_deref(),
+        Some("mallory@evil.test")
+    );
+    let (users, _, sessions) = snapshot(&t.app);
+    assert_eq!((users, sessions.as_str()), (2, "mallory@evil.test"));
+
+    // As another user of the same team, from the form: switched directly too.
+    let to_bob = alice(&t).await;
+    let r = sign_in_from_form(&t.app, &t.acme, &to_bob, "acme", ("bob", "bob@acme.test")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "no confirmation page");
+    assert_eq!(location(&r), "/team");
+    assert_eq!(
+        signed_in_as(&t.app, &to_bob).await.as_deref(),
+        Some("bob@acme.test")
+    );
+
+    // The same switches through a link still ask first and change nothing until answered.
+    let by_link = alice(&t).await;
+    let before = snapshot(&t.app);
+    let r = t
+        .evil
+        .sign_in(&t.app, &by_link, "evil", "mallory", "mallory@evil.test")
+        .await;
+    confirmation(r, "alice@acme.test", "mallory@evil.test").await;
+    let r = t
+        .acme
+        .sign_in(&t.app, &by_link, "acme", "bob", "bob@acme.test")
+        .await;
+    confirmation(r, "alice@acme.test", "bob@acme.test").await;
+    let start = t
+        .app
+        .get(
+            &by_link,
+            &format!("/sso/evil/initiate?iss={}", urlencode(&t.evil.issuer)),
+        )
+        .await;
+    assert_eq!(start.status(), StatusCode::SEE_OTHER, "initiate starts");
+    let r = t
+        .evil
+        .finish(
+            &t.app,
+            &by_link,
+            "evil",
+            &location(&start),
+            ("mallory", "mallory@evil.test"),
+            |_| {},
+        )
+        .await;
+    confirmation(r, "alice@acme.test", "mallory@evil.test").await;
+    assert_eq!(snapshot(&t.app), before, "nothing changed yet");
+    assert_eq!(
+        signed_in_as(&t.app, &by_link).await.as_deref(),
+        Some("alice@acme.test")
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
