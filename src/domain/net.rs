@@ -5,8 +5,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// True for an address on the public internet; false for loopback, private (RFC 1918,
 /// fc00::/7), link-local, unspecified, shared (CGNAT), documentation, benchmarking,
-/// multicast, broadcast and reserved ranges. IPv6 forms that embed an IPv4 address
-/// (mapped, compatible, NAT64, 6to4) are judged by that address.
+/// multicast, broadcast, 6to4 relay anycast and reserved ranges, Teredo (2001::/32) and
+/// local-use NAT64 (64:ff9b:1::/48, translated by the site's own NAT64, possibly into
+/// private space). IPv6 forms that embed an IPv4 address (mapped, compatible, well-known
+/// NAT64 64:ff9b::/96, 6to4) are judged by that address.
 pub fn is_public_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -24,6 +26,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || (a == 172 && (16..32).contains(&b))      // RFC 1918
         || (a == 192 && b == 0 && c == 0)           // IETF protocol assignments
         || (a == 192 && b == 0 && c == 2)           // documentation
+        || (a == 192 && b == 88 && c == 99)         // 6to4 relay anycast (deprecated)
         || (a == 192 && b == 168)                   // RFC 1918
         || (a == 198 && (18..20).contains(&b))      // benchmarking
         || (a == 198 && b == 51 && c == 100)        // documentation
@@ -43,6 +46,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfec0     // site-local fec0::/10 (deprecated)
         || (s[0] & 0xff00) == 0xff00     // multicast
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x2001 && s[1] == 0)      // Teredo 2001::/32: tunnels to any IPv4
+        || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001) // local-use NAT64 64:ff9b:1::/48
         || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0) // discard-only
         || s[0] == 0) // the rest of ::/16: reserved
 }
@@ -91,6 +96,10 @@ mod tests {
             "2a00:1450::1",
             "::ffff:8.8.8.8",
             "64:ff9b::808:808",
+            "64:ff9b::8.8.4.4",
+            "192.88.98.1",
+            "192.88.100.1",
+            "2001:4860:4860::8888",
         ] {
             assert!(public(ip), "{ip}");
         }
@@ -128,5 +137,56 @@ mod tests {
         ] {
             assert!(!public(ip), "{ip}");
         }
+    }
+
+    #[test]
+    fn local_use_nat64_is_not_public() {
+        for ip in [
+            "64:ff9b:1::",
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
+        ] {
+            assert!(!public(ip), "{ip}");
+        }
+    }
+
+    #[test]
+    fn teredo_is_not_public() {
+        for ip in [
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:0:ffff:ffff:ffff:ffff:ffff:ffff",
+        ] {
+            assert!(!public(ip), "{ip}");
+        }
+    }
+
+    #[test]
+    fn the_6to4_relay_anycast_range_is_not_public() {
+        for ip in [
+            "192.88.99.0",
+            "192.88.99.1",
+            "192.88.99.255",
+            "::ffff:192.88.99.1",
+        ] {
+            assert!(!public(ip), "{ip}");
+        }
+    }
+
+    #[test]
+    fn well_known_nat64_is_judged_by_the_embedded_ipv4_address() {
+        for ip in [
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::172.16.0.1",
+            "64:ff9b::192.168.1.1",
+            "64:ff9b::100.64.0.1",
+            "64:ff9b::169.254.169.254",
+            "64:ff9b::0.0.0.0",
+            "64:ff9b::192.88.99.1",
+        ] {
+            assert!(!public(ip), "{ip}");
+        }
+        assert!(public("64:ff9b::1.1.1.1"));
     }
 }

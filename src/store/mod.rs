@@ -14,7 +14,7 @@ pub mod tokens;
 pub mod usage;
 pub mod users;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,6 +55,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path, max_size: u32) -> Result<Store, StoreError> {
+        tighten_modes(path);
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             // Every transaction here reads, checks a rule, then writes. Taking the write lock
             // at BEGIN makes concurrent ones wait their turn (busy_timeout) and see each
@@ -149,6 +150,58 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     )?)
 }
 
+/// The database, its `-wal` and `-shm` and the instance key beside it, whichever exist.
+fn private_files_of(database: &Path) -> [PathBuf; 4] {
+    let sibling = |suffix: &str| {
+        let mut p = database.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    [
+        database.to_path_buf(),
+        sibling("-wal"),
+        sibling("-shm"),
+        crate::crypto::key_path(database),
+    ]
+}
+
+/// Takes the group and other bits off the database's files. The umask (`cli::private_files`)
+/// only governs files created now: a database from an older install or a restore may be 0644,
+/// and SQLite gives every new WAL and SHM the database file's mode, so one readable database
+/// keeps producing readable companions. A file that cannot be changed is logged, not fatal:
+/// the database still opens.
+fn tighten_modes(database: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for file in private_files_of(database) {
+        let mode = match std::fs::metadata(&file) {
+            Ok(m) => m.permissions().mode(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "cannot read the file's mode");
+                continue;
+            }
+        };
+        if mode & 0o077 == 0 {
+            continue;
+        }
+        let tightened = mode & 0o700;
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(tightened)) {
+            Ok(()) => tracing::info!(
+                file = %file.display(),
+                from = format!("{:o}", mode & 0o7777),
+                to = format!("{:o}", tightened),
+                "made a database file private to its owner"
+            ),
+            Err(e) => tracing::warn!(
+                file = %file.display(),
+                mode = format!("{:o}", mode & 0o7777),
+                error = %e,
+                "cannot take group and other access off a database file"
+            ),
+        }
+    }
+}
+
 /// A read transaction that ends (releasing its lock) when dropped, also on error or panic.
 /// BEGIN and ROLLBACK are prepared once per connection: rusqlite's `Transaction` parses them
 /// on every use, which cost a signed-in page more than its own queries' planning.
@@ -201,6 +254,7 @@ pub fn now() -> i64 {
 
 /// Writes a consistent standalone copy of the live database to `dest` (SQLite online backup).
 pub fn backup(src: &Path, dest: &Path) -> Result<(), StoreError> {
+    tighten_modes(src);
     let source = Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     source.busy_timeout(Duration::from_secs(5))?;
     let mut target = Connection::open(dest)?;
@@ -217,4 +271,36 @@ pub fn backup(src: &Path, dest: &Path) -> Result<(), StoreError> {
 pub fn ping(conn: &Connection) -> Result<(), StoreError> {
     conn.query_row("SELECT count(*) FROM teams", [], |_| Ok(()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).expect("exists").permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn open_takes_group_and_other_bits_off_the_database_its_wal_shm_and_key_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("t.db");
+        drop(Store::open(&db, 1).expect("create"));
+        let [_, wal, shm, key] = private_files_of(&db);
+        std::fs::write(&key, "not read by the store").expect("key");
+        std::fs::write(&shm, "").expect("shm");
+        let other = dir.path().join("t.db.bak");
+        std::fs::write(&other, "").expect("other");
+        for (f, m) in [(&db, 0o644), (&key, 0o640), (&shm, 0o604), (&other, 0o644)] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(m)).expect("chmod");
+        }
+
+        let _store = Store::open(&db, 1).expect("reopen");
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&key), 0o600);
+        assert_eq!(mode(&shm), 0o600);
+        assert_eq!(mode(&wal), 0o600, "created by the open connection");
+        assert_eq!(mode(&other), 0o644, "not one of the database's files");
+    }
 }

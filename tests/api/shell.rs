@@ -99,6 +99,41 @@ client_secret = "s"
 }
 
 #[test]
+fn check_config_warns_and_passes_when_the_database_is_not_one_it_can_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Not a SQLite file at all (a wrong path, a half-restored copy): only the cross-check of
+    // email domains against stored teams needs it, and that is skipped, not failed.
+    std::fs::write(
+        dir.path().join("garbage.db"),
+        b"\x00\xffthis is not a database\x01\x02".repeat(200),
+    )
+    .expect("write db");
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\npath = \"garbage.db\"\n",
+    )
+    .expect("write cfg");
+    let out = teamportal()
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.starts_with("config OK"), "{stdout}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("could not check email domains against the teams stored in"))
+        .unwrap_or_else(|| panic!("no warning in:\n{stderr}"));
+    assert!(
+        warning.contains("garbage.db") && warning.ends_with("; skipped"),
+        "{warning}"
+    );
+}
+
+#[test]
 fn the_config_can_come_from_teamportal_config() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("c.toml");
