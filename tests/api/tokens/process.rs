@@ -351,7 +351,7 @@ async fn sigkill_at_random_moments_under_load_loses_no_acknowledged_report_and_a
 
         let reported = std::mem::take(&mut *load.reported.lock().expect("lock"));
         let mut present = db
-            .prepare("SELECT quantity FROM usage_reports WHERE team_id = 'acme' AND idempotency_key = ?1")
+            .prepare("SELECT quantity FROM usage_reports WHERE token_id IN (SELECT id FROM api_tokens WHERE team_id = 'acme') AND idempotency_key = ?1")
             .expect("prepare");
         for (key, quantity) in &reported {
             let stored: i64 = present
