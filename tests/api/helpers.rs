@@ -25,6 +25,16 @@ pub async fn spawn_app(extra: &str) -> TestApp {
 }
 
 pub async fn spawn_app_in(dir: tempfile::TempDir, extra: &str) -> TestApp {
+    spawn_app_tuned(dir, extra, |_, _| {}).await
+}
+
+/// Like `spawn_app_in`, with what the config file cannot set (internal timings, test knobs
+/// in `Extras`) changed by `tune` before the app is built.
+pub async fn spawn_app_tuned(
+    dir: tempfile::TempDir,
+    extra: &str,
+    tune: impl FnOnce(&mut config::Settings, &mut Extras),
+) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let db_path = dir.path().join("portal.db");
@@ -34,15 +44,13 @@ pub async fn spawn_app_in(dir: tempfile::TempDir, extra: &str) -> TestApp {
         db_path.display().to_string()
     );
     let raw = config::parse(&text).expect("test config parses");
-    let settings = config::validate(raw, dir.path(), &|_| None).expect("test config is valid");
-    let app = Application::build_with(
-        settings,
-        Extras {
-            listener: Some(listener),
-            ..Extras::default()
-        },
-    )
-    .expect("app builds");
+    let mut settings = config::validate(raw, dir.path(), &|_| None).expect("test config is valid");
+    let mut extras = Extras {
+        listener: Some(listener),
+        ..Extras::default()
+    };
+    tune(&mut settings, &mut extras);
+    let app = Application::build_with(settings, extras).expect("app builds");
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         base: format!("http://127.0.0.1:{port}"),

@@ -215,9 +215,22 @@ impl FakeIdp {
         sub: &str,
         email: &str,
     ) -> Response {
+        self.sign_in_with(app, client, team, (sub, email), |_| {})
+            .await
+    }
+
+    /// `sign_in` with the ID token's claims changed by `adjust`.
+    pub async fn sign_in_with(
+        &self,
+        app: &TestApp,
+        client: &Client,
+        team: &str,
+        who: (&str, &str),
+        adjust: impl FnOnce(&mut Value),
+    ) -> Response {
         let start = app.get(client, &format!("/sso/{team}/login")).await;
         assert_eq!(start.status(), StatusCode::SEE_OTHER, "sign-in starts");
-        self.finish(app, client, team, &location(&start), (sub, email), |_| {})
+        self.finish(app, client, team, &location(&start), who, adjust)
             .await
     }
 

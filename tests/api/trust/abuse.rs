@@ -5,10 +5,8 @@
 
 use reqwest::{Client, StatusCode};
 
-use crate::helpers::{browser, spawn_app, spawn_app_in, TestApp};
+use crate::helpers::{browser, spawn_app, spawn_app_in, spawn_app_tuned, TestApp};
 use crate::support::fake_idp::FakeIdp;
-
-use super::tuned_app::spawn_tuned;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -30,12 +28,13 @@ fn stored(app: &TestApp) -> Vec<i64> {
 /// A portal behind a proxy at 127.0.0.1, so a test picks the client address it sends
 /// through `X-Forwarded-For`.
 async fn behind_proxy(idp: &FakeIdp, extra: &str) -> TestApp {
-    spawn_tuned(
+    spawn_app_tuned(
+        tempfile::tempdir().expect("tempdir"),
         &format!(
             "{extra}\n{}",
             idp.team_toml("acme", "admin_email = \"alice@acme.com\"")
         ),
-        |s| s.server.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")],
+        |s, _| s.server.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")],
     )
     .await
 }

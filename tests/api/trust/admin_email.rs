@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{browser, location, spawn_app, TestApp};
+use crate::helpers::{browser, spawn_app, TestApp};
 use crate::support::fake_idp::FakeIdp;
 
 async fn portal(extra: &str) -> (TestApp, FakeIdp) {
@@ -103,18 +103,10 @@ async fn the_admin_email_recreated_at_the_idp_after_removal_does_not_come_back_a
 async fn trust_email_admits_an_unverified_admin_email_only_as_a_member() {
     let (app, idp) = portal("trust_email = true").await;
     let c = browser();
-    let start = app.get(&c, "/sso/acme/login").await;
     let r = idp
-        .finish(
-            &app,
-            &c,
-            "acme",
-            &location(&start),
-            ("a1", "alice@acme.com"),
-            |claims| {
-                claims["email_verified"] = json!(false);
-            },
-        )
+        .sign_in_with(&app, &c, "acme", ("a1", "alice@acme.com"), |claims| {
+            claims["email_verified"] = json!(false);
+        })
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "trusted in");
     assert_eq!(
@@ -125,21 +117,13 @@ async fn trust_email_admits_an_unverified_admin_email_only_as_a_member() {
     // The same with no email_verified at all: userinfo is asked, and without its word the
     // account stays a member.
     let c = browser();
-    let start = app.get(&c, "/sso/acme/login").await;
     let r = idp
-        .finish(
-            &app,
-            &c,
-            "acme",
-            &location(&start),
-            ("a2", "alice@acme.com"),
-            |claims| {
-                claims
-                    .as_object_mut()
-                    .expect("object")
-                    .remove("email_verified");
-            },
-        )
+        .sign_in_with(&app, &c, "acme", ("a2", "alice@acme.com"), |claims| {
+            claims
+                .as_object_mut()
+                .expect("object")
+                .remove("email_verified");
+        })
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(

@@ -3,16 +3,13 @@
 //! expired discovery is served while one refresh runs, and the anonymous signed-out page
 //! never makes the portal call an IdP.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use reqwest::{Client, StatusCode};
 use serde_json::json;
-use teamportal::app::{Application, Extras};
-use teamportal::config;
 
-use crate::helpers::{browser, location, query_param, spawn_app, TestApp};
+use crate::helpers::{browser, location, query_param, spawn_app, spawn_app_tuned, TestApp};
 use crate::support::fake_idp::FakeIdp;
 
 async fn config_team(idp: &FakeIdp) -> TestApp {
@@ -22,32 +19,7 @@ async fn config_team(idp: &FakeIdp) -> TestApp {
 /// Like `helpers::spawn_app`, with discovery trusted for `ttl` only.
 async fn spawn_with_discovery_ttl(extra: &str, ttl: Duration) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let db_path = dir.path().join("portal.db");
-    let text = format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\nworkers = 1\n\
-         [database]\npath = {:?}\n{extra}",
-        db_path.display().to_string()
-    );
-    let settings = config::validate(config::parse(&text).expect("config"), dir.path(), &|_| None)
-        .expect("valid config");
-    let app = Application::build_with(
-        settings,
-        Extras {
-            listener: Some(listener),
-            discovery_ttl: Some(ttl),
-            ..Extras::default()
-        },
-    )
-    .expect("app builds");
-    actix_web::rt::spawn(app.run_until_stopped());
-    TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        port,
-        dir,
-        db_path,
-    }
+    spawn_app_tuned(dir, extra, |_, extras| extras.discovery_ttl = Some(ttl)).await
 }
 
 /// Waits until `done` holds (a guard against hanging, not a measurement).

@@ -12,4 +12,3 @@ mod search;
 mod tenant_idp;
 mod tokens;
 mod transport;
-mod tuned_app;

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{browser, location, spawn_app};
+use crate::helpers::{browser, spawn_app};
 use crate::support::fake_idp::FakeIdp;
 
 #[actix_web::test]
@@ -12,18 +12,10 @@ async fn an_idp_name_with_controls_and_bidi_overrides_is_stored_without_them() {
     let idp = FakeIdp::start().await;
     let app = spawn_app(&idp.team_toml("acme", "admin_email = \"alice@acme.com\"")).await;
     let c = browser();
-    let start = app.get(&c, "/sso/acme/login").await;
     let r = idp
-        .finish(
-            &app,
-            &c,
-            "acme",
-            &location(&start),
-            ("m1", "mallory@acme.com"),
-            |claims| {
-                claims["name"] = json!("\u{202E}nimda\u{202C} Mal\u{0}lory\r\n");
-            },
-        )
+        .sign_in_with(&app, &c, "acme", ("m1", "mallory@acme.com"), |claims| {
+            claims["name"] = json!("\u{202E}nimda\u{202C} Mal\u{0}lory\r\n");
+        })
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let name: String = app.user("acme", "mallory@acme.com", "name", |r| r.get(0));

@@ -5,14 +5,17 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::tuned_app::spawn_tuned;
+use crate::helpers::spawn_app_tuned;
 
 const STATE: &str = "SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM sso_logins) \
                      + (SELECT count(*) FROM audit)";
 
 #[actix_web::test]
 async fn a_body_short_of_its_content_length_is_cut_off_at_the_deadline_with_408_and_a_close() {
-    let app = spawn_tuned("", |s| s.server.body_timeout = Duration::from_secs(1)).await;
+    let app = spawn_app_tuned(tempfile::tempdir().expect("tempdir"), "", |s, _| {
+        s.server.body_timeout = Duration::from_secs(1)
+    })
+    .await;
     assert_eq!(teamportal::config::BODY_TIMEOUT, Duration::from_secs(10));
     let before = app.count(STATE);
 
