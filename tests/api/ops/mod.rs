@@ -1,0 +1,3 @@
+//! Operations: probes and methods, the `healthcheck` command, the systemd unit.
+
+mod probes;
