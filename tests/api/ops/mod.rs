@@ -1,3 +1,4 @@
 //! Operations: probes and methods, the `healthcheck` command, the systemd unit.
 
+mod healthcheck;
 mod probes;
