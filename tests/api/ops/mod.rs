@@ -2,3 +2,4 @@
 
 mod healthcheck;
 mod probes;
+mod systemd;
