@@ -1,4 +1,5 @@
-//! The command line: `serve`, `check-config`, `backup`, `demo` and `admin` recovery tools.
+//! The command line: `serve`, `check-config`, `backup`, `demo`, `healthcheck` and `admin`
+//! recovery tools.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -40,6 +41,9 @@ pub enum Command {
         #[arg(long, default_value = "teamportal-demo.db")]
         database: PathBuf,
     },
+    /// Exit 0 when the local server's /healthz answers 200, else 1 (container and systemd
+    /// health checks). Reads the listen address from the config; opens no database.
+    Healthcheck,
     /// Recovery from the shell.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -99,6 +103,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve(cli.config.as_deref()),
         Command::Backup { dest } => with_settings(cli.config.as_deref(), |s| backup(s, &dest)),
         Command::Demo { listen, database } => demo(listen, database),
+        Command::Healthcheck => {
+            with_settings(cli.config.as_deref(), |s| crate::healthcheck::run(&s))
+        }
         Command::Admin(cmd) => with_settings(cli.config.as_deref(), |s| admin(s, cmd)),
     }
 }

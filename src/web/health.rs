@@ -1,5 +1,7 @@
 //! Probes: `GET /healthz` (ready: 200 `ok` when the database answers, else 503) and
-//! `GET /livez` (alive: the process serves requests; no database work).
+//! `GET /livez` (alive: the process serves requests; no database work). Both answer HEAD
+//! too (the URL table routes it here; actix sends the head without the body), as load
+//! balancers and uptime checkers often probe with HEAD.
 
 use actix_web::{web, HttpResponse};
 

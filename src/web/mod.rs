@@ -19,57 +19,73 @@ use actix_web::{web, HttpResponse};
 
 use crate::error::AppError;
 
-/// The URL table, shared by the server and the tests. Routes are tried in order and each
-/// pattern with a `{segment}` costs a regex test, so the most requested come first: the
-/// forward-auth API (every request of the services behind it), then the pages, then the SSO
-/// flow (once per sign-in), then probes and assets.
+/// The URL table, shared by the server and the tests: one resource per path with every method
+/// it answers. A known path asked with another method answers 405 with `Allow` naming the
+/// methods (actix's resource default, filled from these routes' method guards), not the 404 a
+/// route per method would fall through to. HEAD is listed only where it is meant: probes and
+/// forward-auth; other GET handlers start sign-in flows or do real work for a body HEAD drops.
+///
+/// Paths are tried in order and each pattern with a `{segment}` costs a regex test, so the
+/// most requested come first: the forward-auth API (every request of the services behind it),
+/// then the pages, then the SSO flow (once per sign-in), then probes and assets.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/verify", web::get().to(api::verify))
-        .route("/api/v1/verify", web::head().to(api::verify))
-        .route("/api/v1/usage", web::post().to(api::usage))
-        .route("/", web::get().to(login::root))
-        .route("/team", web::get().to(team::team_page))
-        .route("/tokens", web::get().to(tokens::tokens_page))
-        .route("/tokens", web::post().to(tokens::create))
-        .route("/billing", web::get().to(billing::billing_page))
-        .route("/billing/usage.csv", web::get().to(billing::usage_csv))
-        .route("/settings/sso", web::get().to(settings::sso_page))
-        .route("/settings/sso", web::post().to(settings::save_and_test))
-        .route("/settings/sso/apply", web::post().to(settings::apply))
-        .route("/settings/sso/discard", web::post().to(settings::discard))
-        .route("/audit", web::get().to(audit::audit_page))
-        .route("/team/invites", web::post().to(team::invite))
-        .route("/team/members/{id}/role", web::post().to(team::set_role))
-        .route("/team/members/{id}/remove", web::post().to(team::remove))
-        .route("/team/members/{id}/restore", web::post().to(team::restore))
-        .route(
-            "/team/invites/{id}/cancel",
-            web::post().to(team::cancel_invite),
-        )
-        .route("/tokens/{id}/reveal", web::post().to(tokens::reveal))
-        .route("/tokens/{id}/revoke", web::post().to(tokens::revoke))
-        .route("/login", web::get().to(login::login_page))
-        .route("/login/sso", web::post().to(login::login_sso))
-        .route("/login/password", web::post().to(login::login_password))
-        .route("/login/confirm", web::post().to(confirm::confirm_sign_in))
-        .route("/logout", web::post().to(login::logout))
-        .route("/sso/{team}/login", web::get().to(login::sso_login))
-        .route(
-            "/sso/{team}/initiate",
-            web::get().to(login::sso_initiate_get),
-        )
-        .route(
-            "/sso/{team}/initiate",
-            web::post().to(login::sso_initiate_post),
-        )
-        .route("/sso/{team}/callback", web::get().to(login::sso_callback))
-        .route(
-            "/sso/{team}/callback",
-            web::post().to(login::sso_callback_post),
-        )
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/livez", web::get().to(health::livez))
-        .route("/static/{file:.*}", web::get().to(assets::serve));
+    cfg.service(
+        web::resource("/api/v1/verify")
+            .get(api::verify)
+            .head(api::verify),
+    )
+    .service(web::resource("/api/v1/usage").post(api::usage))
+    .service(web::resource("/").get(login::root))
+    .service(web::resource("/team").get(team::team_page))
+    .service(
+        web::resource("/tokens")
+            .get(tokens::tokens_page)
+            .post(tokens::create),
+    )
+    .service(web::resource("/billing").get(billing::billing_page))
+    .service(web::resource("/billing/usage.csv").get(billing::usage_csv))
+    .service(
+        web::resource("/settings/sso")
+            .get(settings::sso_page)
+            .post(settings::save_and_test),
+    )
+    .service(web::resource("/settings/sso/apply").post(settings::apply))
+    .service(web::resource("/settings/sso/discard").post(settings::discard))
+    .service(web::resource("/audit").get(audit::audit_page))
+    .service(web::resource("/team/invites").post(team::invite))
+    .service(web::resource("/team/members/{id}/role").post(team::set_role))
+    .service(web::resource("/team/members/{id}/remove").post(team::remove))
+    .service(web::resource("/team/members/{id}/restore").post(team::restore))
+    .service(web::resource("/team/invites/{id}/cancel").post(team::cancel_invite))
+    .service(web::resource("/tokens/{id}/reveal").post(tokens::reveal))
+    .service(web::resource("/tokens/{id}/revoke").post(tokens::revoke))
+    .service(web::resource("/login").get(login::login_page))
+    .service(web::resource("/login/sso").post(login::login_sso))
+    .service(web::resource("/login/password").post(login::login_password))
+    .service(web::resource("/login/confirm").post(confirm::confirm_sign_in))
+    .service(web::resource("/logout").post(login::logout))
+    .service(web::resource("/sso/{team}/login").get(login::sso_login))
+    .service(
+        web::resource("/sso/{team}/initiate")
+            .get(login::sso_initiate_get)
+            .post(login::sso_initiate_post),
+    )
+    .service(
+        web::resource("/sso/{team}/callback")
+            .get(login::sso_callback)
+            .post(login::sso_callback_post),
+    )
+    .service(
+        web::resource("/healthz")
+            .get(health::healthz)
+            .head(health::healthz),
+    )
+    .service(
+        web::resource("/livez")
+            .get(health::livez)
+            .head(health::livez),
+    )
+    .service(web::resource("/static/{file:.*}").get(assets::serve));
 }
 
 pub async fn not_found() -> Result<HttpResponse, AppError> {
