@@ -1091,6 +1091,65 @@ mod tests {
         assert_eq!(errs.len(), 5, "{errs:?}");
     }
 
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_variable_and_its_file_twin_together_are_refused() {
+        let env = vars(&[
+            ("TEAMPORTAL_SERVER__LISTEN", "127.0.0.1:1"),
+            ("TEAMPORTAL_SERVER__LISTEN_FILE", "/nonexistent"),
+        ]);
+        let Err(LoadError::Invalid(errs)) =
+            load_from(None, &Overrides::default(), &env, Path::new("/"))
+        else {
+            panic!("refused");
+        };
+        assert_eq!(errs[0].key, "TEAMPORTAL_SERVER__LISTEN_FILE");
+        assert!(errs[0].rule.contains("set only one"), "{errs:?}");
+    }
+
+    #[test]
+    fn flags_win_over_variables_and_relative_paths_are_from_the_working_directory() {
+        let env = vars(&[
+            ("TEAMPORTAL_SERVER__LISTEN", "127.0.0.1:1"),
+            ("TEAMPORTAL_DATABASE__PATH", "env.db"),
+            ("TEAMPORTAL_CONFIG", "ignored: not a setting"),
+        ]);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:2".into()),
+            database: None,
+        };
+        let s = load_from(None, &flags, &env, Path::new("/srv")).expect("valid");
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:2");
+        assert_eq!(s.database, Path::new("/srv/env.db"));
+        let flags = Overrides {
+            listen: Some("nope".into()),
+            database: None,
+        };
+        let Err(LoadError::Invalid(errs)) = load_from(None, &flags, &env, Path::new("/")) else {
+            panic!("refused");
+        };
+        assert_eq!(
+            errs[0].to_string().split(':').next(),
+            Some("--listen = \"nope\"")
+        );
+    }
+
+    #[test]
+    fn a_log_level_must_name_a_level() {
+        for ok in ["info", "WARN", "warn,teamportal=debug", "actix_server=off"] {
+            assert!(check_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in ["verbose", "", "info,", "teamportal=loud"] {
+            assert!(check_filter(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn unknown_keys_are_refused() {
         assert!(parse("[server]\nlisten = \"127.0.0.1:1\"\nlistne = 1\n").is_err());
