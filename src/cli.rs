@@ -276,8 +276,9 @@ fn run_app(
     let result = actix_web::rt::System::new().block_on(async move {
         let (app, demo_base) = match build() {
             Ok(x) => x,
+            // Through the logger, so a refusal to start is a line in the configured format.
             Err(e) => {
-                eprintln!("teamportal: {e}");
+                tracing::error!("{e}");
                 return Err(());
             }
         };
@@ -291,7 +292,9 @@ fn run_app(
             }
             None => tracing::info!(port = app.port(), "teamportal is serving"),
         }
-        app.run_until_stopped().await.map_err(|e| eprintln!("teamportal: {e}"))
+        app.run_until_stopped()
+            .await
+            .map_err(|e| tracing::error!("{e}"))
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -132,3 +132,35 @@ fn an_invalid_level_in_the_file_or_rust_log_is_an_error_not_silently_info() {
         "refused before opening the database"
     );
 }
+
+#[test]
+fn with_format_json_a_refusal_to_start_is_a_json_line_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("teamportal.toml");
+    // TEST-NET-1: no machine has this address, so the bind fails.
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"192.0.2.1:9\"\n[log]\nformat = \"json\"\n",
+    )
+    .expect("write");
+    let out = teamportal(dir.path())
+        .arg("serve")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+        .filter(|v: &serde_json::Value| v["level"] == "ERROR")
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0]["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot listen on 192.0.2.1:9")),
+        "{stderr}"
+    );
+}
