@@ -1,6 +1,6 @@
 //! Log output. One format for every line (text or JSON, so a collector parses them all),
 //! colour only when stderr is a terminal (escape codes are noise in files and journals), and
-//! the access log written by a background thread: a request never waits on stderr.
+//! every line written by a background thread: a request never waits on stderr.
 
 use std::io::IsTerminal;
 
@@ -14,8 +14,8 @@ use crate::config::{LogFormat, LogSettings};
 /// The target of the access log's lines (`[log] access`).
 pub const ACCESS_TARGET: &str = "teamportal::access";
 
-/// Keeps the access log's writer thread; dropping it flushes the lines still queued.
-pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
+/// Keeps the writer threads; dropping it flushes the lines still queued.
+pub struct LogGuard(#[allow(dead_code)] Vec<tracing_appender::non_blocking::WorkerGuard>);
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
@@ -28,7 +28,7 @@ where
         .with_ansi(ansi);
     match format {
         LogFormat::Text => layer.boxed(),
-        LogFormat::Json => layer.json().boxed(),
+        LogFormat::Json => layer.json().flatten_event(true).boxed(),
     }
 }
 
@@ -39,25 +39,32 @@ pub fn init(log: &LogSettings) -> Result<LogGuard, String> {
     let filter = EnvFilter::builder()
         .parse(&log.filter)
         .map_err(|e| format!("invalid log level {:?}: {e}", log.filter))?;
-    let mut layers: Vec<BoxedLayer> = vec![layer(log.format, ansi, std::io::stderr)
+    // Operational lines are never dropped (a full queue waits); access lines are, when the
+    // queue is full, rather than slow the requests they describe.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("teamportal-log")
+        .finish(std::io::stderr());
+    let mut guards = vec![guard];
+    let mut layers: Vec<BoxedLayer> = vec![layer(log.format, ansi, writer)
         .with_filter(filter_fn(|m| m.target() != ACCESS_TARGET))
         .with_filter(filter)
         .boxed()];
     // The access log is what the operator turned on: it is written whatever the level.
-    let guard = if log.access {
-        let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    if log.access {
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .thread_name("teamportal-access-log")
+            .finish(std::io::stderr());
+        guards.push(guard);
         layers.push(
             layer(log.format, ansi, writer)
                 .with_filter(filter_fn(|m| m.target() == ACCESS_TARGET))
                 .boxed(),
         );
-        Some(guard)
-    } else {
-        None
-    };
+    }
     tracing_subscriber::registry()
         .with(layers)
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))?;
-    Ok(LogGuard(guard))
+    Ok(LogGuard(guards))
 }
