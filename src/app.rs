@@ -214,6 +214,7 @@ impl Application {
         let idle = settings.security.session_idle.whole_seconds();
         let extra_routes = extras.extra_routes;
         let body_timeout = settings.server.body_timeout;
+        let access_log = settings.log.access;
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(session_store.clone(), cookie_key.clone())
@@ -245,7 +246,10 @@ impl Application {
                     routes::body_deadline::body_deadline(body_timeout, req, next)
                 }))
                 .wrap(middleware::security_headers(https))
-                .wrap(actix_web::middleware::from_fn(middleware::log_requests))
+                .wrap(actix_web::middleware::Condition::new(
+                    access_log,
+                    actix_web::middleware::from_fn(middleware::log_requests),
+                ))
                 .configure(routes::configure)
                 .configure(move |cfg| {
                     if let Some(f) = &extra {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app::Application;
-use crate::config::{self, LoadError, Settings};
+use crate::config::{self, LoadError, Overrides, Settings};
 use crate::store::{self, users, Store, StoreError};
 
 #[derive(Debug, Parser)]
@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the portal.
-    Serve,
+    Serve(ServeArgs),
     /// Validate the config file and explain every problem.
     CheckConfig,
     /// Write a consistent copy of the live database to DEST.
@@ -47,6 +47,17 @@ pub enum Command {
     /// Recovery from the shell.
     #[command(subcommand)]
     Admin(AdminCommand),
+}
+
+/// `serve`'s flags: they win over `TEAMPORTAL_*` variables and the config file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (overrides server.listen).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The database file (overrides database.path).
+    #[arg(long, value_name = "FILE")]
+    pub database: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,16 +108,37 @@ pub enum AdminCommand {
 
 pub fn run(cli: Cli) -> ExitCode {
     private_files();
-    init_tracing();
+    let path = cli.config.as_deref();
     match cli.command {
-        Command::CheckConfig => check_config(cli.config.as_deref()),
-        Command::Serve => serve(cli.config.as_deref()),
-        Command::Backup { dest } => with_settings(cli.config.as_deref(), |s| backup(s, &dest)),
-        Command::Demo { listen, database } => demo(listen, database),
-        Command::Healthcheck => {
-            with_settings(cli.config.as_deref(), |s| crate::healthcheck::run(&s))
+        Command::CheckConfig => check_config(path),
+        Command::Serve(args) => {
+            let overrides = Overrides {
+                listen: args.listen,
+                database: args.database,
+            };
+            with_settings(path, &overrides, |s| serve(path, s))
         }
-        Command::Admin(cmd) => with_settings(cli.config.as_deref(), |s| admin(s, cmd)),
+        Command::Backup { dest } => {
+            with_settings(path, &Overrides::default(), |s| backup(s, &dest))
+        }
+        Command::Demo { listen, database } => {
+            // The demo has no config file; RUST_LOG still chooses the level.
+            let mut errors = Vec::new();
+            let log = config::check_log(
+                &config::RawLog::default(),
+                &|n| std::env::var(n).ok(),
+                &mut errors,
+            );
+            if let Some(e) = errors.first() {
+                eprintln!("teamportal: {e}");
+                return ExitCode::from(1);
+            }
+            with_logging(&log, || demo(listen, database))
+        }
+        Command::Healthcheck => {
+            with_settings(path, &Overrides::default(), |s| crate::healthcheck::run(&s))
+        }
+        Command::Admin(cmd) => with_settings(path, &Overrides::default(), |s| admin(s, cmd)),
     }
 }
 
@@ -118,17 +150,20 @@ fn private_files() {
     umask(Mode::from_bits_truncate(0o077));
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Runs `f` with the logger installed; the guard outlives it, so queued access-log lines
+/// are written before the process exits.
+fn with_logging(log: &config::LogSettings, f: impl FnOnce() -> ExitCode) -> ExitCode {
+    match crate::logging::init(log) {
+        Ok(_guard) => f(),
+        Err(e) => {
+            eprintln!("teamportal: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
-fn load(path: Option<&Path>) -> Result<Settings, ExitCode> {
-    config::load(path).map_err(|e| {
+fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Settings, ExitCode> {
+    config::load(path, overrides).map_err(|e| {
         match e {
             LoadError::Invalid(errors) => {
                 eprintln!("teamportal: the config has {} error(s):", errors.len());
@@ -142,15 +177,22 @@ fn load(path: Option<&Path>) -> Result<Settings, ExitCode> {
     })
 }
 
-fn with_settings(path: Option<&Path>, f: impl FnOnce(Settings) -> ExitCode) -> ExitCode {
-    match load(path) {
-        Ok(s) => f(s),
+fn with_settings(
+    path: Option<&Path>,
+    overrides: &Overrides,
+    f: impl FnOnce(Settings) -> ExitCode,
+) -> ExitCode {
+    match load(path, overrides) {
+        Ok(s) => {
+            let log = s.log.clone();
+            with_logging(&log, || f(s))
+        }
         Err(code) => code,
     }
 }
 
 fn check_config(path: Option<&Path>) -> ExitCode {
-    match config::load(path) {
+    match config::load(path, &Overrides::default()) {
         Ok(s) => {
             // An unreadable database (permissions, not a teamportal database) leaves only
             // this cross-check undone: the config itself may be fine, and `serve` reports a
@@ -210,21 +252,18 @@ fn stored_domain_collisions(
     Ok(crate::domain::domains::collisions(&claims))
 }
 
-fn serve(path: Option<&Path>) -> ExitCode {
-    let settings = match load(path) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+fn serve(path: Option<&Path>, settings: Settings) -> ExitCode {
+    // Logged, not printed: with `[log] format = "json"` every line on stderr is JSON.
     if path.is_none() {
-        eprintln!(
-            "teamportal: no config file given; using the embedded defaults (listen {}, database {}).",
-            config::DEFAULT_LISTEN,
-            config::DEFAULT_DATABASE
+        tracing::info!(
+            "no config file given; using the embedded defaults and TEAMPORTAL_* variables (listen {}, database {})",
+            settings.server.listen,
+            settings.database.display()
         );
     }
     if settings.teams.is_empty() {
-        eprintln!(
-            "teamportal: no team is configured yet. Copy sample.toml, add a [[teams]] entry for your Okta app, \
+        tracing::warn!(
+            "no team is configured yet. Copy sample.toml, add a [[teams]] entry for your Okta app, \
              check it with `teamportal check-config --config FILE`, and start with `teamportal serve --config FILE`."
         );
     }
@@ -244,8 +283,9 @@ fn run_app(
     let result = actix_web::rt::System::new().block_on(async move {
         let (app, demo_base) = match build() {
             Ok(x) => x,
+            // Through the logger, so a refusal to start is a line in the configured format.
             Err(e) => {
-                eprintln!("teamportal: {e}");
+                tracing::error!("{e}");
                 return Err(());
             }
         };
@@ -259,7 +299,9 @@ fn run_app(
             }
             None => tracing::info!(port = app.port(), "teamportal is serving"),
         }
-        app.run_until_stopped().await.map_err(|e| eprintln!("teamportal: {e}"))
+        app.run_until_stopped()
+            .await
+            .map_err(|e| tracing::error!("{e}"))
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,9 @@ use url::Url;
 
 use crate::domain::{Email, TeamId};
 
+mod layers;
+pub use layers::{Overrides, PREFIX as ENV_PREFIX};
+
 /// The embedded defaults `serve` runs with when no config file is given.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE: &str = "teamportal.db";
@@ -29,7 +32,18 @@ pub struct RawConfig {
     #[serde(default)]
     pub security: RawSecurity,
     #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
     pub teams: Vec<RawTeam>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+    #[serde(default)]
+    pub access: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,7 +154,23 @@ pub struct Settings {
     pub database: PathBuf,
     pub billing: BillingSettings,
     pub security: SecuritySettings,
+    pub log: LogSettings,
     pub teams: Vec<TeamConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A checked `tracing` filter: `RUST_LOG` when set, else `[log] level`, else "info".
+    pub filter: String,
+    /// One line per request (off by default: forward-auth traffic would flood the log).
+    pub access: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -287,23 +317,74 @@ pub enum LoadError {
     Invalid(Vec<ConfigError>),
 }
 
-/// Reads and validates a config file; `None` means the embedded defaults.
-pub fn load(path: Option<&Path>) -> Result<Settings, LoadError> {
-    let raw = match path {
-        None => RawConfig::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+/// Reads and validates the config: the file (`None`: the embedded defaults), then the
+/// `TEAMPORTAL_*` environment, then `overrides`.
+pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<Settings, LoadError> {
+    let vars = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    load_from(path, overrides, &vars, &cwd)
+}
+
+/// [`load`] with the environment and working directory given (for tests).
+pub fn load_from(
+    path: Option<&Path>,
+    overrides: &Overrides,
+    vars: &BTreeMap<String, String>,
+    cwd: &Path,
+) -> Result<Settings, LoadError> {
+    let text = match path {
+        None => None,
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| LoadError::Read {
                 path: path.to_path_buf(),
                 source,
-            })?;
-            parse(&text).map_err(|message| LoadError::Parse {
-                path: path.to_path_buf(),
-                message,
-            })?
+            })?,
+        ),
+    };
+    // The file alone first, so its unknown keys and syntax errors read as they always did.
+    let from_file = match (&text, path) {
+        (Some(text), Some(path)) => parse(text).map_err(|message| LoadError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?,
+        _ => RawConfig::default(),
+    };
+    let outside = layers::outside(vars, overrides, cwd);
+    if !outside.errors.is_empty() {
+        return Err(LoadError::Invalid(outside.errors));
+    }
+    let raw = if outside.layers.is_empty() {
+        from_file
+    } else {
+        let mut figment = figment::Figment::new();
+        if let Some(text) = &text {
+            use figment::providers::Format;
+            figment = figment.merge(figment::providers::Toml::string(text));
         }
+        for layer in &outside.layers {
+            figment = figment.merge(layer.clone());
+        }
+        figment
+            .extract_lossy::<RawConfig>()
+            .map_err(|e| LoadError::Invalid(layers::from_figment(e, &outside)))?
     };
     let base = path.and_then(Path::parent).unwrap_or(Path::new("."));
-    validate(raw, base, &|name| std::env::var(name).ok()).map_err(LoadError::Invalid)
+    validate(raw, base, &|name| vars.get(name).cloned()).map_err(|errors| {
+        // A bad value from the environment or a flag is named by where it came from.
+        LoadError::Invalid(
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    if let Some(layer) = outside.origin_of(&e.key) {
+                        e.key = layer.origin.clone();
+                    }
+                    e
+                })
+                .collect(),
+        )
+    })
 }
 
 pub fn parse(text: &str) -> Result<RawConfig, String> {
@@ -412,6 +493,8 @@ pub fn validate(
         audit_retention_days: audit_retention_days.clamp(1, 36_500),
     };
 
+    let log = check_log(&raw.log, env, &mut errors.0);
+
     let mut teams: Vec<TeamConfig> = Vec::new();
     for (i, team) in raw.teams.into_iter().enumerate() {
         if let Some(team) = check_team(i, team, base, env, &mut errors) {
@@ -454,11 +537,71 @@ pub fn validate(
             database,
             billing,
             security,
+            log,
             teams,
         })
     } else {
         Err(errors.0)
     }
+}
+
+/// `[log]`, with `RUST_LOG` (read through `env`) winning over `level`. A filter that names no
+/// real level is refused rather than read as "info": the operator asked for something.
+pub fn check_log(
+    raw: &RawLog,
+    env: &dyn Fn(&str) -> Option<String>,
+    errors: &mut Vec<ConfigError>,
+) -> LogSettings {
+    let mut push = |key: &str, value: &str, rule: &str| {
+        errors.push(ConfigError {
+            key: key.into(),
+            value: value.into(),
+            rule: rule.into(),
+        })
+    };
+    let format = match raw.format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(v) => {
+            push("log.format", v, "must be \"text\" or \"json\"");
+            LogFormat::Text
+        }
+    };
+    let (key, filter) = match env("RUST_LOG").filter(|v| !v.trim().is_empty()) {
+        Some(v) => ("RUST_LOG", v),
+        None => (
+            "log.level",
+            raw.level.clone().unwrap_or_else(|| "info".into()),
+        ),
+    };
+    if let Err(rule) = check_filter(&filter) {
+        push(key, &filter, rule);
+    }
+    LogSettings {
+        format,
+        filter,
+        access: raw.access,
+    }
+}
+
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// `tracing` reads a bare word as a target name, so "verbose" would silently mean "log
+/// nothing but a target called verbose": every directive must end in a level.
+fn check_filter(filter: &str) -> Result<(), &'static str> {
+    const RULE: &str = "must be a level (trace, debug, info, warn, error, off) or directives \
+                        such as \"info,teamportal=debug\"";
+    let is_level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
+    for part in filter.split(',') {
+        let level = part.rsplit_once('=').map_or(part, |(_, level)| level);
+        if !is_level(level) {
+            return Err(RULE);
+        }
+    }
+    tracing_subscriber::EnvFilter::builder()
+        .parse(filter)
+        .map(|_| ())
+        .map_err(|_| RULE)
 }
 
 fn check_public_url(value: &str, errors: &mut Errors) -> Option<Url> {
@@ -946,6 +1089,65 @@ mod tests {
         "#;
         let errs = errors_for(text);
         assert_eq!(errs.len(), 5, "{errs:?}");
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_variable_and_its_file_twin_together_are_refused() {
+        let env = vars(&[
+            ("TEAMPORTAL_SERVER__LISTEN", "127.0.0.1:1"),
+            ("TEAMPORTAL_SERVER__LISTEN_FILE", "/nonexistent"),
+        ]);
+        let Err(LoadError::Invalid(errs)) =
+            load_from(None, &Overrides::default(), &env, Path::new("/"))
+        else {
+            panic!("refused");
+        };
+        assert_eq!(errs[0].key, "TEAMPORTAL_SERVER__LISTEN_FILE");
+        assert!(errs[0].rule.contains("set only one"), "{errs:?}");
+    }
+
+    #[test]
+    fn flags_win_over_variables_and_relative_paths_are_from_the_working_directory() {
+        let env = vars(&[
+            ("TEAMPORTAL_SERVER__LISTEN", "127.0.0.1:1"),
+            ("TEAMPORTAL_DATABASE__PATH", "env.db"),
+            ("TEAMPORTAL_CONFIG", "ignored: not a setting"),
+        ]);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:2".into()),
+            database: None,
+        };
+        let s = load_from(None, &flags, &env, Path::new("/srv")).expect("valid");
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:2");
+        assert_eq!(s.database, Path::new("/srv/env.db"));
+        let flags = Overrides {
+            listen: Some("nope".into()),
+            database: None,
+        };
+        let Err(LoadError::Invalid(errs)) = load_from(None, &flags, &env, Path::new("/")) else {
+            panic!("refused");
+        };
+        assert_eq!(
+            errs[0].to_string().split(':').next(),
+            Some("--listen = \"nope\"")
+        );
+    }
+
+    #[test]
+    fn a_log_level_must_name_a_level() {
+        for ok in ["info", "WARN", "warn,teamportal=debug", "actix_server=off"] {
+            assert!(check_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in ["verbose", "", "info,", "teamportal=loud"] {
+            assert!(check_filter(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -170,7 +170,9 @@ impl ResponseError for AppError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         } else {
-            tracing::info!(error = %self, status = status.as_u16(), "request refused");
+            // A refusal is an ordinary answer, one per request: at info it would be the
+            // per-request line `[log] access = false` promises not to write.
+            tracing::debug!(error = %self, status = status.as_u16(), "request refused");
         }
         let (title, message) = self.title_and_message();
         let mut resp = HttpResponse::build(status);

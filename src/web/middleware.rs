@@ -1,5 +1,5 @@
-//! Middleware: security headers on every response, and one log line per request (path
-//! only: query strings may carry authorization codes).
+//! Middleware: security headers on every response, and the access log (`[log] access`):
+//! one line per request, path only (query strings may carry authorization codes).
 
 use std::time::Instant;
 
@@ -29,6 +29,7 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
     h
 }
 
+/// Installed only when `[log] access = true`; the line goes to a background writer.
 pub async fn log_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -38,7 +39,7 @@ pub async fn log_requests(
     let path = req.path().to_owned();
     let res = next.call(req).await?;
     tracing::info!(
-        target: "teamportal::http",
+        target: crate::logging::ACCESS_TARGET,
         %method,
         %path,
         status = res.status().as_u16(),
