@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod keyguard;
 pub mod metering;
 pub mod retention;
 pub mod session;

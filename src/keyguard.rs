@@ -1,0 +1,106 @@
+//! The instance key as the database knows it: a database that holds sealed data opens only
+//! with the key that sealed it. A fresh database gets a new key, whose check value is then
+//! recorded; a missing or different key file is refused before anything is created, because a
+//! new key would silently orphan every stored secret.
+
+use std::path::Path;
+
+use crate::crypto::{key_path, InstanceKey, KeyError};
+use crate::store::key_check::{self, Sealed};
+use crate::store::Store;
+
+/// The instance key of the database at `database` (key file `<database>.key`), created only
+/// when the database has neither a check value nor sealed data.
+pub fn open(store: &Store, database: &Path) -> Result<InstanceKey, KeyError> {
+    let path = key_path(database);
+    let wrong = || KeyError::Wrong {
+        key: path.clone(),
+        database: database.to_path_buf(),
+    };
+    let key = match InstanceKey::load(&path)? {
+        Some(key) => {
+            if !store.run_blocking(|c| belongs(c, &key))? {
+                return Err(wrong());
+            }
+            key
+        }
+        None => {
+            let guarded = store.run_blocking(|c| -> Result<bool, KeyError> {
+                Ok(key_check::get(c)?.is_some() || key_check::any_sealed(c)?.is_some())
+            })?;
+            if guarded {
+                return Err(KeyError::Missing {
+                    key: path,
+                    database: database.to_path_buf(),
+                });
+            }
+            match InstanceKey::create(&path) {
+                Ok(key) => key,
+                // Another process (an `admin` command next to `serve`) made it first.
+                Err(KeyError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
+                    InstanceKey::load(&path)?.ok_or_else(wrong)?
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let ours = key.check_value();
+    let standing = store.run_blocking(|c| key_check::record(c, &ours))?;
+    if standing != ours {
+        return Err(wrong());
+    }
+    Ok(key)
+}
+
+/// Whether `key` is the database's key: it matches the recorded check value, or, in a
+/// database from before check values, opens a sealed value (or nothing is sealed yet).
+pub fn belongs(conn: &rusqlite::Connection, key: &InstanceKey) -> Result<bool, KeyError> {
+    if let Some(recorded) = key_check::get(conn)? {
+        return Ok(recorded == key.check_value());
+    }
+    let sealer = key.sealer();
+    Ok(match key_check::any_sealed(conn)? {
+        None => true,
+        Some(Sealed::Token { team, hash, sealed }) => {
+            crate::tokens::unseal(&sealer, &team, &hash, &sealed).is_some()
+        }
+        Some(Sealed::ClientSecret { team, sealed }) => sealer
+            .open(&sealed, &crate::sso::editable::secret_context(&team))
+            .is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &Path) -> Store {
+        Store::open(&dir.join("t.db"), 1).expect("store")
+    }
+
+    #[test]
+    fn a_fresh_database_gets_a_new_key_that_it_then_recognises() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        let db = dir.path().join("t.db");
+        let first = open(&s, &db).expect("new key");
+        let again = open(&s, &db).expect("same key");
+        assert_eq!(first.check_value(), again.check_value());
+    }
+
+    #[test]
+    fn a_missing_or_different_key_is_refused_once_a_key_is_recorded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        let db = dir.path().join("t.db");
+        open(&s, &db).expect("new key");
+        let key = key_path(&db);
+        std::fs::remove_file(&key).expect("remove");
+        assert!(matches!(open(&s, &db), Err(KeyError::Missing { .. })));
+        assert!(!key.exists(), "no new key file");
+        InstanceKey::create(&key).expect("another key");
+        assert!(matches!(open(&s, &db), Err(KeyError::Wrong { .. })));
+    }
+}
