@@ -123,8 +123,12 @@ impl Application {
         }
         // Connections: each worker's requests plus the flush thread and headroom.
         let pool_size = (settings.server.workers as u32 * 4 + 4).min(32);
-        let store = Store::open(&settings.database, pool_size).map_err(store_err)?;
-        let key = crate::keyguard::open(&store, &settings.database)?;
+        // The key is checked on the connection that opens the file, before the pool exists:
+        // a refused start leaves nothing behind.
+        let (store, key) = Store::open_checked(&settings.database, pool_size, true, |c| {
+            crate::keyguard::open(c, &settings.database)
+        })
+        .map_err(store_err)??;
         store
             .run_blocking(|c| teams::sync_from_config(c, &settings.teams, extras.team_source))
             .map_err(store_err)?;

@@ -554,7 +554,9 @@ fn create_token(
     if expires_in_days.is_some_and(|d| !(1..=3650).contains(&d)) {
         return Err("--expires-in-days must be from 1 to 3650".into());
     }
-    let key = crate::keyguard::open(store, &settings.database).map_err(|e| e.to_string())?;
+    let key = store
+        .run_blocking(|c| crate::keyguard::open(c, &settings.database))
+        .map_err(|e| e.to_string())?;
     let sealer = key.sealer();
     let issued = store
         .run_blocking(|c| -> Result<crate::tokens::Issued, Msg> {
@@ -754,7 +756,9 @@ fn create_team(settings: &Settings, store: &Store, t: NewTeam) -> Result<(), Str
             "the client secret is empty (give it on stdin or in TEAMPORTAL_CLIENT_SECRET)".into(),
         );
     }
-    let key = crate::keyguard::open(store, &settings.database).map_err(|e| e.to_string())?;
+    let key = store
+        .run_blocking(|c| crate::keyguard::open(c, &settings.database))
+        .map_err(|e| e.to_string())?;
     let issuer = config::check_issuer(&t.issuer)
         .map(|u| config::issuer_string(&u))
         .map_err(str::to_string)?;

@@ -7,11 +7,11 @@ use std::path::Path;
 
 use crate::crypto::{key_path, InstanceKey, KeyError};
 use crate::store::key_check::{self, Sealed};
-use crate::store::Store;
+use rusqlite::Connection;
 
 /// The instance key of the database at `database` (key file `<database>.key`), created only
-/// when the database has neither a check value nor sealed data.
-pub fn open(store: &Store, database: &Path) -> Result<InstanceKey, KeyError> {
+/// when the database has neither a check value nor sealed data; `conn` is that database.
+pub fn open(conn: &mut Connection, database: &Path) -> Result<InstanceKey, KeyError> {
     let path = key_path(database);
     let wrong = || KeyError::Wrong {
         key: path.clone(),
@@ -19,16 +19,13 @@ pub fn open(store: &Store, database: &Path) -> Result<InstanceKey, KeyError> {
     };
     let key = match InstanceKey::load(&path)? {
         Some(key) => {
-            if !store.run_blocking(|c| belongs(c, &key))? {
+            if !belongs(conn, &key)? {
                 return Err(wrong());
             }
             key
         }
         None => {
-            let guarded = store.run_blocking(|c| -> Result<bool, KeyError> {
-                Ok(key_check::get(c)?.is_some() || key_check::any_sealed(c)?.is_some())
-            })?;
-            if guarded {
+            if key_check::get(conn)?.is_some() || key_check::any_sealed(conn)?.is_some() {
                 return Err(KeyError::Missing {
                     key: path,
                     database: database.to_path_buf(),
@@ -47,8 +44,7 @@ pub fn open(store: &Store, database: &Path) -> Result<InstanceKey, KeyError> {
         }
     };
     let ours = key.check_value();
-    let standing = store.run_blocking(|c| key_check::record(c, &ours))?;
-    if standing != ours {
+    if key_check::record(conn, &ours)? != ours {
         return Err(wrong());
     }
     Ok(key)
@@ -56,7 +52,7 @@ pub fn open(store: &Store, database: &Path) -> Result<InstanceKey, KeyError> {
 
 /// Whether `key` is the database's key: it matches the recorded check value, or, in a
 /// database from before check values, opens a sealed value (or nothing is sealed yet).
-pub fn belongs(conn: &rusqlite::Connection, key: &InstanceKey) -> Result<bool, KeyError> {
+pub fn belongs(conn: &Connection, key: &InstanceKey) -> Result<bool, KeyError> {
     if let Some(recorded) = key_check::get(conn)? {
         return Ok(recorded == key.check_value());
     }
@@ -75,32 +71,33 @@ pub fn belongs(conn: &rusqlite::Connection, key: &InstanceKey) -> Result<bool, K
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
-    fn store(dir: &Path) -> Store {
-        Store::open(&dir.join("t.db"), 1).expect("store")
+    fn open_db(db: &Path) -> Result<InstanceKey, KeyError> {
+        Store::open(db, 1)
+            .expect("store")
+            .run_blocking(|c| open(c, db))
     }
 
     #[test]
     fn a_fresh_database_gets_a_new_key_that_it_then_recognises() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let s = store(dir.path());
         let db = dir.path().join("t.db");
-        let first = open(&s, &db).expect("new key");
-        let again = open(&s, &db).expect("same key");
+        let first = open_db(&db).expect("new key");
+        let again = open_db(&db).expect("same key");
         assert_eq!(first.check_value(), again.check_value());
     }
 
     #[test]
     fn a_missing_or_different_key_is_refused_once_a_key_is_recorded() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let s = store(dir.path());
         let db = dir.path().join("t.db");
-        open(&s, &db).expect("new key");
+        open_db(&db).expect("new key");
         let key = key_path(&db);
         std::fs::remove_file(&key).expect("remove");
-        assert!(matches!(open(&s, &db), Err(KeyError::Missing { .. })));
+        assert!(matches!(open_db(&db), Err(KeyError::Missing { .. })));
         assert!(!key.exists(), "no new key file");
         InstanceKey::create(&key).expect("another key");
-        assert!(matches!(open(&s, &db), Err(KeyError::Wrong { .. })));
+        assert!(matches!(open_db(&db), Err(KeyError::Wrong { .. })));
     }
 }

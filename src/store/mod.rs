@@ -69,6 +69,20 @@ impl Store {
     }
 
     fn open_with(path: &Path, max_size: u32, create: bool) -> Result<Store, StoreError> {
+        let opened = Self::open_checked(path, max_size, create, |_| Ok::<(), StoreError>(()))?;
+        opened.map(|(store, ())| store)
+    }
+
+    /// Opens like [`Store::open`] (`create`: may make a new file), first running `check` on
+    /// the one connection that set the file up. When `check` fails, no pool is built and that
+    /// connection is closed before this returns, so a refused start leaves no WAL or SHM
+    /// behind (the instance key's check, `keyguard::open`).
+    pub fn open_checked<T, E>(
+        path: &Path,
+        max_size: u32,
+        create: bool,
+        check: impl FnOnce(&mut Connection) -> Result<T, E>,
+    ) -> Result<Result<(Store, T), E>, StoreError> {
         tighten_modes(path);
         let mut flags =
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -78,11 +92,15 @@ impl Store {
         // One connection sets the file up (WAL, migrations) before the pool exists: the
         // pool opens its connections at once, and on a new file they raced to switch it to
         // WAL, which logged `database is locked` on a clean first start.
-        {
+        let checked = {
             let mut first = Connection::open_with_flags(path, flags)?;
             init_connection(&mut first)?;
             migrate(&mut first)?;
-        }
+            match check(&mut first) {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e)),
+            }
+        };
         let manager = SqliteConnectionManager::file(path)
             .with_flags(flags)
             .with_init(init_connection);
@@ -93,10 +111,11 @@ impl Store {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
-        Ok(Store {
+        let store = Store {
             pool,
             path: Arc::from(path),
-        })
+        };
+        Ok(Ok((store, checked)))
     }
 
     /// Fails when the database file is no longer at its path: open connections keep
@@ -328,7 +347,13 @@ mod tests {
         drop(Store::open(&db, 1).expect("create"));
         let [_, wal, shm, key] = private_files_of(&db);
         std::fs::write(&key, "not read by the store").expect("key");
-        std::fs::write(&shm, "").expect("shm");
+        // Created if missing, never truncated: a pool thread may still be closing the first
+        // store's connection, which has the SHM mapped (a truncated mapping is SIGBUS).
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&shm)
+            .expect("shm");
         let other = dir.path().join("t.db.bak");
         std::fs::write(&other, "").expect("other");
         for (f, m) in [(&db, 0o644), (&key, 0o640), (&shm, 0o604), (&other, 0o644)] {
