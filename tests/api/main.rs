@@ -7,6 +7,7 @@ mod support;
 mod billing;
 mod browser;
 mod hostile_idp;
+mod ops;
 mod settings;
 mod shell;
 mod sso_e2e;

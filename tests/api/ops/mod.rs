@@ -1,0 +1,3 @@
+//! Operations: the instance key, backups, the schema guard, start and stop.
+
+mod instance;
