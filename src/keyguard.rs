@@ -100,4 +100,42 @@ mod tests {
         InstanceKey::create(&key).expect("another key");
         assert!(matches!(open_db(&db), Err(KeyError::Wrong { .. })));
     }
+
+    #[test]
+    fn a_database_from_before_check_values_opens_only_with_a_key_that_opens_its_secrets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("t.db");
+        let store = Store::open(&db, 1).expect("store");
+        let key = key_path(&db);
+        let sealer = InstanceKey::create(&key).expect("the old key").sealer();
+        let sealed = sealer.seal(b"s", &crate::sso::editable::secret_context("t"));
+        let forget_check = |c: &mut Connection| {
+            c.execute("DELETE FROM instance_key_check", [])
+                .map_err(crate::store::StoreError::from)
+        };
+        store
+            .run_blocking(|c| {
+                forget_check(c)?;
+                c.execute(
+                    "INSERT INTO teams (id, name, source, issuer, client_id, client_secret_enc, created_at)
+                     VALUES ('t', 'T', 'shell', 'https://x.test', 'c', ?1, 0)",
+                    [&sealed],
+                )
+                .map_err(crate::store::StoreError::from)
+            })
+            .expect("an older install's sealed secret");
+        let other = dir.path().join("other.key");
+        InstanceKey::create(&other).expect("another key");
+        let old = std::fs::read(&key).expect("key");
+        std::fs::copy(&other, &key).expect("swap");
+        assert!(matches!(open_db(&db), Err(KeyError::Wrong { .. })));
+
+        std::fs::write(&key, &old).expect("put back");
+        open_db(&db).expect("the key that sealed it, now recorded");
+        let recorded = store
+            .run_blocking(|c| key_check::get(c))
+            .expect("read")
+            .is_some();
+        assert!(recorded);
+    }
 }
