@@ -84,8 +84,10 @@ impl Store {
         check: impl FnOnce(&mut Connection) -> Result<T, E>,
     ) -> Result<Result<(Store, T), E>, StoreError> {
         tighten_modes(path);
-        let mut flags =
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // The flags r2d2_sqlite and rusqlite use by default, less CREATE unless asked for.
+        let mut flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if create {
             flags |= rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
         }
