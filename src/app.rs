@@ -12,7 +12,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
-use crate::crypto::{key_path, InstanceKey, Sealer};
+use crate::crypto::Sealer;
 use crate::metering::{spawn_flusher, Meter, TokenIndex};
 use crate::session::{BrowserCookies, SqliteSessionStore};
 use crate::sso::ratelimit::RateLimiter;
@@ -75,6 +75,8 @@ const BLOCKING_THREADS_PER_WORKER: usize = 2;
 
 pub struct Application {
     port: u16,
+    addr: std::net::SocketAddr,
+    database: std::path::PathBuf,
     server: Server,
     meter: Arc<Meter>,
     store: Store,
@@ -121,8 +123,12 @@ impl Application {
         }
         // Connections: each worker's requests plus the flush thread and headroom.
         let pool_size = (settings.server.workers as u32 * 4 + 4).min(32);
-        let store = Store::open(&settings.database, pool_size).map_err(store_err)?;
-        let key = InstanceKey::load_or_create(&key_path(&settings.database))?;
+        // The key is checked on the connection that opens the file, before the pool exists:
+        // a refused start leaves nothing behind.
+        let (store, key) = Store::open_checked(&settings.database, pool_size, true, |c| {
+            crate::keyguard::open(c, &settings.database)
+        })
+        .map_err(store_err)??;
         store
             .run_blocking(|c| teams::sync_from_config(c, &settings.teams, extras.team_source))
             .map_err(store_err)?;
@@ -198,7 +204,9 @@ impl Application {
                 })?
             }
         };
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let addr = listener.local_addr().unwrap_or(settings.server.listen);
+        let port = addr.port();
+        let database = settings.database.clone();
         let https = settings.server.is_https();
         let cookie_name = if https {
             "__Host-teamportal"
@@ -273,6 +281,8 @@ impl Application {
 
         Ok(Application {
             port,
+            addr,
+            database,
             server,
             meter,
             store,
@@ -286,8 +296,19 @@ impl Application {
         self.port
     }
 
+    /// The address the server listens on (its real port when the config said 0).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// The database file; its instance key is `crypto::key_path` of it.
+    pub fn database(&self) -> &std::path::Path {
+        &self.database
+    }
+
     /// Serves until SIGTERM/Ctrl-C (actix handles both gracefully), then writes the last
-    /// usage counters.
+    /// usage counters. Counters that could not be written are an error, so the process exits
+    /// non-zero and a supervisor or operator sees that metered usage was lost.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let purger = actix_web::rt::spawn(crate::retention::daily(
             self.store.clone(),
@@ -299,12 +320,19 @@ impl Application {
         self.flusher.thread().unpark();
         let (meter, store) = (self.meter.clone(), self.store.clone());
         let flushed = tokio::task::spawn_blocking(move || meter.flush(&store)).await;
-        match flushed {
-            Ok(Ok(())) => tracing::info!("usage counters written; stopped"),
-            Ok(Err(e)) => tracing::error!(error = %e, "could not write the last usage counters"),
-            Err(e) => tracing::error!(error = %e, "final flush task failed"),
-        }
+        let flushed = match flushed {
+            Ok(Ok(())) => {
+                tracing::info!("usage counters written; stopped");
+                Ok(())
+            }
+            Ok(Err(e)) => Err(std::io::Error::other(format!(
+                "could not write the last usage counters: {e}"
+            ))),
+            Err(e) => Err(std::io::Error::other(format!(
+                "the last usage counters were not written: {e}"
+            ))),
+        };
         let _ = self.flusher.join();
-        result
+        result.and(flushed)
     }
 }

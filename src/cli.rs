@@ -261,13 +261,36 @@ fn serve(path: Option<&Path>, settings: Settings) -> ExitCode {
             settings.database.display()
         );
     }
-    if settings.teams.is_empty() {
-        tracing::warn!(
-            "no team is configured yet. Copy sample.toml, add a [[teams]] entry for your Okta app, \
-             check it with `teamportal check-config --config FILE`, and start with `teamportal serve --config FILE`."
-        );
-    }
-    run_app(move || Application::build(settings).map(|app| (app, None)))
+    let no_config_team = settings.teams.is_empty();
+    let database = settings.database.clone();
+    run_app(move || {
+        let app = Application::build(settings)?;
+        // Only now is the store synced: a team made with `admin create-team` counts too.
+        if no_config_team && browser_managed_teams(&database) == 0 {
+            tracing::warn!(
+                "no team is configured yet. Copy sample.toml, add a [[teams]] entry for your Okta app, \
+                 check it with `teamportal check-config --config FILE`, and start with `teamportal serve --config FILE` \
+                 (or make a browser-managed team with `teamportal admin create-team`)."
+            );
+        }
+        Ok((app, None))
+    })
+}
+
+/// How many teams made with `admin create-team` the database holds (0 when it cannot say).
+fn browser_managed_teams(database: &Path) -> usize {
+    store::open_read_only(database)
+        .and_then(|c| store::teams::list(&c))
+        .map(|teams| teams.iter().filter(|t| t.source == "shell").count())
+        .unwrap_or(0)
+}
+
+/// A path as an operator would look for it: absolute, from the working directory.
+fn shown(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 fn demo(listen: std::net::SocketAddr, database: PathBuf) -> ExitCode {
@@ -297,7 +320,12 @@ fn run_app(
                 println!("admin: {}", crate::demo::ADMIN_EMAIL);
                 println!("member: {}", crate::demo::MEMBER_EMAIL);
             }
-            None => tracing::info!(port = app.port(), "teamportal is serving"),
+            None => tracing::info!(
+                "teamportal is serving on http://{}; database {}, instance key {}",
+                app.local_addr(),
+                shown(app.database()),
+                shown(&crate::crypto::key_path(app.database()))
+            ),
         }
         app.run_until_stopped()
             .await
@@ -310,48 +338,142 @@ fn run_app(
 }
 
 fn backup(settings: Settings, dest: &Path) -> ExitCode {
-    if dest.exists() {
-        eprintln!(
-            "teamportal: {} already exists; choose a new file name",
-            dest.display()
-        );
-        return ExitCode::from(1);
+    let dest_key = crate::crypto::key_path(dest);
+    for file in [dest, dest_key.as_path()] {
+        if file.exists() {
+            eprintln!(
+                "teamportal: {} already exists; choose a new file name",
+                file.display()
+            );
+            return ExitCode::from(1);
+        }
     }
     if !settings.database.exists() {
         eprintln!(
             "teamportal: database {} does not exist",
-            settings.database.display()
+            shown(&settings.database)
         );
         return ExitCode::from(1);
     }
+    // A copy is only restorable with the key that sealed its secrets: that key is checked
+    // against the database first and written beside the copy.
+    let key = match backup_key(&settings.database) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("teamportal: backup refused: {e}");
+            return ExitCode::from(1);
+        }
+    };
     // The umask already makes the copy 0600; the copy is the whole database, so its mode
     // is set outright as well rather than depending on that.
-    let written = store::backup(&settings.database, dest).and_then(|()| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| StoreError::Task(format!("cannot make {} 0600: {e}", dest.display())))
-    });
-    match written {
-        Ok(()) => {
-            println!("backup written to {}", dest.display());
+    let written = store::backup(&settings.database, dest)
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| StoreError::Task(format!("cannot make {} 0600: {e}", dest.display())))
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|()| match &key {
+            Some(k) => k.write_new(&dest_key).map_err(|e| e.to_string()),
+            None => Ok(()),
+        });
+    match (written, key) {
+        (Ok(()), Some(_)) => {
+            println!(
+                "backup written to {} and its instance key to {}; keep both (restore: see README \"Backup and restore\")",
+                dest.display(),
+                dest_key.display()
+            );
             ExitCode::SUCCESS
         }
-        Err(e) => {
+        (Ok(()), None) => {
+            println!(
+                "backup written to {} (the database has no instance key yet: it holds nothing sealed)",
+                dest.display()
+            );
+            ExitCode::SUCCESS
+        }
+        (Err(e), _) => {
             eprintln!("teamportal: backup failed: {e}");
             ExitCode::from(1)
         }
     }
 }
 
-fn open_store(settings: &Settings) -> Result<Store, StoreError> {
-    let store = Store::open(&settings.database, 2)?;
+/// The database's instance key, checked against the database; `None` when there is no key
+/// file and the database needs none (never started, nothing sealed).
+fn backup_key(database: &Path) -> Result<Option<crate::crypto::InstanceKey>, String> {
+    use crate::crypto::{key_path, InstanceKey, KeyError};
+    let path = key_path(database);
+    let conn = store::open_read_only(database).map_err(|e| e.to_string())?;
+    let key = InstanceKey::load(&path).map_err(|e| e.to_string())?;
+    let missing = || {
+        KeyError::Missing {
+            key: path.clone(),
+            database: database.to_path_buf(),
+        }
+        .to_string()
+    };
+    match key {
+        Some(key) => match crate::keyguard::belongs(&conn, &key) {
+            Ok(true) => Ok(Some(key)),
+            Ok(false) => Err(KeyError::Wrong {
+                key: path.clone(),
+                database: database.to_path_buf(),
+            }
+            .to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+        None => {
+            let guarded = store::key_check::get(&conn)
+                .map_err(|e| e.to_string())?
+                .is_some()
+                || store::key_check::any_sealed(&conn)
+                    .map_err(|e| e.to_string())?
+                    .is_some();
+            if guarded {
+                Err(missing())
+            } else {
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn open_store(settings: &Settings, create: bool) -> Result<Store, StoreError> {
+    let store = if create {
+        Store::open(&settings.database, 2)?
+    } else {
+        Store::open_existing(&settings.database, 2)?
+    };
     store.run_blocking(|c| store::teams::sync_from_config(c, &settings.teams, "config"))?;
     Ok(store)
 }
 
 fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
-    let store = match open_store(&settings) {
-        Ok(s) => s,
+    // Run in the wrong folder or with the wrong config, an admin command must not leave an
+    // empty database behind that `serve` would later start on. Only `create-team` may be
+    // the first command of a new instance.
+    let create = matches!(cmd, AdminCommand::CreateTeam(_));
+    let existed = settings.database.exists();
+    if !existed && !create {
+        eprintln!(
+            "teamportal: there is no database at {}; admin commands never create one. \
+             Run them with the config (--config or TEAMPORTAL_CONFIG) and working directory of `teamportal serve`",
+            shown(&settings.database)
+        );
+        return ExitCode::from(1);
+    }
+    let store = match open_store(&settings, create) {
+        Ok(s) => {
+            if !existed {
+                eprintln!(
+                    "teamportal: created a new database at {}",
+                    shown(&settings.database)
+                );
+            }
+            s
+        }
         Err(e) => {
             eprintln!("teamportal: {e}");
             return ExitCode::from(1);
@@ -481,9 +603,9 @@ fn create_token(
     if expires_in_days.is_some_and(|d| !(1..=3650).contains(&d)) {
         return Err("--expires-in-days must be from 1 to 3650".into());
     }
-    let key =
-        crate::crypto::InstanceKey::load_or_create(&crate::crypto::key_path(&settings.database))
-            .map_err(|e| e.to_string())?;
+    let key = store
+        .run_blocking(|c| crate::keyguard::open(c, &settings.database))
+        .map_err(|e| e.to_string())?;
     let sealer = key.sealer();
     let issued = store
         .run_blocking(|c| -> Result<crate::tokens::Issued, Msg> {
@@ -683,9 +805,9 @@ fn create_team(settings: &Settings, store: &Store, t: NewTeam) -> Result<(), Str
             "the client secret is empty (give it on stdin or in TEAMPORTAL_CLIENT_SECRET)".into(),
         );
     }
-    let key =
-        crate::crypto::InstanceKey::load_or_create(&crate::crypto::key_path(&settings.database))
-            .map_err(|e| e.to_string())?;
+    let key = store
+        .run_blocking(|c| crate::keyguard::open(c, &settings.database))
+        .map_err(|e| e.to_string())?;
     let issuer = config::check_issuer(&t.issuer)
         .map(|u| config::issuer_string(&u))
         .map_err(str::to_string)?;

@@ -20,6 +20,12 @@ pub enum KeyError {
     },
     #[error("instance key file {0} is damaged (expected 64 random bytes, base64url); restore it from a backup")]
     Damaged(PathBuf),
+    #[error("the instance key file {key} is missing, but the database {database} holds data sealed with its key (API tokens, client secrets). Restore the key file from your backup to {key} (`teamportal backup DEST` keeps it as DEST.key) and start again; no new key was made, because it could not open that data")]
+    Missing { key: PathBuf, database: PathBuf },
+    #[error("the instance key file {key} is not the key that sealed the data in the database {database}. Put back the key file that belongs to this database (from its backup: DEST.key beside DEST) and start again; with this key its API tokens and client secrets cannot be opened")]
+    Wrong { key: PathBuf, database: PathBuf },
+    #[error("cannot check the instance key against the database: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// 64 random bytes generated on first start; never a shipped default.
@@ -42,12 +48,18 @@ pub fn key_path(database: &Path) -> PathBuf {
 }
 
 impl InstanceKey {
-    /// Reads the key file, or creates it (mode 0600) when it does not exist.
+    /// Reads the key file, or creates it (mode 0600) when it does not exist. Only for a key
+    /// that guards nothing yet (unit tests); the program goes through [`crate::keyguard`],
+    /// which never replaces the key of a database that holds sealed data.
     pub fn load_or_create(path: &Path) -> Result<InstanceKey, KeyError> {
-        let io = |source| KeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        match Self::load(path)? {
+            Some(key) => Ok(key),
+            None => Self::create(path),
+        }
+    }
+
+    /// Reads the key file; `None` when there is no such file.
+    pub fn load(path: &Path) -> Result<Option<InstanceKey>, KeyError> {
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 let raw = URL_SAFE_NO_PAD
@@ -56,28 +68,55 @@ impl InstanceKey {
                 let bytes: [u8; 64] = raw
                     .try_into()
                     .map_err(|_| KeyError::Damaged(path.to_path_buf()))?;
-                Ok(InstanceKey { bytes })
+                Ok(Some(InstanceKey { bytes }))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut bytes = [0u8; 64];
-                rand::rngs::OsRng.fill_bytes(&mut bytes);
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt;
-                    opts.mode(0o600);
-                }
-                let mut file = opts.open(path).map_err(io)?;
-                file.write_all(URL_SAFE_NO_PAD.encode(bytes).as_bytes())
-                    .map_err(io)?;
-                file.write_all(b"\n").map_err(io)?;
-                file.sync_all().map_err(io)?;
-                tracing::info!(path = %path.display(), "generated a new instance key");
-                Ok(InstanceKey { bytes })
-            }
-            Err(e) => Err(io(e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(KeyError::Io {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
+    }
+
+    /// Generates a new key and writes it to a new file (mode 0600); an existing file is an
+    /// error, never overwritten.
+    pub fn create(path: &Path) -> Result<InstanceKey, KeyError> {
+        let mut bytes = [0u8; 64];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let key = InstanceKey { bytes };
+        key.write_new(path)?;
+        tracing::info!(path = %path.display(), "generated a new instance key");
+        Ok(key)
+    }
+
+    /// Writes this key to a new file (mode 0600): the key file itself, or a backup's copy.
+    pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut file = opts.open(path).map_err(io)?;
+        file.write_all(URL_SAFE_NO_PAD.encode(self.bytes).as_bytes())
+            .map_err(io)?;
+        file.write_all(b"\n").map_err(io)?;
+        file.sync_all().map_err(io)?;
+        Ok(())
+    }
+
+    /// A keyed hash that identifies this key without revealing it: the database stores it
+    /// to recognise the key that sealed its secrets.
+    pub fn check_value(&self) -> [u8; 32] {
+        let d = self.derive("teamportal key check");
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&d[..32]);
+        out
     }
 
     fn derive(&self, label: &str) -> [u8; 64] {

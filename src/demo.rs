@@ -412,7 +412,8 @@ fn seed(settings: &Settings) -> Result<(), crate::store::StoreError> {
     use crate::store::{self, audit::Actor, teams, usage};
     let db = store::Store::open(&settings.database, 2)?;
     db.run_blocking(|c| teams::sync_from_config(c, &settings.teams, "demo"))?;
-    let key = crypto::InstanceKey::load_or_create(&crypto::key_path(&settings.database))
+    let key = db
+        .run_blocking(|c| crate::keyguard::open(c, &settings.database))
         .map_err(|e| crate::store::StoreError::Task(e.to_string()))?;
     let colleagues = [
         ("demo-grace", "grace@demo.test", "Grace Hopper"),

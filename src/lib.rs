@@ -15,6 +15,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod healthcheck;
+pub mod keyguard;
 pub mod logging;
 pub mod metering;
 pub mod retention;

@@ -6,6 +6,7 @@
 pub mod attempts;
 pub mod audit;
 pub mod invites;
+pub mod key_check;
 pub mod logins;
 pub mod members;
 pub mod sessions;
@@ -31,6 +32,8 @@ pub enum StoreError {
     Pool(#[from] r2d2::Error),
     #[error("database task failed: {0}")]
     Task(String),
+    #[error("the database's schema is version {database}, newer than this teamportal knows (version {binary}): a newer release has upgraded it. Run that release (or newer), or restore a backup taken before the upgrade; this one does not start on it")]
+    TooNew { database: i64, binary: i64 },
 }
 
 /// Migrations, in order; `PRAGMA user_version` records how many have been applied.
@@ -44,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_token_trust.sql"),
     include_str!("migrations/0008_audit_repeats.sql"),
     include_str!("migrations/0009_login_origin.sql"),
+    include_str!("migrations/0010_instance_key_check.sql"),
 ];
 
 #[derive(Clone)]
@@ -55,19 +59,53 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub fn open(path: &Path, max_size: u32) -> Result<Store, StoreError> {
+        Self::open_with(path, max_size, true)
+    }
+
+    /// Opens an existing database file and applies pending migrations; a missing file is an
+    /// error and is not created (`admin` commands run in the wrong folder create nothing).
+    pub fn open_existing(path: &Path, max_size: u32) -> Result<Store, StoreError> {
+        Self::open_with(path, max_size, false)
+    }
+
+    fn open_with(path: &Path, max_size: u32, create: bool) -> Result<Store, StoreError> {
+        let opened = Self::open_checked(path, max_size, create, |_| Ok::<(), StoreError>(()))?;
+        opened.map(|(store, ())| store)
+    }
+
+    /// Opens like [`Store::open`] (`create`: may make a new file), first running `check` on
+    /// the one connection that set the file up. When `check` fails, no pool is built and that
+    /// connection is closed before this returns, so a refused start leaves no WAL or SHM
+    /// behind (the instance key's check, `keyguard::open`).
+    pub fn open_checked<T, E>(
+        path: &Path,
+        max_size: u32,
+        create: bool,
+        check: impl FnOnce(&mut Connection) -> Result<T, E>,
+    ) -> Result<Result<(Store, T), E>, StoreError> {
         tighten_modes(path);
-        let manager = SqliteConnectionManager::file(path).with_init(|c| {
-            // Every transaction here reads, checks a rule, then writes. Taking the write lock
-            // at BEGIN makes concurrent ones wait their turn (busy_timeout) and see each
-            // other's result, instead of failing on a read made stale by the other writer.
-            c.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
-            c.execute_batch(
-                "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = 5000;",
-            )
-        });
+        // The flags r2d2_sqlite and rusqlite use by default, less CREATE unless asked for.
+        let mut flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        // One connection sets the file up (WAL, migrations) before the pool exists: the
+        // pool opens its connections at once, and on a new file they raced to switch it to
+        // WAL, which logged `database is locked` on a clean first start.
+        let checked = {
+            let mut first = Connection::open_with_flags(path, flags)?;
+            init_connection(&mut first)?;
+            migrate(&mut first)?;
+            match check(&mut first) {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e)),
+            }
+        };
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(flags)
+            .with_init(init_connection);
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             // A connection to a local file does not go stale; the check cost a statement
@@ -75,12 +113,11 @@ impl Store {
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
-        let mut conn = pool.get()?;
-        migrate(&mut conn)?;
-        Ok(Store {
+        let store = Store {
             pool,
             path: Arc::from(path),
-        })
+        };
+        Ok(Ok((store, checked)))
     }
 
     /// Fails when the database file is no longer at its path: open connections keep
@@ -229,10 +266,33 @@ impl Drop for ReadTx<'_> {
     }
 }
 
-/// Applies every migration not yet recorded, each in its own transaction.
+/// Every connection's settings. `busy_timeout` comes first so the statements after it wait
+/// for another connection's lock instead of failing at once.
+fn init_connection(c: &mut Connection) -> Result<(), rusqlite::Error> {
+    // Every transaction here reads, checks a rule, then writes. Taking the write lock at
+    // BEGIN makes concurrent ones wait their turn (busy_timeout) and see each other's result,
+    // instead of failing on a read made stale by the other writer.
+    c.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+    c.execute_batch(
+        "PRAGMA busy_timeout = 5000;
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;",
+    )
+}
+
+/// Applies every migration not yet recorded, each in its own transaction. A database whose
+/// schema is newer than this binary's migrations is refused: running on a schema it does not
+/// know, an older release would misread or damage what the newer one wrote.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let current: usize =
-        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let recorded = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
+    if recorded > MIGRATIONS.len() as i64 {
+        return Err(StoreError::TooNew {
+            database: recorded,
+            binary: MIGRATIONS.len() as i64,
+        });
+    }
+    let current = recorded.max(0) as usize;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -289,7 +349,13 @@ mod tests {
         drop(Store::open(&db, 1).expect("create"));
         let [_, wal, shm, key] = private_files_of(&db);
         std::fs::write(&key, "not read by the store").expect("key");
-        std::fs::write(&shm, "").expect("shm");
+        // Created if missing, never truncated: a pool thread may still be closing the first
+        // store's connection, which has the SHM mapped (a truncated mapping is SIGBUS).
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&shm)
+            .expect("shm");
         let other = dir.path().join("t.db.bak");
         std::fs::write(&other, "").expect("other");
         for (f, m) in [(&db, 0o644), (&key, 0o640), (&shm, 0o604), (&other, 0o644)] {
@@ -302,5 +368,23 @@ mod tests {
         assert_eq!(mode(&shm), 0o600);
         assert_eq!(mode(&wal), 0o600, "created by the open connection");
         assert_eq!(mode(&other), 0o644, "not one of the database's files");
+    }
+
+    #[test]
+    fn a_schema_newer_than_this_binary_is_refused_naming_both_versions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("t.db");
+        drop(Store::open(&db, 1).expect("create"));
+        let newer = MIGRATIONS.len() as i64 + 3;
+        Connection::open(&db)
+            .expect("open")
+            .pragma_update(None, "user_version", newer)
+            .expect("set version");
+        let err = Store::open(&db, 1).err().expect("refused");
+        assert!(
+            matches!(err, StoreError::TooNew { database, binary }
+                if database == newer && binary == MIGRATIONS.len() as i64),
+            "{err}"
+        );
     }
 }

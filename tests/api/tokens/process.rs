@@ -60,8 +60,10 @@ impl Portal {
             child: None,
         };
         p.write_config();
-        // Any admin command opens the database and records the config's team; there is no
-        // shell command that adds a person (they arrive by SSO), so the test adds one row.
+        // `admin` commands never create a database: make the empty one a first `serve` would.
+        // Then any admin command records the config's team; there is no shell command that
+        // adds a person (they arrive by SSO), so the test adds one row.
+        drop(teamportal::store::Store::open(&p.db, 1).expect("create the database"));
         p.admin(&["list"]);
         p.sql(
             "INSERT INTO users (team_id, issuer, subject, email, name, role, role_source, joined_via, created_at)
