@@ -321,6 +321,7 @@ fn run_app(
                 println!("member: {}", crate::demo::MEMBER_EMAIL);
             }
             None => tracing::info!(
+                port = app.port(),
                 "teamportal is serving on http://{}; database {}, instance key {}",
                 app.local_addr(),
                 shown(app.database()),
