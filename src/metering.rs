@@ -234,6 +234,28 @@ pub fn day_of(ts: i64) -> String {
     day_string(ts.div_euclid(86_400))
 }
 
+/// When to log a failure that repeats every second (a database outage): the 1st, 2nd, 4th,
+/// 8th... failure in a row, at most every 512th after that, so an outage of an hour writes
+/// about twenty lines, not 3,600.
+#[derive(Debug, Default)]
+struct LogBackoff {
+    in_a_row: u64,
+}
+
+impl LogBackoff {
+    /// Counts a failure; `Some(failures in a row)` when this one is to be logged.
+    fn failed(&mut self) -> Option<u64> {
+        self.in_a_row += 1;
+        let n = self.in_a_row;
+        (n.is_power_of_two() || n.is_multiple_of(512)).then_some(n)
+    }
+
+    /// Counts a success; true when it ends a run of failures.
+    fn recovered(&mut self) -> bool {
+        std::mem::take(&mut self.in_a_row) > 0
+    }
+}
+
 /// Runs the periodic flush, the token index's catch-up with changes made by other processes
 /// and housekeeping on its own thread until `stop` is set.
 pub fn spawn_flusher(
@@ -248,12 +270,22 @@ pub fn spawn_flusher(
             let mut ticks: u64 = 0;
             let mut index_failing = false;
             let mut flushed_at = std::time::Instant::now();
+            let mut flush_failures = LogBackoff::default();
             while !stop.load(Ordering::Relaxed) {
                 std::thread::park_timeout(INDEX_POLL);
                 if flushed_at.elapsed() >= FLUSH_INTERVAL {
                     flushed_at = std::time::Instant::now();
-                    if let Err(e) = meter.flush(&store) {
-                        tracing::error!(error = %e, "could not write usage counters; will retry");
+                    match meter.flush(&store) {
+                        Ok(()) => {
+                            if flush_failures.recovered() {
+                                tracing::info!("usage counters are written again");
+                            }
+                        }
+                        Err(e) => {
+                            if let Some(failures) = flush_failures.failed() {
+                                tracing::error!(error = %e, failures, "could not write usage counters; they stay in memory and are retried every second");
+                            }
+                        }
                     }
                     ticks += 1;
                     if ticks.is_multiple_of(600) {
@@ -285,6 +317,21 @@ pub fn spawn_flusher(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_that_repeats_every_second_is_logged_ever_more_rarely() {
+        let mut b = LogBackoff::default();
+        let logged: Vec<u64> = (0..3600).filter_map(|_| b.failed()).collect();
+        assert_eq!(&logged[..6], &[1, 2, 4, 8, 16, 32]);
+        assert!(
+            logged.len() < 20,
+            "{} lines for an hour: {logged:?}",
+            logged.len()
+        );
+        assert!(b.recovered());
+        assert!(!b.recovered());
+        assert_eq!(b.failed(), Some(1), "a new outage is logged at once");
+    }
 
     #[test]
     fn the_index_applies_only_what_changed_and_skips_a_catch_up_when_nothing_did() {
