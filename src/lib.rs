@@ -17,6 +17,7 @@ pub mod error;
 pub mod healthcheck;
 pub mod logging;
 pub mod metering;
+pub mod metrics;
 pub mod retention;
 pub mod session;
 pub mod sso;

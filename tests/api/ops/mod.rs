@@ -5,5 +5,6 @@ mod binary;
 mod env_config;
 mod healthcheck;
 mod logs;
+mod metrics;
 mod probes;
 mod systemd;
