@@ -243,7 +243,9 @@ impl Application {
             }
             _ => (None, None),
         };
-        let request_metrics = metrics.clone();
+        // Built even when off, as `Condition` wants the middleware either way; never written to.
+        let (metrics_on, request_metrics) =
+            (metrics.is_some(), metrics.clone().unwrap_or_default());
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(session_store.clone(), cookie_key.clone())
@@ -280,9 +282,9 @@ impl Application {
                     actix_web::middleware::from_fn(middleware::log_requests),
                 ))
                 .wrap(actix_web::middleware::Condition::new(
-                    request_metrics.is_some(),
+                    metrics_on,
                     actix_web::middleware::from_fn({
-                        let m = request_metrics.clone().unwrap_or_default();
+                        let m = request_metrics.clone();
                         move |req, next| crate::metrics::record_requests(m.clone(), req, next)
                     }),
                 ))

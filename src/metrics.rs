@@ -411,3 +411,55 @@ async fn scrape(data: web::Data<(Arc<Metrics>, Store)>) -> HttpResponse {
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_or_misconfigured_idp_is_an_idp_error_and_a_refusal_is_refused() {
+        let of = |e: SsoError| SignInOutcome::of(&AppError::Sso(e)) as usize;
+        assert_eq!(of(SsoError::Timeout), SignInOutcome::IdpError as usize);
+        assert_eq!(
+            of(SsoError::Unreachable("dns".into())),
+            SignInOutcome::IdpError as usize
+        );
+        assert_eq!(
+            of(SsoError::AccessDenied(None)),
+            SignInOutcome::Refused as usize
+        );
+        assert_eq!(
+            of(SsoError::EmailNotVerified),
+            SignInOutcome::Refused as usize
+        );
+        assert_eq!(of(SsoError::TooManyStarts), SignInOutcome::Error as usize);
+        assert_eq!(
+            SignInOutcome::of(&AppError::SignIn("removed")) as usize,
+            SignInOutcome::Refused as usize
+        );
+    }
+
+    #[test]
+    fn a_hot_route_with_an_unusual_status_and_a_slow_request_still_count() {
+        let m = Metrics::new();
+        m.request("/livez", 405, Duration::from_secs(20), || None);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &m.registry).expect("encodes");
+        assert!(
+            out.contains("teamportal_http_requests_total{route=\"/livez\",status=\"405\"} 1"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "teamportal_http_request_duration_seconds_bucket{le=\"10.0\",route=\"/livez\"} 0"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "teamportal_http_request_duration_seconds_bucket{le=\"+Inf\",route=\"/livez\"} 1"
+            ),
+            "{out}"
+        );
+    }
+}
