@@ -332,3 +332,69 @@ fn a_bad_metrics_address_or_the_portals_own_port_is_a_config_error_naming_the_ke
         );
     }
 }
+
+/// Sign-ins by outcome, the callback labelled by its pattern, and the active-session gauge
+/// (refreshed by the flush thread, so it is waited for).
+#[actix_web::test]
+async fn sign_ins_are_counted_by_outcome_and_active_sessions_follow() {
+    use crate::helpers::{browser, location, spawn_app_tuned};
+    use crate::support::fake_idp::FakeIdp;
+
+    let idp = FakeIdp::start().await;
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr")
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = spawn_app_tuned(dir, &idp.team_toml("acme", ""), |s, _| {
+        s.metrics = Some(addr)
+    })
+    .await;
+    let scrape = || async {
+        let body = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("body");
+        parse_exposition(&body)
+    };
+
+    let bob = browser();
+    let ok = idp
+        .sign_in(&app, &bob, "acme", "bob", "bob@acme.test")
+        .await;
+    assert_eq!(location(&ok), "/team");
+    let eve = browser();
+    let refused = idp
+        .sign_in_with(&app, &eve, "acme", ("eve", "eve@acme.test"), |c| {
+            c["email_verified"] = serde_json::json!(false)
+        })
+        .await;
+    assert_ne!(refused.status(), reqwest::StatusCode::SEE_OTHER);
+
+    let samples = scrape().await;
+    assert_eq!(
+        value_of(&samples, "teamportal_sign_ins_total{outcome=\"ok\"}"),
+        1.0
+    );
+    assert_eq!(
+        value_of(&samples, "teamportal_sign_ins_total{outcome=\"refused\"}"),
+        1.0
+    );
+    assert_eq!(
+        value_of(
+            &samples,
+            "teamportal_http_requests_total{route=\"/sso/{team}/callback\",status=\"303\"}"
+        ),
+        1.0
+    );
+    let start = std::time::Instant::now();
+    while value_of(&scrape().await, "teamportal_active_sessions") < 1.0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "never counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
