@@ -306,7 +306,7 @@ fn without_a_metrics_section_only_the_portal_listens_and_it_has_no_metrics_route
 }
 
 #[test]
-fn a_bad_metrics_address_or_the_portals_own_port_is_a_config_error_naming_the_key() {
+fn a_bad_metrics_address_or_the_portals_own_port_is_a_config_error_naming_the_key_or_variable() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (metrics, rule) in [
         ("listen = \"localhost\"", "must be an IP address and port"),
@@ -331,6 +331,17 @@ fn a_bad_metrics_address_or_the_portals_own_port_is_a_config_error_naming_the_ke
             "{stdout}"
         );
     }
+    let out = teamportal(dir.path())
+        .arg("check-config")
+        .env("TEAMPORTAL_METRICS__LISTEN", "nope")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("TEAMPORTAL_METRICS__LISTEN = \"nope\": must be an IP address"),
+        "{stdout}"
+    );
 }
 
 /// Sign-ins by outcome, the callback labelled by its pattern, and the active-session gauge
