@@ -22,12 +22,11 @@ use crate::store::usage::{self, CounterKey};
 use crate::store::{now, Store, StoreError};
 
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Flushes between two counts of active sessions for the metrics (five seconds).
+const SESSIONS_EVERY: u64 = 5;
 /// How often the token index looks for tokens another process (`admin create-token`) wrote:
 /// one single-row read, so a shell-made token verifies within a fifth of a second while an
 /// unknown token still never reaches the database.
-/// Flushes between two counts of active sessions for the metrics (five seconds).
-const SESSIONS_EVERY: u64 = 5;
-
 pub const INDEX_POLL: Duration = Duration::from_millis(200);
 
 /// A token as verification answers for it, with its header values built once.
