@@ -243,9 +243,7 @@ impl Application {
             }
             _ => (None, None),
         };
-        // Built even when off, as `Condition` wants the middleware either way; never written to.
-        let (metrics_on, request_metrics) =
-            (metrics.is_some(), metrics.clone().unwrap_or_default());
+        let request_metrics = metrics.clone();
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(session_store.clone(), cookie_key.clone())
@@ -281,13 +279,7 @@ impl Application {
                     access_log,
                     actix_web::middleware::from_fn(middleware::log_requests),
                 ))
-                .wrap(actix_web::middleware::Condition::new(
-                    metrics_on,
-                    actix_web::middleware::from_fn({
-                        let m = request_metrics.clone();
-                        move |req, next| crate::metrics::record_requests(m.clone(), req, next)
-                    }),
-                ))
+                .wrap(crate::metrics::RecordRequests(request_metrics.clone()))
                 .configure(routes::configure)
                 .configure(move |cfg| {
                     if let Some(f) = &extra {
