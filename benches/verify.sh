@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark: GET /api/v1/verify with a valid bearer token (the forward-auth hot path) next to
 # the trivial GET /livez of the same binary, at 64 connections (issue: verify >= 0.7x livez
-# throughput, p99 < 5 ms, metering on vs off >= 0.95).
+# throughput, p99 < 5 ms, metering on vs off >= 0.95; metrics on vs off >= 0.97).
 #   benches/verify.sh [seconds-per-run] [rounds]
-# Two servers run on core 0, on one database: `[billing] metering = true` and `= false` (the
-# documented switch: no request counters are kept; `last used` still is). wrk runs on core 1,
+# Three servers run on core 0, on one database: `[billing] metering = true` and `= false` (the
+# documented switch: no request counters are kept; `last used` still is), and metering on
+# with `[metrics] listen` set (Prometheus recording on every request). wrk runs on core 1,
 # one thread, 64 connections; rounds of one run per target, back to back; medians printed, and
 # each ratio is taken within a round, then the median over the rounds. The server's
 # CPU time per request is printed too: other load on a shared machine disturbs it far less
@@ -27,12 +28,12 @@ secret=$(RUST_LOG=warn "$bin" admin create-token --config "$work/admin.toml" --t
 token_id=$(sql "SELECT id FROM api_tokens WHERE name = 'bench'")
 metered() { sql "SELECT coalesce(sum(quantity), 0) FROM usage_daily WHERE token_id = $token_id AND unit = 'requests'"; }
 
-# start_serve NAME METERING: `teamportal serve` on core 0 with one worker; its port goes to
-# the variable NAME and its pid to NAME_pid (no subshell: the pid must reach `pids`).
+# start_serve NAME METERING [EXTRA_TOML]: `teamportal serve` on core 0 with one worker; its
+# port goes to the variable NAME and its pid to NAME_pid (no subshell: the pid must reach `pids`).
 start_serve() {
   local p; p=$(free_port)
-  printf '[server]\nlisten = "127.0.0.1:%s"\nworkers = 1\n[database]\npath = "%s"\n[billing]\nmetering = %s\n' \
-    "$p" "$db" "$2" >"$work/$1.toml"
+  printf '[server]\nlisten = "127.0.0.1:%s"\nworkers = 1\n[database]\npath = "%s"\n[billing]\nmetering = %s\n%s\n' \
+    "$p" "$db" "$2" "${3:-}" >"$work/$1.toml"
   RUST_LOG=warn taskset -c 0 "$bin" serve --config "$work/$1.toml" >/dev/null 2>"$work/$1.err" &
   pids+=($!)
   printf -v "$1_pid" '%s' "$!"
@@ -62,6 +63,8 @@ print(rps, p50, p99, f"{seconds * 1e6 / (float(rps) * float(sys.argv[4])):.2f}")
 
 start_serve on true
 start_serve off false
+metrics_port=$(free_port)
+start_serve metrics true "$(printf '[metrics]\nlisten = "127.0.0.1:%s"' "$metrics_port")"
 auth="Authorization: Bearer $secret"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "$auth" "http://127.0.0.1:$on/api/v1/verify")" = 200 ] \
   || { echo "the bench token does not verify" >&2; exit 1; }
@@ -70,22 +73,30 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Interleaved, so that a burst of other load on the machine hits every target alike.
 declare -A runs
-for _ in $(seq 1 "$rounds"); do
+# The metrics run goes first in every other round, so that its place in the round (after
+# which server, how long into the round) is not what the metrics on/off ratio measures.
+metrics_run() { runs[verify_metrics]+="$(run_one "$metrics_pid" "http://127.0.0.1:$metrics/api/v1/verify" "$auth")"$'\n'; }
+for round in $(seq 1 "$rounds"); do
+  if [ $((round % 2)) = 0 ]; then metrics_run; fi
   runs[livez]+="$(run_one "$on_pid" "http://127.0.0.1:$on/livez")"$'\n'
   runs[verify_on]+="$(run_one "$on_pid" "http://127.0.0.1:$on/api/v1/verify" "$auth")"$'\n'
   runs[verify_off]+="$(run_one "$off_pid" "http://127.0.0.1:$off/api/v1/verify" "$auth")"$'\n'
+  if [ $((round % 2)) = 1 ]; then metrics_run; fi
 done
+# The metrics server counted what it served (so the comparison measured recording).
+metrics_ok=$(curl -s "http://127.0.0.1:$metrics_port/metrics" | awk '/^teamportal_verify_requests_total\{outcome="ok"\}/ {print $2}')
 stop_all   # SIGTERM: the metering server writes its last counters
 
 echo "teamportal verify benchmark: wrk -t1 -c64 -d${secs}s on core 1, server on core 0 (1 worker), $rounds rounds, medians"
 echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-32s %9s %8s %8s %14s\n' endpoint "req/s" "p50 ms" "p99 ms" "server us/req"
 declare -A rps p99 cpu
-for k in livez verify_on verify_off; do
+for k in livez verify_on verify_off verify_metrics; do
   case $k in
     livez) label="/livez (trivial handler)";;
     verify_on) label="/api/v1/verify (metering on)";;
     verify_off) label="/api/v1/verify (metering off)";;
+    verify_metrics) label="/api/v1/verify (+ metrics on)";;
   esac
   rps[$k]=$(echo "${runs[$k]}" | median 0)
   p99[$k]=$(echo "${runs[$k]}" | median 2)
@@ -93,17 +104,18 @@ for k in livez verify_on verify_off; do
   printf '%-32s %9.0f %8.3f %8.3f %14.2f\n' "$label" "${rps[$k]}" "$(echo "${runs[$k]}" | median 1)" "${p99[$k]}" "${cpu[$k]}"
 done
 echo "each run (req/s p50 p99 us/req):"
-for k in livez verify_on verify_off; do
+for k in livez verify_on verify_off verify_metrics; do
   printf '  %-12s %s\n' "$k" "$(echo "${runs[$k]}" | sed '/^$/d' | paste -sd'|' - | sed 's/|/ | /g')"
 done
 
 metered_after=$(metered)
-sent=$(echo "${runs[verify_on]}" | python3 -c "import sys; print(round(sum(float(l.split()[0]) for l in sys.stdin if l.strip()) * $secs))")
+# Both metering servers write to the one database.
+sent=$(printf '%s\n%s' "${runs[verify_on]}" "${runs[verify_metrics]}" | python3 -c "import sys; print(round(sum(float(l.split()[0]) for l in sys.stdin if l.strip()) * $secs))")
 python3 - "${p99[verify_on]}" "$((metered_after - metered_before))" "$sent" \
-  "${runs[livez]}" "${runs[verify_on]}" "${runs[verify_off]}" <<'PY'
+  "${runs[livez]}" "${runs[verify_on]}" "${runs[verify_off]}" "${runs[verify_metrics]}" "${metrics_ok:-0}" <<'PY'
 import statistics, sys
 p99, metered, sent = map(float, sys.argv[1:4])
-livez, on, off = ([list(map(float, l.split())) for l in a.splitlines() if l.strip()] for a in sys.argv[4:7])
+livez, on, off, metrics = ([list(map(float, l.split())) for l in a.splitlines() if l.strip()] for a in sys.argv[4:8])
 def per_round(a, b, col, invert=False):  # the median over rounds of a/b (or b/a) in one column
     return statistics.median((y[col] / x[col]) if invert else (x[col] / y[col]) for x, y in zip(a, b))
 def check(ok): return "ok" if ok else "MISSED"
@@ -112,5 +124,8 @@ print(f"verify/livez throughput (metering on): {r:.2f} (target >= 0.70: {check(r
 print(f"verify p99 (metering on):              {p99:.3f} ms (target < 5 ms: {check(p99 < 5)})")
 r = per_round(on, off, 0)
 print(f"metering on/off throughput:            {r:.2f} (target >= 0.95: {check(r >= 0.95)}); by server CPU per request: {per_round(on, off, 3, invert=True):.2f}")
+r = per_round(metrics, on, 0)
+print(f"metrics on/off throughput:             {r:.3f} (target >= 0.97: {check(r >= 0.97)}); by server CPU per request: {per_round(metrics, on, 3, invert=True):.3f}")
+print(f"verifies counted by /metrics (ok):     {float(sys.argv[8]):.0f}")
 print(f"verified requests metered in the store after SIGTERM: {metered:.0f} (wrk: about {sent:.0f} = req/s x seconds, plus 1 check)")
 PY

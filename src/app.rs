@@ -14,6 +14,7 @@ use actix_web::{web, App, HttpServer};
 use crate::config::Settings;
 use crate::crypto::Sealer;
 use crate::metering::{spawn_flusher, Meter, TokenIndex};
+use crate::metrics::Metrics;
 use crate::session::{BrowserCookies, SqliteSessionStore};
 use crate::sso::ratelimit::RateLimiter;
 use crate::sso::Registry;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub sealer: Sealer,
     pub meter: Arc<Meter>,
     pub tokens: Arc<TokenIndex>,
+    /// `None` when `[metrics] listen` is not set: nothing is recorded.
+    pub metrics: Option<Arc<Metrics>>,
     pub login_limiter: RateLimiter,
     /// The cookies of browsers that are not signed in (anonymous CSRF, sign-in binding).
     pub browser_cookies: BrowserCookies,
@@ -83,6 +86,8 @@ pub struct Application {
     stop: Arc<AtomicBool>,
     flusher: std::thread::JoinHandle<()>,
     audit_retention_days: i64,
+    metrics_server: Option<Server>,
+    metrics_port: Option<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,7 +156,14 @@ impl Application {
             .map_err(store_err)?;
         let meter = Arc::new(Meter::new(settings.billing.metering));
         let stop = Arc::new(AtomicBool::new(false));
-        let flusher = spawn_flusher(meter.clone(), tokens.clone(), store.clone(), stop.clone());
+        let metrics = settings.metrics.map(|_| Arc::new(Metrics::new()));
+        let flusher = spawn_flusher(
+            meter.clone(),
+            tokens.clone(),
+            store.clone(),
+            stop.clone(),
+            metrics.clone(),
+        );
 
         // Teams made from the shell keep their SSO settings (secret sealed) in the store.
         let mut registry = Registry::new(
@@ -184,6 +196,7 @@ impl Application {
             sealer,
             meter: meter.clone(),
             tokens,
+            metrics: metrics.clone(),
             login_limiter: RateLimiter::new(100, 100),
             browser_cookies: BrowserCookies::new(&key, settings.server.is_https()),
             refusal_limiter: RateLimiter::new(
@@ -223,6 +236,22 @@ impl Application {
         let extra_routes = extras.extra_routes;
         let body_timeout = settings.server.body_timeout;
         let access_log = settings.log.access;
+        let (metrics_server, metrics_port) = match (settings.metrics, &metrics) {
+            (Some(addr), Some(m)) => {
+                let listen_err = |source| BuildError::Listen {
+                    addr: addr.to_string(),
+                    source,
+                };
+                let listener = TcpListener::bind(addr).map_err(listen_err)?;
+                let bound = listener.local_addr().map_err(listen_err)?;
+                let server = crate::metrics::server(listener, m.clone(), store.clone())
+                    .map_err(listen_err)?;
+                tracing::info!(address = %bound, "metrics are served at http://{bound}/metrics");
+                (Some(server), Some(bound.port()))
+            }
+            _ => (None, None),
+        };
+        let request_metrics = metrics.clone();
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(session_store.clone(), cookie_key.clone())
@@ -258,6 +287,7 @@ impl Application {
                     access_log,
                     actix_web::middleware::from_fn(middleware::log_requests),
                 ))
+                .wrap(crate::metrics::RecordRequests(request_metrics.clone()))
                 .configure(routes::configure)
                 .configure(move |cfg| {
                     if let Some(f) = &extra {
@@ -289,6 +319,8 @@ impl Application {
             stop,
             flusher,
             audit_retention_days,
+            metrics_server,
+            metrics_port,
         })
     }
 
@@ -306,6 +338,11 @@ impl Application {
         &self.database
     }
 
+    /// The port `GET /metrics` is served on, when `[metrics] listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
     /// Serves until SIGTERM/Ctrl-C (actix handles both gracefully), then writes the last
     /// usage counters. Counters that could not be written are an error, so the process exits
     /// non-zero and a supervisor or operator sees that metered usage was lost.
@@ -314,8 +351,16 @@ impl Application {
             self.store.clone(),
             self.audit_retention_days,
         ));
+        let metrics = self.metrics_server.map(|server| {
+            let handle = server.handle();
+            (handle, actix_web::rt::spawn(server))
+        });
         let result = self.server.await;
         purger.abort();
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         self.stop.store(true, Ordering::Relaxed);
         self.flusher.thread().unpark();
         let (meter, store) = (self.meter.clone(), self.store.clone());

@@ -34,7 +34,15 @@ pub struct RawConfig {
     #[serde(default)]
     pub log: RawLog,
     #[serde(default)]
+    pub metrics: RawMetrics,
+    #[serde(default)]
     pub teams: Vec<RawTeam>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +163,8 @@ pub struct Settings {
     pub billing: BillingSettings,
     pub security: SecuritySettings,
     pub log: LogSettings,
+    /// Where Prometheus scrapes `GET /metrics`: its own address; `None` (the default): off.
+    pub metrics: Option<SocketAddr>,
     pub teams: Vec<TeamConfig>,
 }
 
@@ -495,6 +505,30 @@ pub fn validate(
 
     let log = check_log(&raw.log, env, &mut errors.0);
 
+    let metrics = raw.metrics.listen.and_then(|value| {
+        let key = "metrics.listen";
+        match value.parse::<SocketAddr>() {
+            Err(_) => {
+                errors.push(
+                    key,
+                    &value,
+                    "must be an IP address and port, e.g. \"127.0.0.1:9464\"",
+                );
+                None
+            }
+            // Port 0 (any free port) cannot collide; the same port on any address would.
+            Ok(addr) if addr.port() != 0 && addr.port() == listen.port() => {
+                errors.push(
+                    key,
+                    &value,
+                    "must be another port than server.listen's: metrics are not served on the portal's address",
+                );
+                None
+            }
+            Ok(addr) => Some(addr),
+        }
+    });
+
     let mut teams: Vec<TeamConfig> = Vec::new();
     for (i, team) in raw.teams.into_iter().enumerate() {
         if let Some(team) = check_team(i, team, base, env, &mut errors) {
@@ -538,6 +572,7 @@ pub fn validate(
             billing,
             security,
             log,
+            metrics,
             teams,
         })
     } else {

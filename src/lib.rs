@@ -18,6 +18,7 @@ pub mod healthcheck;
 pub mod keyguard;
 pub mod logging;
 pub mod metering;
+pub mod metrics;
 pub mod retention;
 pub mod session;
 pub mod sso;

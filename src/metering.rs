@@ -22,6 +22,8 @@ use crate::store::usage::{self, CounterKey};
 use crate::store::{now, Store, StoreError};
 
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// Flushes between two counts of active sessions for the metrics (five seconds).
+const SESSIONS_EVERY: u64 = 5;
 /// How often the token index looks for tokens another process (`admin create-token`) wrote:
 /// one single-row read, so a shell-made token verifies within a fifth of a second while an
 /// unknown token still never reaches the database.
@@ -263,6 +265,7 @@ pub fn spawn_flusher(
     index: Arc<TokenIndex>,
     store: Store,
     stop: Arc<AtomicBool>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("usage-flush".into())
@@ -275,7 +278,19 @@ pub fn spawn_flusher(
                 std::thread::park_timeout(INDEX_POLL);
                 if flushed_at.elapsed() >= FLUSH_INTERVAL {
                     flushed_at = std::time::Instant::now();
-                    match meter.flush(&store) {
+                    let flushed = meter.flush(&store);
+                    if let Some(m) = &metrics {
+                        m.flushed(flushed_at.elapsed(), flushed.is_ok());
+                        // One indexed count every few seconds, rather than any work per request.
+                        if ticks.is_multiple_of(SESSIONS_EVERY) {
+                            if let Ok(n) = store.run_blocking(|c| {
+                                crate::store::sessions::count_active(c, crate::store::now())
+                            }) {
+                                m.set_active_sessions(n);
+                            }
+                        }
+                    }
+                    match flushed {
                         Ok(()) => {
                             if flush_failures.recovered() {
                                 tracing::info!("usage counters are written again");

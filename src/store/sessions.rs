@@ -97,6 +97,15 @@ pub fn count_for_user(conn: &Connection, user_id: i64) -> Result<i64, StoreError
     )?)
 }
 
+/// Signed-in sessions that have not expired (a range over the expiry index).
+pub fn count_active(conn: &Connection, at: i64) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM sessions WHERE expires_at > ?1 AND user_id IS NOT NULL",
+        [at],
+        |r| r.get(0),
+    )?)
+}
+
 pub fn purge_expired(conn: &Connection) -> Result<usize, StoreError> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now()])?)
 }

@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::crypto;
 use crate::domain::valid_unit;
 use crate::metering::today;
+use crate::metrics::VerifyOutcome;
 use std::sync::Arc;
 
 use crate::metering::Indexed;
@@ -126,15 +127,28 @@ struct Verified<'a> {
 }
 
 pub async fn verify(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let count = |outcome| {
+        if let Some(m) = &state.metrics {
+            m.verify(outcome)
+        }
+    };
     let (found, at) = match authenticate(&state, &req) {
         Ok(t) => t,
-        Err(refusal) => return refusal.response(),
+        Err(refusal) => {
+            count(match refusal {
+                Refusal::Unauthorized(_) => VerifyOutcome::Unauthorized,
+                Refusal::Unavailable => VerifyOutcome::Unavailable,
+            });
+            return refusal.response();
+        }
     };
     let token = &found.token;
     if asks_for_another_team(&req, &token.team_id) {
+        count(VerifyOutcome::WrongTeam);
         return wrong_team();
     }
     state.meter.record(token, at);
+    count(VerifyOutcome::Ok);
     HttpResponse::Ok()
         .insert_header((X_TEAM_ID, found.team_header.clone()))
         .insert_header((X_TOKEN_NAME, found.name_header.clone()))

@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::config::TeamConfig;
 use crate::domain::{domains, Email, TeamId};
 use crate::error::{AppError, Result};
+use crate::metrics::SignInOutcome;
 use crate::session::TypedSession;
 use crate::sso::{self, redirect, CallbackParams, SsoError, StartRequest};
 use crate::store::logins;
@@ -360,7 +361,9 @@ pub async fn sso_callback(
         let (state, team) = (state.clone(), team.clone());
         async move {
             record_refusal(&state, &team, peer, &e).await;
-            AppError::from(e)
+            let e = AppError::from(e);
+            count_sign_in(&state, SignInOutcome::of(&e));
+            e
         }
     };
     let pending = match sso::take_pending(
@@ -400,10 +403,19 @@ pub async fn sso_callback(
             finished.return_to,
         ));
     }
-    let user = admit(&state, &team, identity, ip).await?;
+    let user = admit(&state, &team, identity, ip)
+        .await
+        .inspect_err(|e| count_sign_in(&state, SignInOutcome::of(e)))?;
+    count_sign_in(&state, SignInOutcome::Ok);
     typed.sign_in(user.id);
     let to = finished.return_to.unwrap_or_else(|| "/team".into());
     Ok(see_other(&to))
+}
+
+fn count_sign_in(state: &AppState, outcome: SignInOutcome) {
+    if let Some(m) = &state.metrics {
+        m.sign_in(outcome);
+    }
 }
 
 /// Creates or updates the account of a verified identity and records the sign-in.
@@ -525,6 +537,13 @@ pub async fn login_password(
         )
         .await;
     }
+    count_sign_in(
+        &state,
+        match outcome {
+            crate::break_glass::Outcome::SignedIn(_) => SignInOutcome::Ok,
+            _ => SignInOutcome::Refused,
+        },
+    );
     match outcome {
         crate::break_glass::Outcome::SignedIn(user_id) => {
             TypedSession(&session).sign_in(user_id);

@@ -85,6 +85,10 @@ fn port_in(line: &str) -> Option<u16> {
 }
 
 impl Served {
+    pub fn child_id(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn lines(&self) -> Vec<String> {
         self.lines.lock().expect("lines").clone()
     }

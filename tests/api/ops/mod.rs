@@ -8,5 +8,6 @@ mod healthcheck;
 mod instance;
 mod litestream;
 mod logs;
+mod metrics;
 mod probes;
 mod systemd;
