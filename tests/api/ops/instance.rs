@@ -3,11 +3,9 @@
 //! key restores into a fresh directory, an older binary refuses a newer schema, `admin`
 //! creates no database, the first start logs no error, a failed last flush exits non-zero.
 
-use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
+use crate::support::served::{free_port, mode, raw_get, serve_healthy, sigterm};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 fn teamportal() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_teamportal"));
@@ -16,14 +14,6 @@ fn teamportal() -> Command {
         .env("RUST_LOG", "info")
         .stdin(Stdio::null());
     c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// `<dir>/c.toml` with database `portal.db` (relative to the config) on `port`.
@@ -46,16 +36,15 @@ fn run(cfg: &Path, args: &[&str]) -> Output {
         .expect("run")
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// `serve` on `cfg` until `/healthz` on `port` answers 200.
+fn serve(cfg: &Path, port: u16) -> Child {
+    let mut cmd = teamportal();
+    cmd.args(["serve", "--config"]).arg(cfg);
+    serve_healthy(cmd, port)
 }
 
-fn mode(p: &Path) -> u32 {
-    std::fs::metadata(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .permissions()
-        .mode()
-        & 0o777
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }
 
 fn listing(dir: &Path) -> Vec<String> {
@@ -65,54 +54,6 @@ fn listing(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-/// A GET over a plain socket: the whole answer.
-fn get(port: u16, path: &str, bearer: Option<&str>) -> std::io::Result<String> {
-    use std::io::Write;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    let auth = bearer
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
-}
-
-/// `serve` until `/healthz` answers 200; panics with its stderr when it does not.
-fn serve(cfg: &Path, port: u16) -> Child {
-    let mut child = teamportal()
-        .args(["serve", "--config"])
-        .arg(cfg)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        if get(port, "/healthz", None).is_ok_and(|r| r.starts_with("HTTP/1.1 200")) {
-            return child;
-        }
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let out = child.wait_with_output().expect("output");
-    panic!("serve did not answer /healthz:\n{}", text(&out.stderr));
-}
-
-/// SIGTERM, then the exit status and everything it wrote to stderr.
-fn stop(child: Child) -> (std::process::ExitStatus, String) {
-    use nix::sys::signal::{kill, Signal};
-    use nix::unistd::Pid;
-    let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-    let out = child.wait_with_output().expect("wait");
-    (out.status, text(&out.stderr))
 }
 
 const SECRET: &str = "the-client-secret";
@@ -199,7 +140,7 @@ fn serve_refuses_to_start_without_the_key_that_sealed_the_data_and_creates_no_ne
     assert!(!key.exists(), "no new key was made");
     assert_eq!(listing(dir.path()), before, "nothing was created");
     assert!(
-        get(port, "/healthz", None).is_err(),
+        raw_get(port, "/healthz", None).is_err(),
         "nothing listens on the port"
     );
 
@@ -218,7 +159,7 @@ fn serve_refuses_to_start_without_the_key_that_sealed_the_data_and_creates_no_ne
 
     // With the key back, it starts.
     std::fs::rename(&kept, &key).expect("restore the key");
-    let (status, _) = stop(serve(&cfg, port));
+    let (status, _) = sigterm(serve(&cfg, port));
     assert!(status.success());
 }
 
@@ -275,7 +216,7 @@ fn a_backup_with_its_key_restores_into_a_fresh_directory_where_the_token_still_v
         std::fs::read(&dest_key).expect("backup key"),
         std::fs::read(dir.path().join("portal.db.key")).expect("key"),
     );
-    let (status, _) = stop(server);
+    let (status, _) = sigterm(server);
     assert!(status.success());
 
     // The README's restore: DEST to the database path, DEST.key beside it as <db>.key.
@@ -285,9 +226,9 @@ fn a_backup_with_its_key_restores_into_a_fresh_directory_where_the_token_still_v
     let port = free_port();
     let cfg = config(fresh.path(), port);
     let server = serve(&cfg, port);
-    let answer = get(port, "/api/v1/verify", Some(&token)).expect("verify");
-    let unknown = get(port, "/api/v1/verify", Some("tp_not-a-token")).expect("verify");
-    let (status, stderr) = stop(server);
+    let answer = raw_get(port, "/api/v1/verify", Some(&token)).expect("verify");
+    let unknown = raw_get(port, "/api/v1/verify", Some("tp_not-a-token")).expect("verify");
+    let (status, stderr) = sigterm(server);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}\n{stderr}");
     assert!(
         answer.to_ascii_lowercase().contains("x-team-id: shellco"),
@@ -375,7 +316,7 @@ fn a_clean_first_start_logs_no_error_and_names_its_address_database_and_key() {
         format!("[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\npath = \"portal.db\"\n"),
     )
     .expect("cfg");
-    let (status, stderr) = stop(serve(&cfg, port));
+    let (status, stderr) = sigterm(serve(&cfg, port));
     assert!(status.success(), "{stderr}");
     assert!(
         !stderr.contains("ERROR"),
@@ -403,7 +344,7 @@ fn serve_exits_non_zero_when_the_last_usage_flush_fails() {
     let server = serve(&cfg, port);
     // The database file taken away under the server: nothing written now would survive.
     std::fs::rename(dir.path().join("portal.db"), dir.path().join("moved.db")).expect("move");
-    let (status, stderr) = stop(server);
+    let (status, stderr) = sigterm(server);
     assert!(!status.success(), "exit status {status}:\n{stderr}");
     assert!(
         stderr.contains("could not write the last usage counters"),

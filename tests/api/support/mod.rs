@@ -3,3 +3,4 @@
 pub mod browser;
 pub mod fake_idp;
 pub mod idp;
+pub mod served;

@@ -3,8 +3,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use crate::support::served::{self, free_port, mode};
 
 fn teamportal() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_teamportal"));
@@ -12,35 +14,10 @@ fn teamportal() -> Command {
     c
 }
 
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{} exists: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o777
-}
-
-/// GET over a plain socket; the status line's code.
-fn status_of(port: u16, path: &str) -> std::io::Result<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out.lines().next().unwrap_or_default().to_string())
-}
-
 #[test]
 fn serve_and_backup_create_the_database_its_wal_and_shm_the_key_and_the_backup_0600() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let cfg = dir.path().join("c.toml");
     std::fs::write(
         &cfg,
@@ -49,21 +26,7 @@ fn serve_and_backup_create_the_database_its_wal_and_shm_the_key_and_the_backup_0
     .expect("cfg");
     // The parent's umask is the permissive default of most shells (022): without its own,
     // teamportal's files would come out 0644.
-    let mut child = teamportal()
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let started = Instant::now();
-    let mut healthy = false;
-    while started.elapsed() < Duration::from_secs(20) {
-        if status_of(port, "/healthz").is_ok_and(|s| s.starts_with("HTTP/1.1 200")) {
-            healthy = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = serve_healthy(&cfg, port);
     let db = dir.path().join("portal.db");
     let files = [
         db.clone(),
@@ -85,10 +48,8 @@ fn serve_and_backup_create_the_database_its_wal_and_shm_the_key_and_the_backup_0
         .arg(&cfg)
         .output()
         .expect("backup runs");
-    let _ = child.kill();
-    let _ = child.wait();
+    stop(child);
 
-    assert!(healthy, "serve answered /healthz");
     for (file, m) in modes {
         assert_eq!(m, 0o600, "{file} is {m:o}");
     }
@@ -100,32 +61,11 @@ fn serve_and_backup_create_the_database_its_wal_and_shm_the_key_and_the_backup_0
     assert_eq!(mode(&dest), 0o600, "the backup is {:o}", mode(&dest));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// `teamportal serve` on `cfg`, once it answers /healthz on `port`.
 fn serve_healthy(cfg: &Path, port: u16) -> std::process::Child {
-    let mut child = teamportal()
-        .args(["serve", "--config"])
-        .arg(cfg)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(20) {
-        if status_of(port, "/healthz").is_ok_and(|s| s.starts_with("HTTP/1.1 200")) {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("serve did not answer /healthz");
+    let mut cmd = teamportal();
+    cmd.args(["serve", "--config"]).arg(cfg);
+    served::serve_healthy(cmd, port)
 }
 
 /// SIGTERM, the graceful stop: the last connection closing removes the WAL and SHM.
