@@ -10,6 +10,8 @@ pub mod key_check;
 pub mod logins;
 pub mod members;
 pub mod sessions;
+pub mod sign_in;
+pub mod statements;
 pub mod teams;
 pub mod tokens;
 pub mod usage;

@@ -2,6 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::audit::Action;
 use super::{now, StoreError};
 use crate::config::TeamConfig;
 use crate::domain::domains::DomainClaim;
@@ -134,7 +135,7 @@ pub fn create_shell(conn: &mut Connection, t: &ShellTeam) -> Result<bool, StoreE
             &tx,
             &t.id,
             &super::audit::Actor::shell(),
-            "team_created",
+            Action::TeamCreated,
             &t.id,
             &format!("issuer {}", t.sso.issuer),
         )?;
@@ -233,7 +234,14 @@ pub fn save_pending(
             now()
         ],
     )?;
-    super::audit::record(&tx, team_id, actor, "sso_settings_saved", team_id, summary)?;
+    super::audit::record(
+        &tx,
+        team_id,
+        actor,
+        Action::SsoSettingsSaved,
+        team_id,
+        summary,
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -251,8 +259,8 @@ pub fn record_test(
         params![team_id, error, now()],
     )?;
     let (action, detail) = match error {
-        None => ("sso_settings_test_passed", String::new()),
-        Some(e) => ("sso_settings_test_failed", e.to_string()),
+        None => (Action::SsoSettingsTestPassed, String::new()),
+        Some(e) => (Action::SsoSettingsTestFailed, e.to_string()),
     };
     super::audit::record(&tx, team_id, actor, action, team_id, &detail)?;
     tx.commit()?;
@@ -267,7 +275,14 @@ pub fn discard_pending(
     let tx = conn.transaction()?;
     let n = tx.execute("DELETE FROM sso_pending WHERE team_id = ?1", [team_id])?;
     if n == 1 {
-        super::audit::record(&tx, team_id, actor, "sso_settings_discarded", team_id, "")?;
+        super::audit::record(
+            &tx,
+            team_id,
+            actor,
+            Action::SsoSettingsDiscarded,
+            team_id,
+            "",
+        )?;
     }
     tx.commit()?;
     Ok(n == 1)
@@ -308,7 +323,7 @@ pub fn apply_pending(
         &tx,
         team_id,
         actor,
-        "sso_settings_applied",
+        Action::SsoSettingsApplied,
         team_id,
         summary,
     )?;
@@ -399,7 +414,7 @@ pub fn set_domains(
         &tx,
         team_id,
         actor,
-        "email_domains_set",
+        Action::EmailDomainsSet,
         team_id,
         &format!("{} -> {}", list_or_none(&before), list_or_none(domains)),
     )?;

@@ -8,13 +8,13 @@ use actix_session::Session;
 use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
 use crate::config::TeamConfig;
 use crate::error::{AppError, Result};
 use crate::session::TypedSession;
 use crate::sso::editable::{self, SettingsForm};
 use crate::sso::provider::check_browser_endpoints;
 use crate::sso::{self, CallbackParams, StartRequest};
+use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::logins::PendingLogin;
 use crate::store::teams::{self, Pending, ShellTeam};
@@ -139,7 +139,7 @@ pub async fn save_and_test(
         .await
         .map_err(AppError::BadRequest)?;
     let test_config = editable::to_config(&state.sealer, &shell, &record)
-        .ok_or_else(|| AppError::Internal("the client secret could not be sealed".into()))?;
+        .ok_or_else(|| AppError::internal("the client secret could not be sealed"))?;
     let summary = editable::describe_change(&shell.sso, &record);
     let (team, actor) = (me.team().to_string(), me.actor());
     state
@@ -230,7 +230,7 @@ pub async fn finish_test(
         "There are no pending settings to test.".into(),
     ))?;
     let config = editable::to_config(&state.sealer, &shell, &pending.sso)
-        .ok_or_else(|| AppError::Internal("pending client secret could not be opened".into()))?;
+        .ok_or_else(|| AppError::internal("pending client secret could not be opened"))?;
     // Checked again: the setting may have changed, or the name moved, since the save.
     let outcome = match check_issuer_allowed(state, &pending.sso.issuer).await {
         Err(refused) => Some(refused),
@@ -268,7 +268,7 @@ pub async fn apply(
         .await?
         .ok_or_else(|| AppError::Conflict("Save and test the new settings first; only settings that passed a test sign-in can be applied.".into()))?;
     let config = editable::to_config(&state.sealer, &shell, &applied)
-        .ok_or_else(|| AppError::Internal("applied client secret could not be opened".into()))?;
+        .ok_or_else(|| AppError::internal("applied client secret could not be opened"))?;
     state.sso.providers.forget(&shell.sso.issuer).await;
     state.sso.providers.forget(&applied.issuer).await;
     state.sso.insert(config);

@@ -4,11 +4,11 @@ use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::config::Provisioning;
 use crate::domain::text::strip_unsafe;
+use crate::domain::Provisioning;
 use crate::domain::{Email, Role};
 use crate::error::{AppError, Result};
+use crate::state::AppState;
 use crate::store::{invites, members, users};
 use crate::views;
 
