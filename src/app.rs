@@ -12,6 +12,7 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
+use crate::domain::TeamSource;
 use crate::metering::{spawn_flusher, Meter, TokenIndex};
 use crate::metrics::Metrics;
 use crate::session::{BrowserCookies, SqliteSessionStore};
@@ -30,8 +31,8 @@ pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 pub struct Extras {
     pub demo_accounts: Option<Vec<(String, String)>>,
     pub extra_routes: Option<ExtraRoutes>,
-    /// Team source recorded in the store ("config" or "demo").
-    pub team_source: &'static str,
+    /// Team source recorded in the store (config or demo).
+    pub team_source: TeamSource,
     /// An already bound listener (the demo needs its port before building settings).
     pub listener: Option<TcpListener>,
     /// How long IdP discovery is trusted (tests use zero to exercise refreshes).
@@ -43,7 +44,7 @@ impl Default for Extras {
         Extras {
             demo_accounts: None,
             extra_routes: None,
-            team_source: "config",
+            team_source: TeamSource::Config,
             listener: None,
             discovery_ttl: None,
         }

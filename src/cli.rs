@@ -286,7 +286,7 @@ fn serve(path: Option<&Path>, settings: Settings) -> ExitCode {
 fn browser_managed_teams(database: &Path) -> usize {
     store::open_read_only(database)
         .and_then(|c| store::teams::list(&c))
-        .map(|teams| teams.iter().filter(|t| t.source == "shell").count())
+        .map(|teams| teams.iter().filter(|t| t.source.browser_managed()).count())
         .unwrap_or(0)
 }
 

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::*;
 use crate::config::{self, Settings};
+use crate::domain::TeamSource;
 use crate::store::{self, users, Store, StoreError};
 
 fn open_store(settings: &Settings, create: bool) -> Result<Store, StoreError> {
@@ -17,7 +18,8 @@ fn open_store(settings: &Settings, create: bool) -> Result<Store, StoreError> {
     } else {
         Store::open_existing(&settings.database, 2)?
     };
-    store.run_blocking(|c| store::teams::sync_from_config(c, &settings.teams, "config"))?;
+    store
+        .run_blocking(|c| store::teams::sync_from_config(c, &settings.teams, TeamSource::Config))?;
     Ok(store)
 }
 
@@ -58,7 +60,7 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
                     println!("No team yet: add a [[teams]] block to the config file (see sample.toml) or run `teamportal admin create-team`.");
                 }
                 for team in teams {
-                    println!("{} ({}) [{}]", team.id, team.name, team.source);
+                    println!("{} ({}) [{}]", team.id, team.name, team.source.as_str());
                     let admins = users::admins(c, &team.id)?;
                     if admins.is_empty() {
                         println!("  no admin has signed in yet");

@@ -9,6 +9,7 @@ mod ids;
 pub mod net;
 mod provisioning;
 mod roles;
+mod team_source;
 pub mod text;
 pub mod token_access;
 pub mod tokens;
@@ -17,6 +18,7 @@ pub use audit_action::AuditAction;
 pub use ids::{valid_domain, valid_unit, Email, TeamId, TokenId, UserId};
 pub use provisioning::Provisioning;
 pub use roles::{check_role_change, Role, RoleSource, RuleError};
+pub use team_source::TeamSource;
 
 /// What the pages call a person: their name, or their email when the IdP sent no name.
 pub fn display_name<'a>(name: &'a str, email: &'a str) -> &'a str {

@@ -93,7 +93,5 @@ pub async fn audit_page(
         page,
         PER_PAGE,
     );
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body.into_string()))
+    Ok(super::respond::html(body))
 }

@@ -50,9 +50,7 @@ pub async fn billing_page(
         &months,
         Month::of_now(now()),
     );
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body.into_string()))
+    Ok(super::respond::html(body))
 }
 
 pub async fn usage_csv(

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod login;
 pub mod middleware;
+pub mod respond;
 pub mod settings;
 pub mod team;
 pub mod tokens;

@@ -17,11 +17,12 @@ use crate::sso::{self, CallbackParams, StartRequest};
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::logins::PendingLogin;
-use crate::store::teams::{self, Pending, ShellTeam};
+use crate::store::teams::{self, Applied, Pending, ShellTeam};
 use crate::store::{users, StoreError};
 use crate::views;
 
 use super::extract::{Admin, CsrfForm};
+use super::respond;
 
 const MANAGED: &str =
     "This team's SSO is managed in the config file: change it there and restart teamportal.";
@@ -31,9 +32,7 @@ fn back() -> HttpResponse {
 }
 
 fn back_to(location: &'static str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .finish()
+    respond::see_other(location)
 }
 
 /// `?done=` after apply or discard, so the page can say what just happened.
@@ -117,9 +116,7 @@ pub async fn sso_page(
         notice: notice(&q),
     };
     let body = views::settings::page(&admin.0.chrome("/settings/sso"), &view);
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body.into_string()))
+    Ok(respond::html(body))
 }
 
 /// Keeps the new values as pending and sends the admin through a real sign-in with them.
@@ -255,22 +252,20 @@ pub async fn apply(
 ) -> Result<HttpResponse> {
     let me = admin.0;
     ensure_editable(&state, me.team())?;
-    let (shell, pending) = stored(&state, me.team()).await?;
-    let shell = shell.ok_or(AppError::NotFound)?;
-    let summary = pending
-        .as_ref()
-        .map(|p| editable::describe_change(&shell.sso, &p.sso))
-        .unwrap_or_default();
     let (team, actor) = (me.team().to_string(), me.actor());
     let applied = state
         .store
-        .run(move |c| teams::apply_pending(c, &team, &actor, &summary))
-        .await?
-        .ok_or_else(|| AppError::Conflict("Save and test the new settings first; only settings that passed a test sign-in can be applied.".into()))?;
-    let config = editable::to_config(&state.sealer, &shell, &applied)
+        .run(move |c| teams::apply_pending(c, &team, &actor, editable::describe_change))
+        .await?;
+    let (before, now) = match applied {
+        Applied::Done { before, now } => (before, now),
+        Applied::NoSuchTeam => return Err(AppError::NotFound),
+        Applied::NothingTested => return Err(AppError::Conflict("Save and test the new settings first; only settings that passed a test sign-in can be applied.".into())),
+    };
+    let config = editable::to_config(&state.sealer, &before, &now)
         .ok_or_else(|| AppError::internal("applied client secret could not be opened"))?;
-    state.sso.providers.forget(&shell.sso.issuer).await;
-    state.sso.providers.forget(&applied.issuer).await;
+    state.sso.providers.forget(&before.sso.issuer).await;
+    state.sso.providers.forget(&now.issuer).await;
     state.sso.insert(config);
     Ok(back_to("/settings/sso?done=applied"))
 }

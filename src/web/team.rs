@@ -1,6 +1,5 @@
 //! The team page and what admins do there: roles, removal, restore, invitations.
 
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
@@ -13,6 +12,7 @@ use crate::store::{invites, members, users};
 use crate::views;
 
 use super::extract::{Admin, CsrfForm, SignedIn};
+use super::respond;
 
 pub const PER_PAGE: i64 = 50;
 
@@ -52,7 +52,7 @@ pub async fn team_page(
         .get(me.team())
         .map(|t| t.provisioning)
         .unwrap_or(Provisioning::Jit);
-    Ok(html(views::team::page(
+    Ok(respond::html(views::team::page(
         &me.chrome("/team"),
         me.user.id,
         me.user.is_admin(),
@@ -62,16 +62,8 @@ pub async fn team_page(
     )))
 }
 
-fn html(m: maud::Markup) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(m.into_string())
-}
-
 fn back_to_team() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/team"))
-        .finish()
+    respond::see_other("/team")
 }
 
 #[derive(Deserialize)]

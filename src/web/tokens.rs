@@ -1,6 +1,5 @@
 //! Shared API tokens: list, create (secret shown once, revealable later), reveal, revoke.
 
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
@@ -41,9 +40,7 @@ async fn render(
         shown.as_ref(),
         now(),
     );
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body.into_string()))
+    Ok(super::respond::html_status(status, body))
 }
 
 #[derive(Deserialize)]
@@ -188,7 +185,5 @@ pub async fn revoke(
         .await?;
     // Out of the index before the response: once this returns, the token no longer verifies.
     state.tokens.catch_up_with(&state.store).await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/tokens"))
-        .finish())
+    Ok(super::respond::see_other("/tokens"))
 }
