@@ -295,7 +295,13 @@ pub enum Applied {
     /// Nothing pending has passed a test sign-in.
     NothingTested,
     /// The team as it stood before, and the settings it has now.
-    Done { before: ShellTeam, now: SsoRecord },
+    Done(Box<Change>),
+}
+
+#[derive(Debug)]
+pub struct Change {
+    pub before: ShellTeam,
+    pub now: SsoRecord,
 }
 
 /// Applies tested pending settings to a shell team in one transaction: reads the team and
@@ -342,7 +348,7 @@ pub fn apply_pending(
         &summary,
     )?;
     tx.commit()?;
-    Ok(Applied::Done { before, now })
+    Ok(Applied::Done(Box::new(Change { before, now })))
 }
 
 /// Every live team's claim on email domains: the config file's teams as configured, then

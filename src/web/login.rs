@@ -243,7 +243,7 @@ async fn begin(
         StartRequest {
             team,
             browser,
-            purpose: "sign_in",
+            purpose: crate::store::logins::LoginPurpose::SignIn,
             from_form: origin == Origin::Form,
             return_to,
             login_hint,
@@ -377,7 +377,7 @@ pub async fn sso_callback(
         Ok(p) => p,
         Err(e) => return Err(refused(e).await),
     };
-    if pending.purpose == "test" {
+    if pending.purpose == crate::store::logins::LoginPurpose::Test {
         return super::settings::finish_test(&state, &session, &team, pending, params).await;
     }
     let finished = match sso::finish(&state.sso, &base, &team, pending, params).await {

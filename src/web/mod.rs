@@ -1,5 +1,6 @@
 //! The web layer: the one URL table, extractors, middleware and handlers grouped by page.
 
+pub mod acting;
 pub mod api;
 pub mod assets;
 pub mod audit;

@@ -16,11 +16,12 @@ use crate::sso::provider::check_browser_endpoints;
 use crate::sso::{self, CallbackParams, StartRequest};
 use crate::state::AppState;
 use crate::store::audit::Actor;
-use crate::store::logins::PendingLogin;
+use crate::store::logins::{LoginPurpose, PendingLogin};
 use crate::store::teams::{self, Applied, Pending, ShellTeam};
 use crate::store::{users, StoreError};
 use crate::views;
 
+use super::acting::acting;
 use super::extract::{Admin, CsrfForm};
 use super::respond;
 
@@ -138,11 +139,10 @@ pub async fn save_and_test(
     let test_config = editable::to_config(&state.sealer, &shell, &record)
         .ok_or_else(|| AppError::internal("the client secret could not be sealed"))?;
     let summary = editable::describe_change(&shell.sso, &record);
-    let (team, actor) = (me.team().to_string(), me.actor());
-    state
-        .store
-        .run(move |c| teams::save_pending(c, &team, &actor, &record, &summary))
-        .await?;
+    acting(&state, &me, move |c, team, actor| {
+        teams::save_pending(c, team, actor, &record, &summary)
+    })
+    .await?;
     let (browser, binding) = state
         .browser_cookies
         .binding_for_start(&req, crate::store::logins::LIFETIME_SECS);
@@ -153,7 +153,7 @@ pub async fn save_and_test(
         StartRequest {
             team: Arc::new(test_config),
             browser,
-            purpose: "test",
+            purpose: LoginPurpose::Test,
             from_form: true,
             return_to: None,
             login_hint: Some(me.user.email.clone()),
@@ -252,13 +252,12 @@ pub async fn apply(
 ) -> Result<HttpResponse> {
     let me = admin.0;
     ensure_editable(&state, me.team())?;
-    let (team, actor) = (me.team().to_string(), me.actor());
-    let applied = state
-        .store
-        .run(move |c| teams::apply_pending(c, &team, &actor, editable::describe_change))
-        .await?;
-    let (before, now) = match applied {
-        Applied::Done { before, now } => (before, now),
+    let applied = acting(&state, &me, |c, team, actor| {
+        teams::apply_pending(c, team, actor, editable::describe_change)
+    })
+    .await?;
+    let teams::Change { before, now } = match applied {
+        Applied::Done(change) => *change,
         Applied::NoSuchTeam => return Err(AppError::NotFound),
         Applied::NothingTested => return Err(AppError::Conflict("Save and test the new settings first; only settings that passed a test sign-in can be applied.".into())),
     };
@@ -277,10 +276,9 @@ pub async fn discard(
 ) -> Result<HttpResponse> {
     let me = admin.0;
     ensure_editable(&state, me.team())?;
-    let (team, actor) = (me.team().to_string(), me.actor());
-    state
-        .store
-        .run(move |c| teams::discard_pending(c, &team, &actor))
-        .await?;
+    acting(&state, &me, |c, team, actor| {
+        teams::discard_pending(c, team, actor)
+    })
+    .await?;
     Ok(back_to("/settings/sso?done=discarded"))
 }

@@ -11,6 +11,7 @@ use crate::state::AppState;
 use crate::store::{invites, members, users};
 use crate::views;
 
+use super::acting::acting;
 use super::extract::{Admin, CsrfForm, SignedIn};
 use super::respond;
 
@@ -80,15 +81,11 @@ pub async fn set_role(
 ) -> Result<HttpResponse> {
     let role = Role::parse(&form.0.role)
         .ok_or_else(|| AppError::BadRequest("role must be \"admin\" or \"member\".".into()))?;
-    let (team, actor, target) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
-    state
-        .store
-        .run(move |c| users::set_role(c, &team, &actor, target, role))
-        .await?;
+    let target = path.into_inner();
+    acting(&state, &admin.0, move |c, team, actor| {
+        users::set_role(c, team, actor, target, role)
+    })
+    .await?;
     Ok(back_to_team())
 }
 
@@ -98,15 +95,11 @@ pub async fn remove(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let (team, actor, target) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
-    state
-        .store
-        .run(move |c| users::remove(c, &team, &actor, target))
-        .await?;
+    let target = path.into_inner();
+    acting(&state, &admin.0, move |c, team, actor| {
+        users::remove(c, team, actor, target)
+    })
+    .await?;
     // Their personal tokens were revoked in the same transaction; the index follows before
     // the answer, so they stop verifying once it has returned.
     state.tokens.catch_up_with(&state.store).await?;
@@ -119,15 +112,11 @@ pub async fn restore(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let (team, actor, target) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
-    state
-        .store
-        .run(move |c| users::restore(c, &team, &actor, target))
-        .await?;
+    let target = path.into_inner();
+    acting(&state, &admin.0, move |c, team, actor| {
+        users::restore(c, team, actor, target)
+    })
+    .await?;
     state.tokens.catch_up_with(&state.store).await?;
     Ok(back_to_team())
 }
@@ -145,15 +134,11 @@ pub async fn invite(
 ) -> Result<HttpResponse> {
     let email = Email::parse(&form.0.email)
         .ok_or_else(|| AppError::BadRequest("Enter a valid email address to invite.".into()))?;
-    let (team, actor, address) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        email.as_str().to_string(),
-    );
-    let invited = state
-        .store
-        .run(move |c| invites::create(c, &team, &actor, email.as_str()))
-        .await?;
+    let address = email.as_str().to_string();
+    let invited = acting(&state, &admin.0, move |c, team, actor| {
+        invites::create(c, team, actor, email.as_str())
+    })
+    .await?;
     if invited == invites::Invited::AlreadyMember {
         return Err(AppError::Conflict(format!(
             "{address} is already an active member of this team: there is nothing to invite."
@@ -168,15 +153,11 @@ pub async fn cancel_invite(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let (team, actor, id) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
-    let found = state
-        .store
-        .run(move |c| invites::cancel(c, &team, &actor, id))
-        .await?;
+    let id = path.into_inner();
+    let found = acting(&state, &admin.0, move |c, team, actor| {
+        invites::cancel(c, team, actor, id)
+    })
+    .await?;
     if !found {
         return Err(AppError::NotFound);
     }

@@ -11,6 +11,7 @@ use crate::store::now;
 use crate::store::tokens;
 use crate::views;
 
+use super::acting::acting;
 use super::extract::{CsrfForm, CurrentUser};
 
 async fn render(
@@ -143,16 +144,11 @@ pub async fn reveal(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let (team, actor, who, id) = (
-        me.team().to_string(),
-        me.actor(),
-        viewer(&me),
-        TokenId(path.into_inner()),
-    );
-    let (token, (sealed, hash)) = state
-        .store
-        .run(move |c| tokens::reveal(c, &team, &actor, who, id))
-        .await?;
+    let (who, id) = (viewer(&me), TokenId(path.into_inner()));
+    let (token, (sealed, hash)) = acting(&state, &me, move |c, team, actor| {
+        tokens::reveal(c, team, actor, who, id)
+    })
+    .await?;
     let secret =
         crate::tokens::unseal(&state.sealer, me.team(), &hash, &sealed).ok_or_else(|| {
             AppError::internal("a token secret could not be decrypted with this instance key")
@@ -173,16 +169,11 @@ pub async fn revoke(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let (team, actor, who, id) = (
-        me.team().to_string(),
-        me.actor(),
-        viewer(&me),
-        TokenId(path.into_inner()),
-    );
-    state
-        .store
-        .run(move |c| tokens::revoke(c, &team, &actor, who, id))
-        .await?;
+    let (who, id) = (viewer(&me), TokenId(path.into_inner()));
+    acting(&state, &me, move |c, team, actor| {
+        tokens::revoke(c, team, actor, who, id)
+    })
+    .await?;
     // Out of the index before the response: once this returns, the token no longer verifies.
     state.tokens.catch_up_with(&state.store).await?;
     Ok(super::respond::see_other("/tokens"))
