@@ -252,6 +252,14 @@ mod tests {
         })
     }
 
+    /// A new plain member who joined just in time.
+    const JIT_MEMBER: Admission = Admission::Create {
+        role: Role::Member,
+        source: RoleSource::Default,
+        via: JoinedVia::Jit,
+        invitation: None,
+    };
+
     fn created(
         role: Role,
         source: RoleSource,
@@ -284,15 +292,7 @@ mod tests {
     #[test]
     fn a_first_sign_in_on_a_jit_team_creates_a_member() {
         let w = world("bob@acme.com");
-        assert_eq!(
-            decide(&facts(&w, Provisioning::Jit)),
-            Ok(created(
-                Role::Member,
-                RoleSource::Default,
-                JoinedVia::Jit,
-                None
-            ))
-        );
+        assert_eq!(decide(&facts(&w, Provisioning::Jit)), Ok(JIT_MEMBER));
     }
 
     #[test]
@@ -312,15 +312,7 @@ mod tests {
         // Unverified (let in by trust_email) or already taken: an ordinary member.
         let mut f = facts(&w, Provisioning::Jit);
         f.claims.email_verified = false;
-        assert_eq!(
-            decide(&f),
-            Ok(created(
-                Role::Member,
-                RoleSource::Default,
-                JoinedVia::Jit,
-                None
-            ))
-        );
+        assert_eq!(decide(&f), Ok(JIT_MEMBER));
         let mut f = facts(&w, Provisioning::Invite);
         f.email_in_team = true;
         assert_eq!(decide(&f), Err(Refusal::NotInvited));
@@ -347,15 +339,7 @@ mod tests {
         // A JIT team ignores invitations: the account joins JIT.
         let mut f = facts(&w, Provisioning::Jit);
         f.invitation = Some(9);
-        assert_eq!(
-            decide(&f),
-            Ok(created(
-                Role::Member,
-                RoleSource::Default,
-                JoinedVia::Jit,
-                None
-            ))
-        );
+        assert_eq!(decide(&f), Ok(JIT_MEMBER));
     }
 
     #[test]
@@ -373,15 +357,7 @@ mod tests {
             ))
         );
         w.groups = Some(vec!["staff".into()]);
-        assert_eq!(
-            decide(&facts(&w, Provisioning::Jit)),
-            Ok(created(
-                Role::Member,
-                RoleSource::Default,
-                JoinedVia::Jit,
-                None
-            ))
-        );
+        assert_eq!(decide(&facts(&w, Provisioning::Jit)), Ok(JIT_MEMBER));
     }
 
     #[test]

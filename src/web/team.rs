@@ -1,6 +1,7 @@
 //! The team page and what admins do there: roles, removal, restore, invitations.
 
 use actix_web::{web, HttpResponse};
+use rusqlite::Connection;
 use serde::Deserialize;
 
 use crate::domain::text::strip_unsafe;
@@ -8,6 +9,8 @@ use crate::domain::Provisioning;
 use crate::domain::{Email, Role};
 use crate::error::{AppError, Result};
 use crate::state::AppState;
+use crate::store::audit::Actor;
+use crate::store::users::{ChangeError, User};
 use crate::store::{invites, members, users};
 use crate::views;
 
@@ -95,15 +98,7 @@ pub async fn remove(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let target = path.into_inner();
-    acting(&state, &admin.0, move |c, team, actor| {
-        users::remove(c, team, actor, target)
-    })
-    .await?;
-    // Their personal tokens were revoked in the same transaction; the index follows before
-    // the answer, so they stop verifying once it has returned.
-    state.tokens.catch_up_with(&state.store).await?;
-    Ok(back_to_team())
+    change_membership(&state, &admin, path.into_inner(), users::remove).await
 }
 
 pub async fn restore(
@@ -112,9 +107,20 @@ pub async fn restore(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let target = path.into_inner();
-    acting(&state, &admin.0, move |c, team, actor| {
-        users::restore(c, team, actor, target)
+    change_membership(&state, &admin, path.into_inner(), users::restore).await
+}
+
+/// Removal or restore. A removal revokes the member's personal tokens in its transaction
+/// (a restore brings none back); the index follows before the answer, so they stop
+/// verifying once it has returned.
+async fn change_membership(
+    state: &AppState,
+    admin: &Admin,
+    target: i64,
+    change: fn(&mut Connection, &str, &Actor, i64) -> std::result::Result<User, ChangeError>,
+) -> Result<HttpResponse> {
+    acting(state, &admin.0, move |c, team, actor| {
+        change(c, team, actor, target)
     })
     .await?;
     state.tokens.catch_up_with(&state.store).await?;
