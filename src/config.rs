@@ -201,22 +201,23 @@ pub fn validate(
 
     let billing = check_billing(raw.billing, &mut errors);
 
-    let session_idle = raw.security.session_idle_minutes.unwrap_or(12 * 60);
-    if session_idle < 1 {
-        errors.push(
-            "security.session_idle_minutes",
-            session_idle.to_string(),
-            "must be at least 1",
-        );
-    }
-    let session_max = raw.security.session_max_hours.unwrap_or(7 * 24);
-    if session_max < 1 {
-        errors.push(
-            "security.session_max_hours",
-            session_max.to_string(),
-            "must be at least 1",
-        );
-    }
+    let mut at_least_one = |key: &str, value: Option<i64>, default: i64| {
+        let v = value.unwrap_or(default);
+        if v < 1 {
+            errors.push(key, v.to_string(), "must be at least 1");
+        }
+        v
+    };
+    let session_idle = at_least_one(
+        "security.session_idle_minutes",
+        raw.security.session_idle_minutes,
+        12 * 60,
+    );
+    let session_max = at_least_one(
+        "security.session_max_hours",
+        raw.security.session_max_hours,
+        7 * 24,
+    );
     let audit_retention_days = raw.security.audit_retention_days.unwrap_or(400);
     if !(1..=36_500).contains(&audit_retention_days) {
         errors.push(

@@ -189,15 +189,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let mut c = Connection::open_in_memory().expect("db");
-        crate::store::migrate(&mut c).expect("migrate");
-        c.execute(
-            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
-             VALUES ('acme', 'Acme', 'config', 'https://idp.test', 'c', 0)",
-            [],
-        )
-        .expect("team");
-        c
+        crate::store::test_db(&["acme"])
     }
 
     fn anonymous(ip: &str) -> Actor {

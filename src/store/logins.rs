@@ -137,14 +137,7 @@ mod tests {
 
     #[test]
     fn another_browser_cannot_take_or_burn_a_pending_login() {
-        let mut c = Connection::open_in_memory().expect("db");
-        crate::store::migrate(&mut c).expect("schema");
-        c.execute(
-            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
-             VALUES ('t', 'T', 'shell', 'https://idp.test', 'c', 0)",
-            [],
-        )
-        .expect("team");
+        let c = crate::store::test_db(&["t"]);
         let pending = PendingLogin {
             state: "s1".into(),
             team_id: "t".into(),
