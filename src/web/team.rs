@@ -1,6 +1,7 @@
 //! The team page and what admins do there: roles, removal, restore, invitations.
 
-use actix_web::http::header::LOCATION;
+use actix_session::Session;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
@@ -12,7 +13,8 @@ use crate::error::{AppError, Result};
 use crate::store::{invites, members, users};
 use crate::views;
 
-use super::extract::{Admin, CsrfForm, SignedIn};
+use super::answer::{self, Back};
+use super::extract::{Admin, CsrfForm, CurrentUser, SignedIn};
 
 pub const PER_PAGE: i64 = 50;
 
@@ -47,41 +49,70 @@ pub async fn team_page(
             })
         })
         .await?;
+    Ok(render(&state, &me, &data, None, StatusCode::OK))
+}
+
+fn render(
+    state: &AppState,
+    me: &CurrentUser,
+    data: &views::team::TeamData,
+    invite: Option<views::team::InviteError<'_>>,
+    status: StatusCode,
+) -> HttpResponse {
     let provisioning = state
         .sso
         .get(me.team())
         .map(|t| t.provisioning)
         .unwrap_or(Provisioning::Jit);
-    Ok(html(views::team::page(
+    let body = views::team::page(
         &me.chrome("/team"),
         me.user.id,
         me.user.is_admin(),
         provisioning,
-        &data,
+        data,
         &state.team_rows,
-    )))
-}
-
-fn html(m: maud::Markup) -> HttpResponse {
-    HttpResponse::Ok()
+        invite,
+    );
+    HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .body(m.into_string())
+        .body(body.into_string())
 }
 
-fn back_to_team() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/team"))
-        .finish()
+/// The invitation form again, with what was typed and why it was refused next to it.
+async fn refuse_invite(
+    state: &AppState,
+    me: &CurrentUser,
+    value: &str,
+    error: &str,
+    status: StatusCode,
+) -> Result<HttpResponse> {
+    let (team, cache) = (me.team().to_string(), state.team_pages.clone());
+    let found = state
+        .store
+        .read(move |c| members::team_page(c, &cache, &team, true, "", 0, PER_PAGE))
+        .await?;
+    let data = views::team::TeamData {
+        team_id: me.team().to_string(),
+        found,
+        q: String::new(),
+        page: 1,
+        per_page: PER_PAGE,
+    };
+    let invite = views::team::InviteError { value, error };
+    Ok(render(state, me, &data, Some(invite), status))
 }
 
 #[derive(Deserialize)]
 pub struct RoleForm {
     #[serde(default)]
     role: String,
+    #[serde(flatten)]
+    back: Back,
 }
 
 pub async fn set_role(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     path: web::Path<i64>,
     form: CsrfForm<RoleForm>,
@@ -93,51 +124,73 @@ pub async fn set_role(
         admin.0.actor(),
         path.into_inner(),
     );
-    state
+    let user = state
         .store
         .run(move |c| users::set_role(c, &team, &actor, target, role))
         .await?;
-    Ok(back_to_team())
+    let now = if role == Role::Admin {
+        "an admin"
+    } else {
+        "a member"
+    };
+    Ok(answer::done(
+        &session,
+        &form.0.back.to("/team"),
+        format!("{} is now {now}.", user.display_name()),
+    ))
 }
 
 pub async fn remove(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     path: web::Path<i64>,
-    _f: CsrfForm<serde::de::IgnoredAny>,
+    form: CsrfForm<Back>,
 ) -> Result<HttpResponse> {
     let (team, actor, target) = (
         admin.0.team().to_string(),
         admin.0.actor(),
         path.into_inner(),
     );
-    state
+    let user = state
         .store
         .run(move |c| users::remove(c, &team, &actor, target))
         .await?;
     // Their personal tokens were revoked in the same transaction; the index follows before
     // the answer, so they stop verifying once it has returned.
     state.tokens.catch_up_with(&state.store).await?;
-    Ok(back_to_team())
+    Ok(answer::done(
+        &session,
+        &form.0.to("/team"),
+        format!(
+            "{} was removed: their sessions ended and their personal tokens were revoked.",
+            user.display_name()
+        ),
+    ))
 }
 
 pub async fn restore(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     path: web::Path<i64>,
-    _f: CsrfForm<serde::de::IgnoredAny>,
+    form: CsrfForm<Back>,
 ) -> Result<HttpResponse> {
     let (team, actor, target) = (
         admin.0.team().to_string(),
         admin.0.actor(),
         path.into_inner(),
     );
-    state
+    let user = state
         .store
         .run(move |c| users::restore(c, &team, &actor, target))
         .await?;
     state.tokens.catch_up_with(&state.store).await?;
-    Ok(back_to_team())
+    Ok(answer::done(
+        &session,
+        &form.0.to("/team"),
+        format!("{} is a member of the team again.", user.display_name()),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -148,11 +201,21 @@ pub struct InviteForm {
 
 pub async fn invite(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     form: CsrfForm<InviteForm>,
 ) -> Result<HttpResponse> {
-    let email = Email::parse(&form.0.email)
-        .ok_or_else(|| AppError::BadRequest("Enter a valid email address to invite.".into()))?;
+    let typed = form.0.email;
+    let Some(email) = Email::parse(&typed) else {
+        return refuse_invite(
+            &state,
+            &admin.0,
+            &typed,
+            "Enter a valid email address to invite.",
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
     let (team, actor, address) = (
         admin.0.team().to_string(),
         admin.0.actor(),
@@ -163,15 +226,21 @@ pub async fn invite(
         .run(move |c| invites::create(c, &team, &actor, email.as_str()))
         .await?;
     if invited == invites::Invited::AlreadyMember {
-        return Err(AppError::Conflict(format!(
+        let why = format!(
             "{address} is already an active member of this team: there is nothing to invite."
-        )));
+        );
+        return refuse_invite(&state, &admin.0, &typed, &why, StatusCode::CONFLICT).await;
     }
-    Ok(back_to_team())
+    Ok(answer::done(
+        &session,
+        "/team",
+        format!("{address} is invited: they can sign in now."),
+    ))
 }
 
 pub async fn cancel_invite(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
@@ -188,5 +257,9 @@ pub async fn cancel_invite(
     if !found {
         return Err(AppError::NotFound);
     }
-    Ok(back_to_team())
+    Ok(answer::done(
+        &session,
+        "/team",
+        "The invitation was cancelled.",
+    ))
 }

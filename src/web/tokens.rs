@@ -1,15 +1,18 @@
 //! Shared API tokens: list, create (secret shown once, revealable later), reveal, revoke.
 
-use actix_web::http::header::LOCATION;
+use actix_session::Session;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::{AppError, Result};
+use crate::session::TypedSession;
 use crate::store::now;
 use crate::store::tokens::{self, Token};
 use crate::views;
 
+use super::answer::{self, Back};
 use super::extract::{CsrfForm, CurrentUser};
 
 async fn render(
@@ -17,7 +20,8 @@ async fn render(
     me: &CurrentUser,
     page: i64,
     shown: Option<(i64, String)>,
-    status: actix_web::http::StatusCode,
+    form: Option<views::tokens::CreateForm<'_>>,
+    status: StatusCode,
 ) -> Result<HttpResponse> {
     let (team, viewer, admin) = (me.team().to_string(), me.user.id, me.user.is_admin());
     let (list, more) = state
@@ -37,6 +41,7 @@ async fn render(
             more,
         },
         shown.as_ref(),
+        form.as_ref(),
         now(),
     );
     Ok(HttpResponse::build(status)
@@ -51,6 +56,7 @@ pub struct PageQuery {
 
 pub async fn tokens_page(
     state: web::Data<AppState>,
+    session: Session,
     me: CurrentUser,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse> {
@@ -63,7 +69,9 @@ pub async fn tokens_page(
             ))
         }
     };
-    render(&state, &me, page, None, actix_web::http::StatusCode::OK).await
+    // A token created just now: its secret, once, on the page the creation led to.
+    let shown = TypedSession(&session).take_shown_token(&state.sealer);
+    render(&state, &me, page, shown, None, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
@@ -77,24 +85,51 @@ pub struct CreateForm {
 
 pub async fn create(
     state: web::Data<AppState>,
+    session: Session,
     me: CurrentUser,
     form: CsrfForm<CreateForm>,
 ) -> Result<HttpResponse> {
     let f = form.0;
-    let name = crate::domain::tokens::clean_name(&f.name).ok_or_else(|| {
-        AppError::BadRequest(
+    let personal = matches!(f.personal.as_deref(), Some("on" | "true" | "1" | "yes"));
+    // A refused form comes back with what was typed and the reason next to its field.
+    let refuse = |field, error: String, status| {
+        let (state, me) = (&state, &me);
+        let (name, days) = (f.name.clone(), f.expires_in_days.clone());
+        async move {
+            let form = views::tokens::CreateForm {
+                name: &name,
+                expires_in_days: &days,
+                personal,
+                field,
+                error: &error,
+            };
+            render(state, me, 1, None, Some(form), status).await
+        }
+    };
+    let Some(name) = crate::domain::tokens::clean_name(&f.name) else {
+        return refuse(
+            views::tokens::Field::Name,
             "A token name is 1 to 64 characters (control and bidi-format characters are dropped)."
                 .into(),
+            StatusCode::BAD_REQUEST,
         )
-    })?;
+        .await;
+    };
     let expires_at = match f.expires_in_days.trim() {
         "" => None,
         d => match d.parse::<i64>() {
             Ok(n) if (1..=3650).contains(&n) => Some(now() + n * 86_400),
-            _ => return Err(AppError::BadRequest("expires_in_days must be a whole number of days from 1 to 3650, or empty for no expiry.".into())),
+            _ => {
+                return refuse(
+                    views::tokens::Field::Expiry,
+                    "Expiry is a whole number of days from 1 to 3650, or empty for no expiry."
+                        .into(),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await
+            }
         },
     };
-    let personal = matches!(f.personal.as_deref(), Some("on" | "true" | "1" | "yes"));
     let (actor, sealer, team, creator) = (
         me.actor(),
         state.sealer.clone(),
@@ -117,22 +152,34 @@ pub async fn create(
                 },
             )
         })
-        .await?;
+        .await;
+    let issued = match issued {
+        Ok(issued) => issued,
+        // The token limits: said next to the name, the form kept.
+        Err(crate::store::users::ChangeError::Conflict(why)) => {
+            return refuse(
+                views::tokens::Field::Name,
+                why.to_string(),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(e) => return Err(e.into()),
+    };
     state.tokens.catch_up_with(&state.store).await?;
-    let (id, secret) = (issued.id, issued.secret);
-    render(
-        &state,
-        &me,
-        1,
-        Some((id, secret)),
-        actix_web::http::StatusCode::CREATED,
-    )
-    .await
+    // Post/redirect/get: a reload shows the list, never creates a second token. The secret
+    // waits sealed in the session for the one page that shows it.
+    TypedSession(&session).show_token_once(&state.sealer, issued.id, &issued.secret);
+    Ok(answer::done(
+        &session,
+        "/tokens",
+        "The token was created. Copy its secret now.",
+    ))
 }
 
 /// The token if `me` may see it: personal tokens exist only for their creator (404 for
 /// everyone else, admins included, except that admins may revoke them).
-async fn visible(
+pub(super) async fn visible(
     state: &AppState,
     me: &CurrentUser,
     id: i64,
@@ -178,16 +225,18 @@ pub async fn reveal(
         &me,
         1,
         Some((token.id, secret)),
-        actix_web::http::StatusCode::OK,
+        None,
+        StatusCode::OK,
     )
     .await
 }
 
 pub async fn revoke(
     state: web::Data<AppState>,
+    session: Session,
     me: CurrentUser,
     path: web::Path<i64>,
-    _f: CsrfForm<serde::de::IgnoredAny>,
+    form: CsrfForm<Back>,
 ) -> Result<HttpResponse> {
     let token = visible(&state, &me, path.into_inner(), true).await?;
     if token.created_by != me.user.id && !me.user.is_admin() {
@@ -202,7 +251,12 @@ pub async fn revoke(
         .await?;
     // Out of the index before the response: once this returns, the token no longer verifies.
     state.tokens.catch_up_with(&state.store).await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/tokens"))
-        .finish())
+    Ok(answer::done(
+        &session,
+        &form.0.to("/tokens"),
+        format!(
+            "The token {} is revoked: it no longer verifies.",
+            token.name
+        ),
+    ))
 }
