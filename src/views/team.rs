@@ -30,7 +30,7 @@ fn source_label(u: &Member) -> &'static str {
         crate::domain::RoleSource::AdminEmail => "the team's admin email",
         crate::domain::RoleSource::Manual => "set by an admin",
         crate::domain::RoleSource::Groups => "from identity provider groups",
-        crate::domain::RoleSource::Default => "default",
+        crate::domain::RoleSource::Default => "the default role",
     }
 }
 
