@@ -5,6 +5,7 @@ pub mod domains;
 mod ids;
 pub mod net;
 mod roles;
+pub mod team_list;
 pub mod text;
 pub mod tokens;
 

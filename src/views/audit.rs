@@ -2,25 +2,27 @@
 
 use maud::{html, Markup};
 
-use crate::store::audit::{Entry, Filter};
+use super::model::AuditRow;
 
 use super::{pager, when, Chrome};
 
 pub fn page(
     c: &Chrome<'_>,
-    rows: &[Entry],
+    rows: &[AuditRow],
     total: i64,
     actions: &[String],
-    f: &Filter,
+    // The action and the person filtered on.
+    filter: (Option<&str>, Option<&str>),
     page: i64,
     per_page: i64,
 ) -> Markup {
+    let (filter_action, filter_person) = filter;
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let mut params = Vec::new();
-    if let Some(a) = &f.action {
+    if let Some(a) = filter_action {
         params.push(format!("action={}", enc(a)));
     }
-    if let Some(p) = &f.person {
+    if let Some(p) = filter_person {
         params.push(format!("person={}", enc(p)));
     }
     super::page(
@@ -33,11 +35,11 @@ pub fn page(
                 select #action name="action" {
                     option value="" { "All actions" }
                     @for a in actions {
-                        option value=(a) selected[f.action.as_deref() == Some(a.as_str())] { (a) }
+                        option value=(a) selected[filter_action == Some(a.as_str())] { (a) }
                     }
                 }
                 label for="person" { "Person" }
-                input #person name="person" type="search" value=(f.person.clone().unwrap_or_default());
+                input #person name="person" type="search" value=(filter_person.unwrap_or_default());
                 button type="submit" { "Filter" }
             }
             @if rows.is_empty() {

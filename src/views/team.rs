@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use maud::{html, Markup, PreEscaped, Render};
 
 use crate::config::Provisioning;
+use crate::domain::team_list::{Member, TeamPage};
 use crate::domain::Role;
-use crate::store::members::{Member, TeamPage};
 
 use super::{count, csrf_field, pager, when, Chrome};
 
@@ -359,8 +359,8 @@ fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning, back: Back<'_>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::team_list::Counts;
     use crate::domain::RoleSource;
-    use crate::store::members::Counts;
 
     fn member(id: i64, name: &str, role: Role, active: bool) -> Member {
         Member {

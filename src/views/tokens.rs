@@ -2,7 +2,7 @@
 
 use maud::{html, Markup};
 
-use crate::store::tokens::Token;
+use super::model::TokenRow;
 
 use super::{copyable, csrf_field, when, Chrome};
 
@@ -11,9 +11,8 @@ pub struct Listing<'a> {
     pub team_id: &'a str,
     /// `public_url` without the trailing slash, for the proxy example.
     pub portal_url: &'a str,
-    pub me: i64,
     pub is_admin: bool,
-    pub tokens: &'a [Token],
+    pub tokens: &'a [TokenRow],
     /// 1-based.
     pub page: i64,
     /// A further page follows.
@@ -49,7 +48,6 @@ pub fn page(
     l: &Listing<'_>,
     shown: Option<&(i64, String)>,
     refused: Option<&CreateForm<'_>>,
-    now: i64,
 ) -> Markup {
     let error_on = |f: Field| refused.filter(|r| r.field == f).map(|r| r.error);
     let (name_error, expiry_error) = (error_on(Field::Name), error_on(Field::Expiry));
@@ -58,7 +56,7 @@ pub fn page(
     } else {
         String::new()
     };
-    let (me, is_admin, tokens) = (l.me, l.is_admin, l.tokens);
+    let (is_admin, tokens) = (l.is_admin, l.tokens);
     let verify = format!("/api/v1/verify?team={}", l.team_id);
     super::page(
         "API tokens",
@@ -103,8 +101,8 @@ pub fn page(
                     thead { tr { th scope="col" { "Name" } th scope="col" { "Prefix" } th scope="col" { "Created by" } th scope="col" { "Created" } th scope="col" { "Last used" } th scope="col" { "Expires" } th scope="col" { "Status" } th scope="col" { "Actions" } } }
                     tbody {
                         @for t in tokens {
-                            @let mine = t.created_by == me;
-                            @let status = t.status(now);
+                            @let mine = t.mine;
+                            @let status = t.status;
                             tr data-token-id=(t.id) {
                                 td data-label="Name" { (t.name) @if t.personal { " " span.badge { "personal" } } }
                                 td.mono data-label="Prefix" { (t.prefix) "…" }

@@ -29,20 +29,34 @@ async fn render(
         .run(move |c| tokens::list(c, &team, viewer, admin, page))
         .await?;
     let portal_url = state.settings.server.base();
+    let at = now();
+    let rows: Vec<_> = list
+        .iter()
+        .map(|t| views::model::TokenRow {
+            id: t.id,
+            name: t.name.clone(),
+            prefix: t.prefix.clone(),
+            creator: t.creator.clone(),
+            mine: t.created_by == viewer,
+            personal: t.personal,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            expires_at: t.expires_at,
+            status: t.status(at),
+        })
+        .collect();
     let body = views::tokens::page(
         &me.chrome("/tokens"),
         &views::tokens::Listing {
             team_id: me.team(),
             portal_url: &portal_url,
-            me: me.user.id,
             is_admin: admin,
-            tokens: &list,
+            tokens: &rows,
             page,
             more,
         },
         shown.as_ref(),
         form.as_ref(),
-        now(),
     );
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
