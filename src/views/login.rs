@@ -53,7 +53,8 @@ pub fn page(v: &LoginView<'_>) -> Markup {
                 @if let Some(accounts) = v.demo {
                     aside.demo {
                         h2 { "Demo" }
-                        p { "This is the demo portal with a built-in demo identity provider. Team ID: " code { "demo" } }
+                        p { "This is the demo portal with a built-in demo identity provider. Team ID: " code { "demo" }
+                            " (set up in the config file), or " code { "demo-lab" } " (browser-managed: its admin edits and tests its SSO settings)." }
                         ul { @for (role, email) in accounts { li { (role) ": " code { (email) } } } }
                     }
                 }

@@ -19,6 +19,8 @@ enum Who {
     Anonymous,
     Admin,
     Member,
+    /// The admin of `demo-lab`, the demo's browser-managed team.
+    LabAdmin,
 }
 
 /// `(name, path, who)`: `{member}` is a colleague's user id, `{token}` the shared token's id.
@@ -50,6 +52,7 @@ const PAGES: &[(&str, &str, Who)] = &[
     ("team", "/team", Who::Member),
     ("tokens", "/tokens", Who::Member),
     ("forbidden", "/billing", Who::Member),
+    ("lab-sso-settings", "/settings/sso", Who::LabAdmin),
 ];
 
 /// The demo (`teamportal demo`), in this process on a free loopback port.
@@ -183,11 +186,24 @@ async fn sign_in(
     theme: &str,
     seen: &mut Vec<String>,
 ) {
+    sign_in_to(b, demo, "demo", account, axe_src, theme, seen).await;
+}
+
+/// `sign_in` to `team` (`demo` or `demo-lab`).
+async fn sign_in_to(
+    b: &Browser,
+    demo: &Demo,
+    team: &str,
+    account: &str,
+    axe_src: &str,
+    theme: &str,
+    seen: &mut Vec<String>,
+) {
     b.client.goto(&demo.url("/login")).await.expect("login");
     b.wait_for("#team_id")
         .await
         .expect("form")
-        .send_keys("demo")
+        .send_keys(team)
         .await
         .expect("type");
     click(b, "form[action='/login/sso'] button[type=submit]").await;
@@ -234,9 +250,21 @@ async fn every_page_passes_axe_for_admin_member_and_visitor_in_light_and_dark_an
     let mut backgrounds = Vec::new();
     for (theme, dark) in [("light", false), ("dark", true)] {
         let b = open(dark).await;
-        for who in [Who::Anonymous, Who::Admin, Who::Member] {
+        for who in [Who::Anonymous, Who::Admin, Who::Member, Who::LabAdmin] {
             match who {
                 Who::Anonymous => {}
+                Who::LabAdmin => {
+                    sign_in_to(
+                        &b,
+                        &demo,
+                        "demo-lab",
+                        "demo-admin",
+                        &axe_src,
+                        theme,
+                        &mut violations,
+                    )
+                    .await
+                }
                 Who::Admin => {
                     sign_in(&b, &demo, "demo-admin", &axe_src, theme, &mut violations).await
                 }
@@ -490,5 +518,78 @@ async fn a_deep_link_survives_sign_in_in_the_browser() {
         .await
         .expect("back at the deep link");
     assert_eq!(url.query(), Some("month=2026-11"));
+    b.close().await.expect("close");
+}
+
+#[actix_web::test]
+async fn the_demos_browser_managed_team_edits_and_tests_its_sso_settings_and_bills_two_tokens() {
+    let demo = start_demo();
+    let b = open(false).await;
+    let mut ignored = Vec::new();
+    sign_in_to(
+        &b,
+        &demo,
+        "demo-lab",
+        "demo-admin",
+        &axe_source(),
+        "light",
+        &mut ignored,
+    )
+    .await;
+    b.client
+        .goto(&demo.url("/settings/sso"))
+        .await
+        .expect("goto");
+    b.wait_for("#save-and-test")
+        .await
+        .expect("an editable team");
+    b.wait_for("#admin_groups")
+        .await
+        .expect("field")
+        .send_keys("lab-admins")
+        .await
+        .expect("type");
+    click(&b, "#save-and-test").await;
+    // The test sign-in goes through the demo provider and back to the settings page.
+    click(&b, "#as-demo-admin").await;
+    b.wait_for_url(|u| u.path() == "/settings/sso")
+        .await
+        .expect("back");
+    let result = b
+        .wait_for("#test-result")
+        .await
+        .expect("a test result")
+        .text()
+        .await
+        .expect("text");
+    assert!(result.contains("worked"), "{result}");
+    click(&b, "#apply").await;
+    b.wait_for("#notice").await.expect("applied");
+    assert_eq!(
+        demo.one(
+            "SELECT count(*) FROM teams WHERE id = 'demo-lab' AND admin_groups LIKE '%lab-admins%'"
+        ),
+        1
+    );
+    sign_out(&b, &demo).await;
+
+    // The first team's billing: a month of usage on two tokens, in two units.
+    sign_in(
+        &b,
+        &demo,
+        "demo-admin",
+        &axe_source(),
+        "light",
+        &mut ignored,
+    )
+    .await;
+    assert_eq!(
+        demo.one("SELECT count(DISTINCT token_id) FROM usage_daily WHERE team_id = 'demo'"),
+        2
+    );
+    b.client.goto(&demo.url("/billing")).await.expect("goto");
+    b.wait_for("#chart-requests")
+        .await
+        .expect("the requests chart");
     b.close().await.expect("close");
 }
