@@ -35,7 +35,7 @@ pub fn page(
                 select #action name="action" {
                     option value="" { "All actions" }
                     @for a in actions {
-                        option value=(a) selected[filter_action == Some(a.as_str())] { (a) }
+                        option value=(a) selected[filter_action == Some(a.as_str())] { (action_label(a)) }
                     }
                 }
                 label for="person" { "Person" }
@@ -57,4 +57,36 @@ pub fn page(
             (pager("/audit", &params.join("&"), page, per_page, total))
         },
     )
+}
+
+/// An audit action in words, for the filter (the table keeps the code, which is what the
+/// filter and exports match on).
+fn action_label(code: &str) -> String {
+    let known = match code {
+        "account_created" => "Account created",
+        "sign_in" => "Signed in",
+        "sign_in_refused" => "Sign-in refused",
+        "role_changed" => "Role changed",
+        "member_removed" => "Member removed",
+        "member_restored" => "Member restored",
+        "invite_created" => "Invitation sent",
+        "invite_cancelled" => "Invitation cancelled",
+        "token_created" => "Token created",
+        "token_revealed" => "Token revealed",
+        "token_revoked" => "Token revoked",
+        "sso_settings_saved" => "SSO settings saved",
+        "sso_settings_applied" => "SSO settings applied",
+        "sso_settings_discarded" => "SSO settings discarded",
+        "team_created" => "Team created",
+        "email_domains_set" => "Email domains set",
+        "password_sign_in" => "Break-glass sign-in",
+        "password_sign_in_failed" => "Break-glass sign-in failed",
+        "password_sign_in_throttled" => "Break-glass sign-in throttled",
+        _ => "",
+    };
+    if known.is_empty() {
+        code.replace('_', " ")
+    } else {
+        format!("{known} ({code})")
+    }
 }
