@@ -324,6 +324,10 @@ fn run_app(
                 println!("Team ID: {}", crate::demo::TEAM_ID);
                 println!("admin: {}", crate::demo::ADMIN_EMAIL);
                 println!("member: {}", crate::demo::MEMBER_EMAIL);
+                println!(
+                    "Also Team ID: {} (browser-managed: edit and test its SSO settings)",
+                    crate::demo::LAB_TEAM_ID
+                );
             }
             None => tracing::info!(
                 port = app.port(),

@@ -28,10 +28,13 @@ use crate::domain::{Email, TeamId, TeamSource};
 use crate::sso::GroupsClaim;
 use crate::web::extract::AnonCsrfForm;
 
+mod lab;
+
 pub const TEAM_ID: &str = "demo";
 pub const CLIENT_ID: &str = "teamportal-demo";
 pub const ADMIN_EMAIL: &str = "admin@demo.test";
 pub const MEMBER_EMAIL: &str = "member@demo.test";
+pub use lab::TEAM_ID as LAB_TEAM_ID;
 
 struct Account {
     sub: &'static str,
@@ -64,7 +67,8 @@ struct Grant {
 pub struct DemoIdp {
     issuer: String,
     client_secret: String,
-    redirect_uri: String,
+    /// The callbacks of the demo's two teams.
+    redirect_uris: Vec<String>,
     key: CoreRsaPrivateSigningKey,
     codes: Mutex<HashMap<String, Grant>>,
     access_tokens: Mutex<HashMap<String, &'static str>>,
@@ -95,7 +99,6 @@ pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
     }
     let base = format!("http://{addr}");
     let issuer = format!("{base}/demo-idp");
-    let client_secret = crypto::random_string(32);
 
     let mut settings: Settings = config::validate(
         config::RawConfig::default(),
@@ -107,6 +110,12 @@ pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
     settings.server.public_url = url::Url::parse(&base).expect("loopback URL parses");
     settings.database = opts.database;
     settings.billing.seat_price = "10.00".parse().expect("decimal");
+    // The browser-managed demo team's provider is this loopback one.
+    settings.security.allow_private_issuers = true;
+    settings
+        .billing
+        .unit_prices
+        .insert("builds".into(), "0.01".parse().expect("decimal"));
     settings
         .billing
         .unit_prices
@@ -116,7 +125,8 @@ pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
         name: "Demo Team".into(),
         issuer: url::Url::parse(&issuer).expect("issuer parses"),
         client_id: CLIENT_ID.into(),
-        client_secret: Secret::new(client_secret.clone()),
+        // Set once the instance key is open (see `seed`).
+        client_secret: Secret::new(String::new()),
         client_auth: ClientAuth::Basic,
         admin_email: Email::parse(ADMIN_EMAIL),
         email_domains: vec!["demo.test".into()],
@@ -126,13 +136,17 @@ pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
         browser_managed: false,
     }];
 
-    seed(&settings).map_err(|source| BuildError::Store {
+    let client_secret = seed(&settings, &issuer).map_err(|source| BuildError::Store {
         path: settings.database.display().to_string(),
         source,
     })?;
+    settings.teams[0].client_secret = Secret::new(client_secret.clone());
 
     let idp = Arc::new(DemoIdp {
-        redirect_uri: crate::sso::redirect_uri(&base, TEAM_ID),
+        redirect_uris: vec![
+            crate::sso::redirect_uri(&base, TEAM_ID),
+            crate::sso::redirect_uri(&base, lab::TEAM_ID),
+        ],
         issuer,
         client_secret,
         key: signing_key(),
@@ -220,7 +234,7 @@ struct AuthorizeParams {
 }
 
 fn check_request(idp: &DemoIdp, p: &AuthorizeParams) -> Result<(), &'static str> {
-    if p.client_id != CLIENT_ID || p.redirect_uri != idp.redirect_uri {
+    if p.client_id != CLIENT_ID || !idp.redirect_uris.contains(&p.redirect_uri) {
         return Err("demo identity provider: unknown client or redirect_uri");
     }
     if p.code_challenge.is_empty() || p.code_challenge_method != "S256" || p.nonce.is_empty() {
@@ -406,15 +420,20 @@ async fn userinfo(req: HttpRequest, idp: web::Data<DemoIdp>) -> HttpResponse {
     }
 }
 
-/// Fills a new demo database with a few colleagues, a shared token and a month of usage, so
-/// every page has something to show. Runs once: an existing demo team is left alone.
-fn seed(settings: &Settings) -> Result<(), crate::store::StoreError> {
+/// Fills a new demo database with a few colleagues, two shared tokens and a month of usage
+/// on both, so every page has something to show, and the browser-managed second team.
+/// Colleagues and usage are added once: an existing demo team is left alone. Returns the
+/// demo provider's client secret, derived from the demo database's instance key so that
+/// the second team's stored (sealed) copy stays right across restarts.
+fn seed(settings: &Settings, issuer: &str) -> Result<String, crate::store::StoreError> {
     use crate::store::{self, audit::Actor, teams, usage};
     let db = store::Store::open(&settings.database, 2)?;
     db.run_blocking(|c| teams::sync_from_config(c, &settings.teams, TeamSource::Demo))?;
     let key = db
         .run_blocking(|c| crate::keyguard::open(c, &settings.database))
         .map_err(|e| crate::store::StoreError::Task(e.to_string()))?;
+    let client_secret = URL_SAFE_NO_PAD.encode(&key.derive_bytes("teamportal demo client")[..32]);
+    lab::seed(&db, &key.sealer(), issuer, CLIENT_ID, &client_secret)?;
     let colleagues = [
         ("demo-grace", "grace@demo.test", "Grace Hopper"),
         ("demo-alan", "alan@demo.test", "Alan Turing"),
@@ -446,32 +465,47 @@ fn seed(settings: &Settings) -> Result<(), crate::store::StoreError> {
         let Some(creator) = creator else {
             return Ok(());
         };
-        let issued = crate::tokens::issue(
-            c,
-            &key.sealer(),
-            &Actor::shell(),
-            &crate::tokens::Request {
-                team_id: TEAM_ID,
-                creator,
-                name: "ci-deploy",
-                personal: false,
-                expires_at: None,
-            },
-        )
-        .map_err(|e| match e {
-            crate::store::users::ChangeError::Store(s) => s,
-            other => crate::store::StoreError::Task(other.to_string()),
-        })?;
-        for days_ago in 0..30i64 {
+        // Two shared tokens, a month of daily usage on each: verified requests on both,
+        // and builds reported by the second.
+        let mut tokens = Vec::new();
+        for name in ["ci-deploy", "nightly-reports"] {
+            let issued = crate::tokens::issue(
+                c,
+                &key.sealer(),
+                &Actor::shell(),
+                &crate::tokens::Request {
+                    team_id: TEAM_ID,
+                    creator,
+                    name,
+                    personal: false,
+                    expires_at: None,
+                },
+            )
+            .map_err(|e| match e {
+                crate::store::users::ChangeError::Store(s) => s,
+                other => crate::store::StoreError::Task(other.to_string()),
+            })?;
+            tokens.push(issued.id);
+        }
+        for days_ago in 0..31i64 {
             let day = crate::metering::day_string((now - days_ago * 86_400).div_euclid(86_400));
-            let key = usage::CounterKey {
+            let key = |token_id: i64, unit: &str| usage::CounterKey {
                 team_id: TEAM_ID.into(),
-                token_id: issued.id,
-                day,
-                unit: "requests".into(),
+                token_id,
+                day: day.clone(),
+                unit: unit.into(),
             };
-            usage::flush(c, &[(key, 1_000 + (days_ago * 7919) % 4_000)], &[])?;
+            let counts = [
+                (
+                    key(tokens[0], "requests"),
+                    1_000 + (days_ago * 7919) % 4_000,
+                ),
+                (key(tokens[1], "requests"), 200 + (days_ago * 104_729) % 900),
+                (key(tokens[1], "builds"), 3 + days_ago % 7),
+            ];
+            usage::flush(c, &counts, &[])?;
         }
         Ok(())
-    })
+    })?;
+    Ok(client_secret)
 }

@@ -24,6 +24,10 @@ pub enum AppError {
     Csrf,
     #[error("sign-in required")]
     SignInRequired,
+    /// No session on a page: 303 to `/login`, remembering the page (path and query) to
+    /// come back to after sign-in.
+    #[error("sign-in required")]
+    SignInToReach(String),
     #[error("request body too large")]
     TooLarge,
     #[error("request body did not arrive in time")]
@@ -105,7 +109,7 @@ impl AppError {
                 "Your access to this team was removed by an admin. Ask a team admin to restore it.".into(),
             ),
             AppError::Sso(e) => sso_message(e),
-            AppError::SignInRequired => ("Sign in", "Sign in to continue.".into()),
+            AppError::SignInRequired | AppError::SignInToReach(_) => ("Sign in", "Sign in to continue.".into()),
             AppError::TooLarge => ("Too large", "The request was larger than teamportal accepts.".into()),
             AppError::SlowBody => ("Too slow", "The request's body did not arrive in time. Nothing was changed; try again.".into()),
             AppError::Store(_) | AppError::Internal(_) => (
@@ -163,7 +167,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) | AppError::Csrf | AppError::SignIn(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::SignInRequired => StatusCode::SEE_OTHER,
+            AppError::SignInRequired | AppError::SignInToReach(_) => StatusCode::SEE_OTHER,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::SlowBody => StatusCode::REQUEST_TIMEOUT,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -190,6 +194,12 @@ impl ResponseError for AppError {
         if let AppError::SignInRequired = self {
             return HttpResponse::SeeOther()
                 .insert_header((actix_web::http::header::LOCATION, "/login"))
+                .finish();
+        }
+        if let AppError::SignInToReach(to) = self {
+            return HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, "/login"))
+                .cookie(crate::web::return_to::remember(to))
                 .finish();
         }
         if status.is_server_error() {

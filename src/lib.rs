@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod app;
+pub mod assets;
 pub mod break_glass;
 pub mod cli;
 pub mod config;

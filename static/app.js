@@ -15,3 +15,31 @@ document.addEventListener("click", function (event) {
     try { document.execCommand("copy"); done(); } catch (e) { /* the value stays selected */ }
   }
 });
+
+// Destructive actions lead to a confirmation page (which works without this file). Here the
+// same question is asked in place; once confirmed, the very form that page would send (the
+// one POST, with the session's CSRF token and the list's search and page) is sent.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest("a[data-confirm]");
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  var token = document.querySelector("input[name=csrf_token]");
+  if (!token) return;
+  event.preventDefault();
+  if (!window.confirm(link.getAttribute("data-confirm"))) return;
+  var url = new URL(link.href, window.location.href);
+  var form = document.createElement("form");
+  form.method = "post";
+  form.action = url.pathname.replace(/\/confirm$/, "");
+  var add = function (name, value) {
+    var input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    form.appendChild(input);
+  };
+  add("csrf_token", token.value);
+  if (url.searchParams.get("q")) add("back_q", url.searchParams.get("q"));
+  if (url.searchParams.get("page")) add("back_page", url.searchParams.get("page"));
+  document.body.appendChild(form);
+  form.submit();
+});

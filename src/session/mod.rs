@@ -4,6 +4,7 @@
 
 mod browser;
 mod cache;
+mod flash;
 mod store;
 
 use actix_session::Session;

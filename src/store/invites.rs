@@ -5,13 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::audit::{self, Action, Actor};
 use super::{now, StoreError};
 
-#[derive(Debug, Clone)]
-pub struct Invite {
-    pub id: i64,
-    pub email: String,
-    pub invited_by: String,
-    pub created_at: i64,
-}
+pub use crate::domain::team_list::Invite;
 
 pub fn find_pending(
     conn: &Connection,

@@ -10,38 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{named_params, Connection, OptionalExtension, Row};
 
-use super::invites::{self, Invite};
+use super::invites;
 use super::{audit, StoreError};
+pub use crate::domain::team_list::{Counts, Member, TeamPage};
 use crate::domain::{Role, RoleSource};
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Counts {
-    pub members: i64,
-    pub admins: i64,
-    pub removed: i64,
-    /// Raised by every change to what the team list shows (triggers of migration 6).
-    pub list_version: i64,
-}
-
-/// A row of the team list: what the page shows of a member, nothing more (a full
-/// [`super::users::User`] would read the table row beside the index).
-#[derive(Debug, Clone)]
-pub struct Member {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub role_source: RoleSource,
-    pub joined_via: String,
-    pub active: bool,
-    pub last_login_at: Option<i64>,
-}
-
-impl Member {
-    pub fn display_name(&self) -> &str {
-        crate::domain::display_name(&self.name, &self.email)
-    }
-}
 
 /// The columns of [`Member`], all in the `users_team_list` index.
 const COLUMNS: &str =
@@ -142,15 +114,6 @@ fn list(
         .collect::<Result<Vec<_>, _>>()?;
     let total = i64::try_from(ids.len()).unwrap_or(i64::MAX);
     Ok((rows, total))
-}
-
-/// What the team page shows: the counts, one page of the list and its total, and (for an
-/// admin) the pending invitations; read in the caller's one transaction.
-pub struct TeamPage {
-    pub counts: Counts,
-    pub rows: Arc<Vec<Member>>,
-    pub total: i64,
-    pub invites: Vec<Invite>,
 }
 
 pub fn team_page(

@@ -109,6 +109,34 @@ fn to_json(v: &[String]) -> String {
 }
 
 /// Creates a team from the shell; false when the Team ID is taken.
+/// Points a stored team at another issuer and client secret (`teamportal demo` only, when
+/// the demo's own provider moved to another port or secret); `false` when there is no such
+/// team. Audited as the shell's doing.
+pub fn repoint_shell(
+    conn: &mut Connection,
+    id: &str,
+    issuer: &str,
+    client_secret_enc: &[u8],
+) -> Result<bool, StoreError> {
+    let tx = conn.transaction()?;
+    let n = tx.execute(
+        "UPDATE teams SET issuer = ?2, client_secret_enc = ?3 WHERE id = ?1 AND source = 'shell'",
+        params![id, issuer, client_secret_enc],
+    )?;
+    if n == 1 {
+        super::audit::record(
+            &tx,
+            id,
+            &super::audit::Actor::shell(),
+            Action::SsoSettingsApplied,
+            id,
+            &format!("issuer {issuer} (the demo's provider)"),
+        )?;
+    }
+    tx.commit()?;
+    Ok(n == 1)
+}
+
 pub fn create_shell(conn: &mut Connection, t: &ShellTeam) -> Result<bool, StoreError> {
     let tx = conn.transaction()?;
     let n = tx.execute(

@@ -161,7 +161,7 @@ pub fn get(conn: &Connection, team_id: &str, id: TokenId) -> Result<Option<Token
 }
 
 /// The token if `viewer` may do `action` to it; the policy's refusal otherwise.
-fn authorized(
+pub fn authorized(
     conn: &Connection,
     team_id: &str,
     viewer: Viewer,
@@ -220,7 +220,7 @@ pub fn revoke(
     actor: &Actor,
     viewer: Viewer,
     id: TokenId,
-) -> Result<(), ChangeError> {
+) -> Result<Token, ChangeError> {
     let tx = conn.transaction()?;
     let token = authorized(&tx, team_id, viewer, id, TokenAction::Revoke)?;
     let n = tx.execute(
@@ -238,7 +238,7 @@ pub fn revoke(
         )?;
     }
     tx.commit()?;
-    Ok(())
+    Ok(token)
 }
 
 /// What the token index must learn: the instance's token version and, when it differs from

@@ -2,25 +2,27 @@
 
 use maud::{html, Markup};
 
-use crate::store::audit::{Entry, Filter};
+use super::model::AuditRow;
 
 use super::{pager, when, Chrome};
 
 pub fn page(
     c: &Chrome<'_>,
-    rows: &[Entry],
+    rows: &[AuditRow],
     total: i64,
     actions: &[String],
-    f: &Filter,
+    // The action and the person filtered on.
+    filter: (Option<&str>, Option<&str>),
     page: i64,
     per_page: i64,
 ) -> Markup {
+    let (filter_action, filter_person) = filter;
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let mut params = Vec::new();
-    if let Some(a) = &f.action {
+    if let Some(a) = filter_action {
         params.push(format!("action={}", enc(a)));
     }
-    if let Some(p) = &f.person {
+    if let Some(p) = filter_person {
         params.push(format!("person={}", enc(p)));
     }
     super::page(
@@ -33,11 +35,11 @@ pub fn page(
                 select #action name="action" {
                     option value="" { "All actions" }
                     @for a in actions {
-                        option value=(a) selected[f.action.as_deref() == Some(a.as_str())] { (a) }
+                        option value=(a) selected[filter_action == Some(a.as_str())] { (action_label(a)) }
                     }
                 }
                 label for="person" { "Person" }
-                input #person name="person" type="search" value=(f.person.clone().unwrap_or_default());
+                input #person name="person" type="search" value=(filter_person.unwrap_or_default());
                 button type="submit" { "Filter" }
             }
             @if rows.is_empty() {
@@ -55,4 +57,36 @@ pub fn page(
             (pager("/audit", &params.join("&"), page, per_page, total))
         },
     )
+}
+
+/// An audit action in words, for the filter (the table keeps the code, which is what the
+/// filter and exports match on).
+fn action_label(code: &str) -> String {
+    let known = match code {
+        "account_created" => "Account created",
+        "sign_in" => "Signed in",
+        "sign_in_refused" => "Sign-in refused",
+        "role_changed" => "Role changed",
+        "member_removed" => "Member removed",
+        "member_restored" => "Member restored",
+        "invite_created" => "Invitation sent",
+        "invite_cancelled" => "Invitation cancelled",
+        "token_created" => "Token created",
+        "token_revealed" => "Token revealed",
+        "token_revoked" => "Token revoked",
+        "sso_settings_saved" => "SSO settings saved",
+        "sso_settings_applied" => "SSO settings applied",
+        "sso_settings_discarded" => "SSO settings discarded",
+        "team_created" => "Team created",
+        "email_domains_set" => "Email domains set",
+        "password_sign_in" => "Break-glass sign-in",
+        "password_sign_in_failed" => "Break-glass sign-in failed",
+        "password_sign_in_throttled" => "Break-glass sign-in throttled",
+        _ => "",
+    };
+    if known.is_empty() {
+        code.replace('_', " ")
+    } else {
+        format!("{known} ({code})")
+    }
 }

@@ -1,7 +1,7 @@
 //! The billing page: statement, daily chart (server-rendered SVG with a text alternative),
 //! usage per token, and the months with statements.
 
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup};
 
 use crate::domain::billing::{Month, Statement};
 
@@ -43,14 +43,20 @@ pub fn page(c: &Chrome<'_>, s: &Statement, months: &[Month], current: Month) -> 
             @if s.daily.is_empty() {
                 p.empty { "No metered usage in " (s.month) " yet. Requests verified with a team token at /api/v1/verify and reports sent to /api/v1/usage appear here within seconds." }
             } @else {
+                @if s.daily.len() > 1 {
+                    nav.units aria-label="Units" {
+                        "Units: "
+                        @for unit in s.daily.keys() { a href=(format!("#chart-{}", slug(unit))) { (unit) } " " }
+                    }
+                }
                 @for (unit, series) in &s.daily {
-                    figure.chart {
-                        (chart(unit, series))
-                        figcaption { "Daily " (unit) " in " (s.month) " (UTC)." }
-                        details {
-                            summary { "Table of daily " (unit) }
-                            table { thead { tr { th { "Day" } th.num { (unit) } } }
-                                tbody { @for (i, q) in series.iter().enumerate() { @if *q > 0 { tr { td { (i + 1) } td.num { (q) } } } } } }
+                    figure.chart #(format!("chart-{}", slug(unit))) aria-labelledby=(format!("caption-{}", slug(unit))) {
+                        figcaption #(format!("caption-{}", slug(unit))) { "Daily " (unit) " in " (s.month) " (UTC)" }
+                        div.plot { (chart(s.month, unit, series)) }
+                        table.daily {
+                            caption.vh { "Daily " (unit) " in " (s.month) }
+                            thead { tr { th scope="col" { "Day" } th.num scope="col" { (unit) } } }
+                            tbody { @for (i, q) in series.iter().enumerate() { @if *q > 0 { tr { td { (s.month) "-" (format!("{:02}", i + 1)) } td.num { (thousands(*q)) } } } } }
                         }
                     }
                 }
@@ -68,27 +74,114 @@ pub fn page(c: &Chrome<'_>, s: &Statement, months: &[Month], current: Month) -> 
     )
 }
 
-/// A bar chart as inline SVG (no script; the CSP allows it since it is markup, not code).
-fn chart(unit: &str, series: &[i64]) -> Markup {
-    let max = series.iter().copied().max().unwrap_or(0).max(1);
-    let (w, h, gap) = (24 * series.len(), 160usize, 4usize);
-    let mut bars = String::new();
-    for (i, q) in series.iter().enumerate() {
-        let bh = ((*q as f64 / max as f64) * (h - 20) as f64).round() as usize;
-        bars.push_str(&format!(
-            "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>day {}: {} {}</title></rect>",
-            i * 24 + gap / 2,
-            h - bh,
-            24 - gap,
-            bh,
-            i + 1,
-            q,
-            maud::html! { (unit) }.into_string()
-        ));
+/// A unit as an id fragment: letters and digits, the rest dashes.
+fn slug(unit: &str) -> String {
+    unit.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// `12,345`.
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
     }
-    html! {
-        svg.bars role="img" aria-label=(format!("Bar chart of daily {unit}; peak {max}")) viewBox=(format!("0 0 {w} {h}")) preserveAspectRatio="none" {
-            (PreEscaped(bars))
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
         }
+        out.push(c);
+    }
+    out
+}
+
+/// The smallest of 1, 2, 5 times a power of ten that is at least `max`: the y axis's top.
+fn axis_top(max: i64) -> i64 {
+    let mut step = 1i64;
+    loop {
+        for m in [1, 2, 5] {
+            if step.saturating_mul(m) >= max {
+                return step.saturating_mul(m);
+            }
+        }
+        step = step.saturating_mul(10);
+    }
+}
+
+/// Geometry of the chart, in SVG user units.
+const LEFT: i64 = 56;
+const TOP: i64 = 10;
+const PLOT_H: i64 = 150;
+const BAR: i64 = 18;
+const GAP: i64 = 4;
+
+/// A bar chart as inline SVG built with maud (no script: the CSP allows it since it is
+/// markup, not code): a y axis with its unit and three values, the days under the bars,
+/// and each bar titled with its day and value. The table beside it carries the same data.
+fn chart(month: crate::domain::billing::Month, unit: &str, series: &[i64]) -> Markup {
+    let max = series.iter().copied().max().unwrap_or(0).max(1);
+    let top = axis_top(max);
+    let width = LEFT + (BAR + GAP) * series.len() as i64 + GAP;
+    let height = TOP + PLOT_H + 34;
+    let y = |q: i64| TOP + PLOT_H - (q as f64 / top as f64 * PLOT_H as f64).round() as i64;
+    let ticks = [0, top / 2, top];
+    html! {
+        svg.bars role="img" viewBox=(format!("0 0 {width} {height}"))
+            aria-label=(format!("Bar chart of daily {unit} in {month}, peak {} {unit}; the table beside it has the values", thousands(max))) {
+            @for t in ticks {
+                line.grid x1=(LEFT) x2=(width) y1=(y(t)) y2=(y(t)) {}
+                text.end x=(LEFT - 6) y=(y(t) + 4) { (thousands(t)) }
+            }
+            text.mid transform=(format!("translate(12 {}) rotate(-90)", TOP + PLOT_H / 2)) { (unit) }
+            line x1=(LEFT) x2=(LEFT) y1=(TOP) y2=(TOP + PLOT_H) {}
+            line x1=(LEFT) x2=(width) y1=(TOP + PLOT_H) y2=(TOP + PLOT_H) {}
+            @for (i, q) in series.iter().enumerate() {
+                @let x = LEFT + GAP + (BAR + GAP) * i as i64;
+                @let day = i + 1;
+                rect.bar x=(x) y=(y(*q)) width=(BAR) height=(TOP + PLOT_H - y(*q)) {
+                    title { (month) "-" (format!("{day:02}")) ": " (thousands(*q)) " " (unit) }
+                }
+                @if day == 1 || day % 5 == 0 {
+                    text.mid x=(x + BAR / 2) y=(TOP + PLOT_H + 16) { (day) }
+                }
+            }
+            text.mid x=(LEFT + (width - LEFT) / 2) y=(height - 2) { "day of " (month) " (UTC)" }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_axis_top_is_a_round_number_above_the_peak_and_numbers_group_thousands() {
+        assert_eq!(
+            [1, 3, 7, 10, 11, 4_999, 5_001].map(axis_top),
+            [1, 5, 10, 10, 20, 5_000, 10_000]
+        );
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(999), "999");
+    }
+
+    #[test]
+    fn every_bar_has_a_title_with_its_day_and_value_and_the_axis_names_the_unit() {
+        let month = crate::domain::billing::Month {
+            year: 2026,
+            month: 11,
+        };
+        let svg = chart(month, "requests", &[0, 1_500, 3]).into_string();
+        assert!(
+            svg.contains("<title>2026-11-02: 1,500 requests</title>"),
+            "{svg}"
+        );
+        assert!(svg.contains("<title>2026-11-01: 0 requests</title>"));
+        assert!(
+            svg.contains(">2,000</text>") && svg.contains(">requests</text>"),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("<rect").count(), 3);
     }
 }

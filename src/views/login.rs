@@ -6,6 +6,8 @@ pub struct LoginView<'a> {
     pub csrf: &'a str,
     pub value: &'a str,
     pub error: Option<&'a str>,
+    /// The page to land on after sign-in, carried by the form.
+    pub return_to: Option<&'a str>,
     pub no_teams: bool,
     pub password_login: bool,
     pub demo: Option<&'a [(String, String)]>,
@@ -34,10 +36,14 @@ pub fn page(v: &LoginView<'_>) -> Markup {
                 h2 { "Corporate SSO" }
                 form method="post" action="/login/sso" {
                     (super::csrf_field(v.csrf))
+                    @if let Some(to) = v.return_to {
+                        input type="hidden" name="return_to" value=(to);
+                    }
                     label for="team_id" { "Team ID or work email" }
                     input #team_id name="team_id" type="text" required autofocus value=(v.value)
                         autocomplete="organization" autocapitalize="none" spellcheck="false"
-                        aria-describedby=@if v.error.is_some() { "team_id_error" } @else { "team_id_help" };
+                        aria-invalid=[v.error.map(|_| "true")]
+                        aria-describedby=@if v.error.is_some() { "team_id_error team_id_help" } @else { "team_id_help" };
                     @if let Some(e) = v.error {
                         p #team_id_error .field-error role="alert" { (e) }
                     }
@@ -47,7 +53,8 @@ pub fn page(v: &LoginView<'_>) -> Markup {
                 @if let Some(accounts) = v.demo {
                     aside.demo {
                         h2 { "Demo" }
-                        p { "This is the demo portal with a built-in demo identity provider. Team ID: " code { "demo" } }
+                        p { "This is the demo portal with a built-in demo identity provider. Team ID: " code { "demo" }
+                            " (set up in the config file), or " code { "demo-lab" } " (browser-managed: its admin edits and tests its SSO settings)." }
                         ul { @for (role, email) in accounts { li { (role) ": " code { (email) } } } }
                     }
                 }

@@ -1,17 +1,19 @@
 //! HTML views (maud): the page layout, shared components and one module per page. Views
 //! take plain data and return `Markup`; they never touch the store.
 
+pub mod ask;
 pub mod audit;
 pub mod billing;
 pub mod error;
 pub mod login;
+pub mod model;
 pub mod settings;
 pub mod team;
 pub mod tokens;
 
 use maud::{html, Markup, Render, DOCTYPE};
 
-use crate::web::assets;
+use crate::assets;
 
 /// What the header needs to know about the signed-in person.
 pub struct Chrome<'a> {
@@ -23,6 +25,8 @@ pub struct Chrome<'a> {
     pub current: &'a str,
     /// A break-glass password exists in the team: admins are reminded on every page.
     pub break_glass: bool,
+    /// The one-time confirmation of the action that led here.
+    pub flash: Option<&'a str>,
 }
 
 pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: impl Render) -> Markup {
@@ -32,12 +36,14 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: impl Render) -> Mark
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
                 title { (title) " · teamportal" }
                 link rel="stylesheet" href=(assets::url("app.css"));
                 link rel="icon" href=(assets::url("favicon.svg")) type="image/svg+xml";
                 script src=(assets::url("app.js")) defer {}
             }
             body {
+                a.skip href="#main" { "Skip to content" }
                 header.top {
                     a.brand href="/" { "teamportal" }
                     @if let Some(c) = chrome {
@@ -68,7 +74,12 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: impl Render) -> Mark
                         }
                     }
                 }
-                main { (body) }
+                main #main tabindex="-1" {
+                    @if let Some(message) = chrome.and_then(|c| c.flash) {
+                        p #flash .banner.ok role="status" { (message) }
+                    }
+                    (body)
+                }
                 footer { "teamportal " (env!("CARGO_PKG_VERSION")) }
             }
         }
@@ -121,6 +132,24 @@ pub fn when(ts: Option<i64>) -> String {
     }
 }
 
+/// `q=ada&page=2` for a list's search and page, leaving out what is the default.
+pub fn list_query(q: &str, page: i64) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let q = q.trim();
+    if !q.is_empty() {
+        query.append_pair("q", &q.chars().take(100).collect::<String>());
+    }
+    if page > 1 && page <= 1_000_000 {
+        query.append_pair("page", &page.to_string());
+    }
+    query.finish()
+}
+
+/// `1 admin`, `2 admins`: a count with its noun, singular or plural.
+pub fn count(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Page links for a paged list; `params` is the query without `page`.
 pub fn pager(base: &str, params: &str, page: i64, per_page: i64, total: i64) -> Markup {
     let pages = ((total + per_page - 1) / per_page).max(1);
@@ -147,7 +176,7 @@ pub fn copyable(id: &str, value: &str) -> Markup {
     html! {
         span.copyable {
             input.mono id=(id) type="text" readonly value=(value) aria-label="Value to copy";
-            button.copy type="button" data-copy=(id) { "Copy" }
+            button.copy type="button" data-copy=(id) aria-controls=(id) { "Copy" }
         }
     }
 }

@@ -2,37 +2,25 @@
 
 use maud::{html, Markup};
 
-use crate::config::TeamConfig;
-use crate::sso::provider::Discovery;
-use crate::store::teams::Pending;
-
+use super::model::{DiscoveryView, PendingView, SsoTeam};
 use super::{copyable, Chrome};
 
 pub struct SsoView<'a> {
-    pub team: &'a TeamConfig,
+    pub team: SsoTeam,
     pub redirect_uri: String,
     pub initiate_uri: String,
     pub scopes: String,
-    pub discovery: Result<&'a Discovery, String>,
+    pub discovery: Result<DiscoveryView, String>,
     pub managed_in_config: bool,
-    pub pending: Option<&'a Pending>,
+    pub pending: Option<PendingView>,
     /// The email domains the team owns now (the operator's, for a browser-managed team).
     pub email_domains: &'a [String],
     /// What the admin just did (applied, discarded), said once at the top.
     pub notice: Option<&'static str>,
 }
 
-fn mask(secret: &str) -> String {
-    let n = secret.chars().count();
-    if n <= 4 {
-        "••••".into()
-    } else {
-        format!("••••••{}", secret.chars().skip(n - 4).collect::<String>())
-    }
-}
-
 pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
-    let t = v.team;
+    let t = &v.team;
     super::page(
         "SSO settings",
         Some(c),
@@ -61,11 +49,11 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                 h2 { "This team" }
                 dl.settings {
                     dt { "Team ID" } dd { code #team-id { (t.id) } }
-                    dt { "Issuer" } dd { code { (t.issuer_str()) } }
+                    dt { "Issuer" } dd { code { (t.issuer) } }
                     dt { "Client ID" } dd { code { (t.client_id) } }
-                    dt { "Client secret" } dd { code { (mask(t.client_secret.expose())) } " (" (t.client_auth.as_str()) ")" }
-                    dt { "Provisioning" } dd { (t.provisioning.as_str()) }
-                    dt { "Admin email" } dd { (t.admin_email.as_ref().map(|e| e.to_string()).unwrap_or_else(|| "—".into())) }
+                    dt { "Client secret" } dd { code { (t.client_secret_mask) } " (" (t.client_auth) ")" }
+                    dt { "Provisioning" } dd { (provisioning_label(t.provisioning)) }
+                    dt { "Admin email" } dd { (t.admin_email.as_deref().unwrap_or("—")) }
                     dt { "Email domains" } dd #email-domains {
                         @if v.email_domains.is_empty() { "—" } @else { (v.email_domains.join(", ")) }
                         @if !v.managed_in_config {
@@ -86,10 +74,10 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                         p.banner.ok { "✓ Discovery works: the issuer answers and names itself correctly." }
                         dl.settings {
                             dt { "Authorize endpoint" } dd { code { (d.authorization_endpoint) } }
-                            dt { "Token endpoint" } dd { code { (d.token_endpoint.as_ref().map(|u| u.to_string()).unwrap_or_default()) } }
-                            dt { "Userinfo endpoint" } dd { code { (d.userinfo_endpoint.as_ref().map(|u| u.to_string()).unwrap_or_default()) } }
+                            dt { "Token endpoint" } dd { code { (d.token_endpoint) } }
+                            dt { "Userinfo endpoint" } dd { code { (d.userinfo_endpoint) } }
                             dt { "Keys (JWKS)" } dd { code { (d.jwks_uri) } }
-                            dt { "Signing algorithms" } dd { (d.id_token_signing_alg_values_supported.join(", ")) }
+                            dt { "Signing algorithms" } dd { (d.signing_algs) }
                         }
                     }
                     Err(e) => { p.banner.warn role="alert" { "✗ " (e) } }
@@ -99,34 +87,28 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
     )
 }
 
+/// `jit` and `invite` in words.
+fn provisioning_label(p: &str) -> &'static str {
+    match p {
+        "invite" => "invited people only (invite)",
+        _ => "accounts created on first sign-in (jit)",
+    }
+}
+
 fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
-    let t = v.team;
-    let issuer = v
-        .pending
-        .map(|p| p.sso.issuer.clone())
-        .unwrap_or_else(|| t.issuer_str());
-    let client_id = v
-        .pending
-        .map(|p| p.sso.client_id.clone())
-        .unwrap_or_else(|| t.client_id.clone());
-    let provisioning = v
-        .pending
-        .map(|p| p.sso.provisioning.clone())
-        .unwrap_or_else(|| t.provisioning.as_str().to_string());
-    let groups = v
-        .pending
-        .map(|p| p.sso.admin_groups.join(", "))
-        .unwrap_or_else(|| t.admin_groups.join(", "));
-    let trust = v
-        .pending
-        .map(|p| p.sso.trust_email)
-        .unwrap_or(t.trust_email);
+    let t = &v.team;
+    let p = v.pending.as_ref();
+    let issuer = p.map_or(t.issuer.as_str(), |p| p.issuer.as_str());
+    let client_id = p.map_or(t.client_id.as_str(), |p| p.client_id.as_str());
+    let provisioning = p.map_or(t.provisioning, |p| p.provisioning.as_str());
+    let groups = p.map_or_else(|| t.admin_groups.join(", "), |p| p.admin_groups.join(", "));
+    let trust = p.map_or(t.trust_email, |p| p.trust_email);
     html! {
         section #edit {
             h2 { "Change SSO settings" }
             p.muted { "New values are kept as pending and tested with a real sign-in as you. Until you apply them, everyone keeps signing in with the current settings." }
-            @if let Some(p) = v.pending {
-                @if p.tested_at.is_some() {
+            @if let Some(p) = &v.pending {
+                @if p.tested {
                     div #test-result .banner.ok role="status" {
                         "✓ The test sign-in with the pending settings worked. "
                         form.inline method="post" action="/settings/sso/apply" {

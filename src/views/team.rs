@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use maud::{html, Markup, PreEscaped, Render};
 
 use crate::config::Provisioning;
+use crate::domain::team_list::{Member, TeamPage};
 use crate::domain::Role;
-use crate::store::members::{Member, TeamPage};
 
-use super::{csrf_field, pager, when, Chrome};
+use super::{count, csrf_field, pager, when, Chrome};
 
 pub struct TeamData {
     pub team_id: String,
@@ -19,12 +19,28 @@ pub struct TeamData {
     pub per_page: i64,
 }
 
+/// The invitation refused just now: what was typed, and why.
+pub struct InviteError<'a> {
+    pub value: &'a str,
+    pub error: &'a str,
+}
+
 fn source_label(u: &Member) -> &'static str {
     match u.role_source {
-        crate::domain::RoleSource::AdminEmail => "admin_email",
+        crate::domain::RoleSource::AdminEmail => "the team's admin email",
         crate::domain::RoleSource::Manual => "set by an admin",
-        crate::domain::RoleSource::Groups => "IdP groups",
-        crate::domain::RoleSource::Default => "default",
+        crate::domain::RoleSource::Groups => "from identity provider groups",
+        crate::domain::RoleSource::Default => "the default role",
+    }
+}
+
+fn joined_label(u: &Member) -> &'static str {
+    match u.joined_via.as_str() {
+        "jit" => "joined on first sign-in",
+        "invite" => "joined by invitation",
+        "shell" => "added from the shell",
+        "demo" => "demo account",
+        _ => "joined",
     }
 }
 
@@ -35,6 +51,7 @@ pub fn page(
     provisioning: Provisioning,
     d: &TeamData,
     cache: &RowCache,
+    invite: Option<InviteError<'_>>,
 ) -> Markup {
     let view = if is_admin {
         View::Admin(provisioning)
@@ -44,6 +61,7 @@ pub fn page(
     let body = Body {
         c,
         d,
+        invite,
         rows: Rows {
             cache,
             d,
@@ -61,18 +79,25 @@ pub fn page(
 struct Body<'a> {
     c: &'a Chrome<'a>,
     d: &'a TeamData,
+    invite: Option<InviteError<'a>>,
     rows: Rows<'a>,
 }
 
 impl Render for Body<'_> {
     fn render_to(&self, out: &mut String) {
-        let Body { c, d, ref rows } = *self;
+        let Body {
+            c,
+            d,
+            ref invite,
+            ref rows,
+        } = *self;
         let is_admin = rows.view != View::Member;
         // Room for the rows and what follows them, so the page's buffer grows once.
         out.reserve(d.found.rows.len() * 700 + 4_096);
         html! {
             h1 { (c.team_name) }
-            p.muted { (d.found.counts.members) " active members, " (d.found.counts.admins) " admins"
+            p.muted { (count(d.found.counts.members, "active member", "active members")) ", "
+                (count(d.found.counts.admins, "admin", "admins"))
                 @if d.found.counts.removed > 0 { ", " (d.found.counts.removed) " removed" } "." }
             form.search method="get" action="/team" role="search" {
                 label for="q" { "Search by name or email" }
@@ -87,8 +112,9 @@ impl Render for Body<'_> {
             // Opened and closed by hand so the rows need no buffer of their own.
             out.push_str(r#"<table class="members">"#);
             html! {
-                thead { tr { th { "Name" } th { "Email" } th { "Role" } th { "Last sign-in" } th { "Status" }
-                    @if is_admin { th { "Actions" } } } }
+                caption.vh { "Team members" }
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Last sign-in" } th scope="col" { "Status" }
+                    @if is_admin { th scope="col" { "Actions" } } } }
             }
             .render_to(out);
             out.push_str("<tbody>");
@@ -114,7 +140,13 @@ impl Render for Body<'_> {
                     form method="post" action="/team/invites" {
                         (rows.csrf)
                         label for="invite_email" { "Invite by work email" }
-                        input #invite_email type="email" name="email" required;
+                        @if let Some(e) = invite {
+                            input #invite_email type="email" name="email" required value=(e.value)
+                                aria-invalid="true" aria-describedby="invite_email_error";
+                            p #invite_email_error .field-error { (e.error) }
+                        } @else {
+                            input #invite_email type="email" name="email" required;
+                        }
                         button type="submit" { "Invite" }
                     }
                     @if !d.found.invites.is_empty() {
@@ -124,7 +156,7 @@ impl Render for Body<'_> {
                                     (i.email) " — invited by " (i.invited_by) ", " (when(Some(i.created_at)))
                                     form.inline method="post" action=(format!("/team/invites/{}/cancel", i.id)) {
                                         (rows.csrf)
-                                        button.link type="submit" { "Cancel" }
+                                        button.link type="submit" { "Cancel" span.vh { " the invitation of " (i.email) } }
                                     }
                                 }
                             }
@@ -188,16 +220,20 @@ impl Render for Rows<'_> {
             csrf,
         } = *self;
         // A search result is read fresh each time: nothing to reuse.
+        let back = Back {
+            q: &d.q,
+            page: d.page,
+        };
         if !d.q.is_empty() {
             for u in d.found.rows.iter() {
-                row(u, Some(me), view, csrf).render_to(out);
+                row(u, Some(me), view, csrf, back).render_to(out);
             }
             return;
         }
         let rendered = cache.get_or_render(&d.team_id, d.page, view, &d.found.rows);
         for (u, parts) in rendered.from.iter().zip(&rendered.rows) {
             if u.id == me {
-                row(u, Some(me), view, csrf).render_to(out);
+                row(u, Some(me), view, csrf, back).render_to(out);
                 continue;
             }
             let mut parts = parts.iter();
@@ -228,12 +264,14 @@ impl RowCache {
             }
         }
         let slot = PreEscaped(CSRF_SLOT.to_string());
+        // Cached pages are those without a search: the way back is the page alone.
+        let back = Back { q: "", page };
         let rendered = Arc::new(Rendered {
             from: from.clone(),
             rows: from
                 .iter()
                 .map(|u| {
-                    let html = row(u, None, view, &slot).0;
+                    let html = row(u, None, view, &slot, back).0;
                     html.split(CSRF_SLOT).map(str::to_string).collect()
                 })
                 .collect(),
@@ -247,44 +285,69 @@ impl RowCache {
     }
 }
 
-/// One member's row; `me` marks the viewer's own row.
-fn row(u: &Member, me: Option<i64>, view: View, csrf: &Markup) -> Markup {
+/// The list the row's forms lead back to: its search and page.
+#[derive(Clone, Copy)]
+struct Back<'a> {
+    q: &'a str,
+    page: i64,
+}
+
+impl Back<'_> {
+    fn fields(self) -> Markup {
+        html! {
+            @if !self.q.is_empty() { input type="hidden" name="back_q" value=(self.q); }
+            @if self.page > 1 { input type="hidden" name="back_page" value=(self.page); }
+        }
+    }
+
+    fn query(self) -> String {
+        let s = super::list_query(self.q, self.page);
+        if s.is_empty() {
+            s
+        } else {
+            format!("?{s}")
+        }
+    }
+}
+
+/// One member's row; `me` marks the viewer's own row. Each cell carries its column's name
+/// for the stacked layout of narrow screens.
+fn row(u: &Member, me: Option<i64>, view: View, csrf: &Markup, back: Back<'_>) -> Markup {
     let is_admin = view != View::Member;
     html! {
         tr data-user-id=(u.id) {
-            td { (u.display_name()) @if Some(u.id) == me { " " span.badge { "you" } } }
-            td { (u.email) }
-            td { (u.role) @if is_admin { small { (source_label(u)) ", joined via " (u.joined_via) } } }
-            td { (when(u.last_login_at)) }
-            td { @if u.active { "active" } @else { "removed" } }
-            @if let View::Admin(provisioning) = view { td { (actions(csrf, u, provisioning)) } }
+            td data-label="Name" { (u.display_name()) @if Some(u.id) == me { " " span.badge { "you" } } }
+            td data-label="Email" { (u.email) }
+            td data-label="Role" { (u.role) @if is_admin { small { (source_label(u)) ", " (joined_label(u)) } } }
+            td data-label="Last sign-in" { (when(u.last_login_at)) }
+            td data-label="Status" { @if u.active { "active" } @else { "removed" } }
+            @if let View::Admin(provisioning) = view { td data-label="Actions" { (actions(csrf, u, provisioning, back)) } }
         }
     }
 }
 
 // A page holds 50 of these: they are written lean (the style comes from `table.members td
 // form` and `td small`, a button in a form submits it by default), which keeps the page small.
-fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning) -> Markup {
+// Each button names whom it acts on (visually hidden), as a screen reader lists them alone.
+fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning, back: Back<'_>) -> Markup {
+    let name = u.display_name();
     html! {
         @if u.active {
             form method="post" action={ "/team/members/" (u.id) "/role" } {
-                (csrf)
+                (csrf) (back.fields())
                 @if u.role == Role::Admin {
                     input type="hidden" name="role" value="member";
-                    button { "Make member" }
+                    button { "Make member" span.vh { ": " (name) } }
                 } @else {
                     input type="hidden" name="role" value="admin";
-                    button { "Make admin" }
+                    button { "Make admin" span.vh { ": " (name) } }
                 }
             }
-            form method="post" action={ "/team/members/" (u.id) "/remove" } {
-                (csrf)
-                button.danger { "Remove" }
-            }
+            a.button.danger data-confirm={ "Remove " (name) "?" } href={ "/team/members/" (u.id) "/remove/confirm" (back.query()) } { "Remove" span.vh { " " (name) } }
         } @else {
             form method="post" action={ "/team/members/" (u.id) "/restore" } {
-                (csrf)
-                button { "Restore" }
+                (csrf) (back.fields())
+                button { "Restore" span.vh { " " (name) } }
             }
             @if provisioning == Provisioning::Invite {
                 small { "or invite them again" }
@@ -296,8 +359,8 @@ fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::team_list::Counts;
     use crate::domain::RoleSource;
-    use crate::store::members::Counts;
 
     fn member(id: i64, name: &str, role: Role, active: bool) -> Member {
         Member {
@@ -332,10 +395,10 @@ mod tests {
         }
     }
 
-    /// The rows as rendered without the cache: a search result is never cached.
+    /// The rows as rendered now: an empty cache has nothing to reuse.
     fn fresh(rows: &Arc<Vec<Member>>, view: View, me: i64, csrf: &str) -> String {
         let cache = RowCache::default();
-        rows_html(&cache, &data(rows, "x"), view, me, csrf)
+        rows_html(&cache, &data(rows, ""), view, me, csrf)
     }
 
     fn rows_html(cache: &RowCache, d: &TeamData, view: View, me: i64, csrf: &str) -> String {
@@ -378,6 +441,19 @@ mod tests {
                 }
             }
         }
+        // A search is rendered fresh, its forms leading back to the search.
+        let searched = rows_html(
+            &cache,
+            &data(&list, "b o"),
+            View::Admin(Provisioning::Jit),
+            1,
+            "t",
+        );
+        assert!(
+            searched.contains("name=\"back_q\" value=\"b o\""),
+            "{searched}"
+        );
+        assert!(searched.contains("/remove/confirm?q=b+o\""), "{searched}");
         assert!(
             rows_html(&cache, &data(&list, ""), View::Member, 2, "t").contains("Ada &lt;Admin&gt;")
         );

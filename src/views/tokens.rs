@@ -3,7 +3,8 @@
 use maud::{html, Markup};
 
 use crate::domain::tokens::TokenStatus;
-use crate::store::tokens::Token;
+
+use super::model::TokenRow;
 
 use super::{copyable, csrf_field, when, Chrome};
 
@@ -12,17 +13,52 @@ pub struct Listing<'a> {
     pub team_id: &'a str,
     /// `public_url` without the trailing slash, for the proxy example.
     pub portal_url: &'a str,
-    pub me: i64,
     pub is_admin: bool,
-    pub tokens: &'a [Token],
+    pub tokens: &'a [TokenRow],
     /// 1-based.
     pub page: i64,
     /// A further page follows.
     pub more: bool,
 }
 
-pub fn page(c: &Chrome<'_>, l: &Listing<'_>, shown: Option<&(i64, String)>, now: i64) -> Markup {
-    let (me, is_admin, tokens) = (l.me, l.is_admin, l.tokens);
+/// The field a refused create names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    Expiry,
+}
+
+/// A create form refused just now: what was entered, and why, next to `field`.
+pub struct CreateForm<'a> {
+    pub name: &'a str,
+    pub expires_in_days: &'a str,
+    pub personal: bool,
+    pub field: Field,
+    pub error: &'a str,
+}
+
+fn status_label(status: TokenStatus) -> &'static str {
+    match status {
+        TokenStatus::Revoked => "Revoked",
+        TokenStatus::Expired => "Expired",
+        TokenStatus::Active => "Active",
+    }
+}
+
+pub fn page(
+    c: &Chrome<'_>,
+    l: &Listing<'_>,
+    shown: Option<&(i64, String)>,
+    refused: Option<&CreateForm<'_>>,
+) -> Markup {
+    let error_on = |f: Field| refused.filter(|r| r.field == f).map(|r| r.error);
+    let (name_error, expiry_error) = (error_on(Field::Name), error_on(Field::Expiry));
+    let page_query = if l.page > 1 {
+        format!("?page={}", l.page)
+    } else {
+        String::new()
+    };
+    let tokens = l.tokens;
     let verify = format!("/api/v1/verify?team={}", l.team_id);
     super::page(
         "API tokens",
@@ -42,10 +78,18 @@ pub fn page(c: &Chrome<'_>, l: &Listing<'_>, shown: Option<&(i64, String)>, now:
                 form method="post" action="/tokens" {
                     (csrf_field(c.csrf))
                     label for="token_name" { "Name" }
-                    input #token_name name="name" type="text" required maxlength="64" placeholder="e.g. ci-deploy";
+                    input #token_name name="name" type="text" required maxlength="64" placeholder="e.g. ci-deploy"
+                        value=[refused.map(|r| r.name)]
+                        aria-invalid=[name_error.map(|_| "true")]
+                        aria-describedby=[name_error.map(|_| "token_name_error")];
+                    @if let Some(e) = name_error { p #token_name_error .field-error { (e) } }
                     label for="token_expiry" { "Expires in days (empty: never)" }
-                    input #token_expiry name="expires_in_days" type="number" min="1" max="3650";
-                    label.check { input type="checkbox" name="personal" value="on"; " Personal: only I can see and reveal it" }
+                    input #token_expiry name="expires_in_days" type="number" min="1" max="3650"
+                        value=[refused.map(|r| r.expires_in_days).filter(|v| !v.is_empty())]
+                        aria-invalid=[expiry_error.map(|_| "true")]
+                        aria-describedby=[expiry_error.map(|_| "token_expiry_error")];
+                    @if let Some(e) = expiry_error { p #token_expiry_error .field-error { (e) } }
+                    label.check { input type="checkbox" name="personal" value="on" checked[refused.is_some_and(|r| r.personal)]; " Personal: only I can see and reveal it" }
                     button type="submit" { "Create token" }
                 }
             }
@@ -55,31 +99,29 @@ pub fn page(c: &Chrome<'_>, l: &Listing<'_>, shown: Option<&(i64, String)>, now:
                 p.empty { "No tokens on this page. " a href="/tokens" { "Back to the first page" } "." }
             } @else {
                 table.tokens {
-                    thead { tr { th { "Name" } th { "Prefix" } th { "Created by" } th { "Created" } th { "Last used" } th { "Expires" } th { "Status" } th { "Actions" } } }
+                    caption.vh { "API tokens" }
+                    thead { tr { th scope="col" { "Name" } th scope="col" { "Prefix" } th scope="col" { "Created by" } th scope="col" { "Created" } th scope="col" { "Last used" } th scope="col" { "Expires" } th scope="col" { "Status" } th scope="col" { "Actions" } } }
                     tbody {
                         @for t in tokens {
-                            @let mine = t.created_by == me;
-                            @let status = t.status(now);
+                            @let status = t.status;
                             tr data-token-id=(t.id) {
-                                td { (t.name) @if t.personal { " " span.badge { "personal" } } }
-                                td.mono { (t.prefix) "…" }
-                                td { (t.creator) }
-                                td { (when(Some(t.created_at))) }
-                                td { (when(t.last_used_at)) }
-                                td { (when(t.expires_at)) }
-                                td { span class=(format!("status {status}")) { (status) } }
-                                td.actions {
-                                    @if status != TokenStatus::Revoked && (!t.personal || mine) {
+                                td data-label="Name" { (t.name) @if t.personal { " " span.badge { "personal" } } }
+                                td.mono data-label="Prefix" { (t.prefix) "…" }
+                                td data-label="Created by" { (t.creator) }
+                                td data-label="Created" { (when(Some(t.created_at))) }
+                                td data-label="Last used" { (when(t.last_used_at)) }
+                                td data-label="Expires" { @if t.expires_at.is_none() { "never" } @else { (when(t.expires_at)) } }
+                                td data-label="Status" { span class=(format!("status {status}")) { (status_label(status)) } }
+                                td.actions data-label="Actions" {
+                                    @if t.may_reveal {
                                         form.inline method="post" action=(format!("/tokens/{}/reveal", t.id)) {
                                             (csrf_field(c.csrf))
-                                            button type="submit" { "Reveal" }
+                                            button type="submit" { "Reveal" span.vh { " " (t.name) } }
                                         }
                                     }
-                                    @if status != TokenStatus::Revoked && (mine || is_admin) {
-                                        form.inline method="post" action=(format!("/tokens/{}/revoke", t.id)) {
-                                            (csrf_field(c.csrf))
-                                            button.danger type="submit" { "Revoke" }
-                                        }
+                                    @if t.may_revoke {
+                                        a.button.danger data-confirm=(format!("Revoke the token {}?", t.name))
+                                            href=(format!("/tokens/{}/revoke/confirm{page_query}", t.id)) { "Revoke" span.vh { " " (t.name) } }
                                     }
                                 }
                             }

@@ -30,6 +30,8 @@ pub struct CurrentUser {
     pub csrf: String,
     pub break_glass: bool,
     pub ip: String,
+    /// What the last action did, taken from the session: said once, on this page.
+    pub flash: Option<String>,
 }
 
 impl CurrentUser {
@@ -54,6 +56,7 @@ impl CurrentUser {
             csrf: &self.csrf,
             current,
             break_glass: self.break_glass,
+            flash: self.flash.as_deref(),
         }
     }
 }
@@ -82,10 +85,12 @@ impl FromRequest for SignedIn {
                 .clone();
             let session = req.get_session();
             let typed = TypedSession(&session);
-            let (uid, row) = typed
-                .user_id()
-                .zip(typed.row())
-                .ok_or(AppError::SignInRequired)?;
+            let (uid, row) = typed.user_id().zip(typed.row()).ok_or_else(|| {
+                match super::return_to::wanted(req) {
+                    Some(to) => AppError::SignInToReach(to),
+                    None => AppError::SignInRequired,
+                }
+            })?;
             // A tenth of the idle timeout: the cookie outlives any pause shorter than 90% of it.
             typed.keep_alive((state.settings.security.session_idle.whole_seconds() / 10).max(1));
             let ip = client_ip(req, &state.settings.server.trusted_proxies).to_string();
@@ -140,6 +145,7 @@ impl SignedIn {
             team_name,
             break_glass,
             ip: self.ip,
+            flash: typed.take_flash(),
         };
         Ok((me, data))
     }

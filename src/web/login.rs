@@ -26,6 +26,7 @@ use crate::views;
 use super::client_ip::client_ip;
 use super::confirm;
 use super::extract::{AnonCsrfForm, CsrfForm};
+use super::return_to;
 
 pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
@@ -44,6 +45,7 @@ pub async fn root(session: Session) -> HttpResponse {
 #[derive(Deserialize)]
 pub struct LoginQuery {
     signed_out: Option<String>,
+    return_to: Option<String>,
 }
 
 /// The sign-in page. For a visitor who is not signed in it writes nothing server-side: its
@@ -61,31 +63,57 @@ pub async fn login_page(
         Some(team) => idp_logout_url(&state, &team).await,
         None => None,
     };
+    let return_to = if q.signed_out.is_some() {
+        None
+    } else {
+        return_to::for_login_page(
+            &state.settings.server.public_url,
+            &req,
+            q.return_to.as_deref(),
+        )
+    };
     Ok(login_form_page(
         &req,
         &state,
-        StatusCode::OK,
-        "",
-        None,
+        LoginForm {
+            status: StatusCode::OK,
+            value: "",
+            error: None,
+            return_to: return_to.as_deref(),
+        },
         q.signed_out.is_some(),
         idp_logout.as_deref(),
     ))
 }
 
+/// What the sign-in form shows: as first opened, or again with what was typed and why it
+/// was refused.
+struct LoginForm<'a> {
+    status: StatusCode,
+    value: &'a str,
+    error: Option<&'a str>,
+    return_to: Option<&'a str>,
+}
+
 fn login_form_page(
     req: &HttpRequest,
     state: &AppState,
-    status: StatusCode,
-    value: &str,
-    error: Option<&str>,
+    form: LoginForm<'_>,
     signed_out: bool,
     idp_logout: Option<&str>,
 ) -> HttpResponse {
     let (csrf, cookie) = state.browser_cookies.csrf_for_form(req);
+    let LoginForm {
+        status,
+        value,
+        error,
+        return_to,
+    } = form;
     let body = views::login::page(&views::login::LoginView {
         csrf: &csrf,
         value,
         error,
+        return_to,
         no_teams: state.sso.all().is_empty(),
         password_login: state.settings.security.password_login,
         demo: state.demo_accounts.as_deref(),
@@ -130,6 +158,8 @@ async fn idp_logout_url(state: &AppState, team: &TeamConfig) -> Option<String> {
 pub struct SsoForm {
     #[serde(default)]
     team_id: String,
+    /// The page to land on after sign-in (same origin only).
+    return_to: Option<String>,
 }
 
 /// Finds the team for what was typed: a Team ID, or a work email whose domain one live team
@@ -183,6 +213,12 @@ pub async fn login_sso(
     form: AnonCsrfForm<SsoForm>,
 ) -> Result<HttpResponse> {
     let typed_value = form.0.team_id;
+    let public_url = &state.settings.server.public_url;
+    let return_path = form
+        .0
+        .return_to
+        .as_deref()
+        .and_then(|r| return_to::own_path(public_url, r));
     let team = match resolve_team(&state, &typed_value).await? {
         Ok(team) => team,
         Err(message) => {
@@ -194,9 +230,12 @@ pub async fn login_sso(
             return Ok(login_form_page(
                 &req,
                 &state,
-                status,
-                &typed_value,
-                Some(message),
+                LoginForm {
+                    status,
+                    value: &typed_value,
+                    error: Some(message),
+                    return_to: return_path.as_deref(),
+                },
                 false,
                 None,
             ));
@@ -205,7 +244,14 @@ pub async fn login_sso(
     let login_hint = typed_value
         .contains('@')
         .then(|| typed_value.trim().to_string());
-    begin(&req, &state, team, Origin::Form, None, login_hint).await
+    let back = return_path
+        .as_deref()
+        .and_then(|p| redirect::same_origin(public_url, p))
+        .map(String::from);
+    let mut started = begin(&req, &state, team, Origin::Form, back, login_hint).await?;
+    // Used: the remembered page goes with this sign-in and no other.
+    let _ = started.add_removal_cookie(&return_to::forget());
+    Ok(started)
 }
 
 /// How a sign-in was started: from the portal's own sign-in form (`POST /login/sso`, which

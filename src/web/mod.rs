@@ -1,8 +1,10 @@
 //! The web layer: the one URL table, extractors, middleware and handlers grouped by page.
 
 pub mod acting;
+pub mod answer;
 pub mod api;
-pub mod assets;
+pub mod ask;
+pub use crate::assets;
 pub mod audit;
 pub mod billing;
 pub mod body_deadline;
@@ -13,6 +15,7 @@ pub mod health;
 pub mod login;
 pub mod middleware;
 pub mod respond;
+pub mod return_to;
 pub mod settings;
 pub mod team;
 pub mod tokens;
@@ -57,10 +60,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/team/invites").post(team::invite))
     .service(web::resource("/team/members/{id}/role").post(team::set_role))
     .service(web::resource("/team/members/{id}/remove").post(team::remove))
+    .service(web::resource("/team/members/{id}/remove/confirm").get(ask::remove_member))
     .service(web::resource("/team/members/{id}/restore").post(team::restore))
     .service(web::resource("/team/invites/{id}/cancel").post(team::cancel_invite))
     .service(web::resource("/tokens/{id}/reveal").post(tokens::reveal))
     .service(web::resource("/tokens/{id}/revoke").post(tokens::revoke))
+    .service(web::resource("/tokens/{id}/revoke/confirm").get(ask::revoke_token))
     .service(web::resource("/login").get(login::login_page))
     .service(web::resource("/login/sso").post(login::login_sso))
     .service(web::resource("/login/password").post(login::login_password))

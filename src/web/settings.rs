@@ -12,7 +12,7 @@ use crate::config::TeamConfig;
 use crate::error::{AppError, Result};
 use crate::session::TypedSession;
 use crate::sso::editable::{self, SettingsForm};
-use crate::sso::provider::check_browser_endpoints;
+use crate::sso::provider::{check_browser_endpoints, Discovery};
 use crate::sso::{self, CallbackParams, StartRequest};
 use crate::state::AppState;
 use crate::store::audit::Actor;
@@ -101,16 +101,16 @@ pub async fn sso_page(
         (None, None)
     };
     let view = views::settings::SsoView {
-        team: &team,
+        team: sso_team(&team),
         redirect_uri: sso::redirect_uri(&base, team.id.as_str()),
         initiate_uri: sso::initiate_uri(&base, team.id.as_str()),
         scopes: sso::scopes(&team).join(" "),
         discovery: discovery
             .as_ref()
-            .map(|d| d.as_ref())
+            .map(|d| discovery_view(d))
             .map_err(|e| e.to_string()),
         managed_in_config: !editable,
-        pending: pending.as_ref(),
+        pending: pending.as_ref().map(pending_view),
         email_domains: shell
             .as_ref()
             .map_or(&team.email_domains, |s| &s.sso.email_domains),
@@ -118,6 +118,53 @@ pub async fn sso_page(
     };
     let body = views::settings::page(&admin.0.chrome("/settings/sso"), &view);
     Ok(respond::html(body))
+}
+
+/// What the page shows of the team's settings: never the client secret, only its mask.
+fn sso_team(t: &TeamConfig) -> views::model::SsoTeam {
+    views::model::SsoTeam {
+        id: t.id.as_str().to_string(),
+        issuer: t.issuer_str(),
+        client_id: t.client_id.clone(),
+        client_secret_mask: mask(t.client_secret.expose()),
+        client_auth: t.client_auth.as_str(),
+        provisioning: t.provisioning.as_str(),
+        admin_email: t.admin_email.as_ref().map(|e| e.to_string()),
+        admin_groups: t.admin_groups.clone(),
+        trust_email: t.trust_email,
+    }
+}
+
+fn mask(secret: &str) -> String {
+    let n = secret.chars().count();
+    if n <= 4 {
+        "••••".into()
+    } else {
+        format!("••••••{}", secret.chars().skip(n - 4).collect::<String>())
+    }
+}
+
+fn discovery_view(d: &Discovery) -> views::model::DiscoveryView {
+    let or_empty = |u: &Option<url::Url>| u.as_ref().map(|u| u.to_string()).unwrap_or_default();
+    views::model::DiscoveryView {
+        authorization_endpoint: d.authorization_endpoint.to_string(),
+        token_endpoint: or_empty(&d.token_endpoint),
+        userinfo_endpoint: or_empty(&d.userinfo_endpoint),
+        jwks_uri: d.jwks_uri.to_string(),
+        signing_algs: d.id_token_signing_alg_values_supported.join(", "),
+    }
+}
+
+fn pending_view(p: &Pending) -> views::model::PendingView {
+    views::model::PendingView {
+        issuer: p.sso.issuer.clone(),
+        client_id: p.sso.client_id.clone(),
+        provisioning: p.sso.provisioning.clone(),
+        admin_groups: p.sso.admin_groups.clone(),
+        trust_email: p.sso.trust_email,
+        tested: p.tested_at.is_some(),
+        test_error: p.test_error.clone(),
+    }
 }
 
 /// Keeps the new values as pending and sends the admin through a real sign-in with them.

@@ -1,7 +1,8 @@
 //! The team page and what admins do there: roles, removal, restore, invitations.
 
+use actix_session::Session;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use rusqlite::Connection;
 use serde::Deserialize;
 
 use crate::domain::text::strip_unsafe;
@@ -9,14 +10,11 @@ use crate::domain::Provisioning;
 use crate::domain::{Email, Role};
 use crate::error::{AppError, Result};
 use crate::state::AppState;
-use crate::store::audit::Actor;
-use crate::store::users::{ChangeError, User};
 use crate::store::{invites, members, users};
 use crate::views;
 
-use super::acting::acting;
-use super::extract::{Admin, CsrfForm, SignedIn};
-use super::respond;
+use super::answer::{self, Back};
+use super::extract::{Admin, CsrfForm, CurrentUser, SignedIn};
 
 pub const PER_PAGE: i64 = 50;
 
@@ -51,80 +49,148 @@ pub async fn team_page(
             })
         })
         .await?;
+    Ok(render(&state, &me, &data, None, StatusCode::OK))
+}
+
+fn render(
+    state: &AppState,
+    me: &CurrentUser,
+    data: &views::team::TeamData,
+    invite: Option<views::team::InviteError<'_>>,
+    status: StatusCode,
+) -> HttpResponse {
     let provisioning = state
         .sso
         .get(me.team())
         .map(|t| t.provisioning)
         .unwrap_or(Provisioning::Jit);
-    Ok(respond::html(views::team::page(
+    let body = views::team::page(
         &me.chrome("/team"),
         me.user.id,
         me.user.is_admin(),
         provisioning,
-        &data,
+        data,
         &state.team_rows,
-    )))
+        invite,
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body.into_string())
 }
 
-fn back_to_team() -> HttpResponse {
-    respond::see_other("/team")
+/// The invitation form again, with what was typed and why it was refused next to it.
+async fn refuse_invite(
+    state: &AppState,
+    me: &CurrentUser,
+    value: &str,
+    error: &str,
+    status: StatusCode,
+) -> Result<HttpResponse> {
+    let (team, cache) = (me.team().to_string(), state.team_pages.clone());
+    let found = state
+        .store
+        .read(move |c| members::team_page(c, &cache, &team, true, "", 0, PER_PAGE))
+        .await?;
+    let data = views::team::TeamData {
+        team_id: me.team().to_string(),
+        found,
+        q: String::new(),
+        page: 1,
+        per_page: PER_PAGE,
+    };
+    let invite = views::team::InviteError { value, error };
+    Ok(render(state, me, &data, Some(invite), status))
 }
 
 #[derive(Deserialize)]
 pub struct RoleForm {
     #[serde(default)]
     role: String,
+    #[serde(flatten)]
+    back: Back,
 }
 
 pub async fn set_role(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     path: web::Path<i64>,
     form: CsrfForm<RoleForm>,
 ) -> Result<HttpResponse> {
     let role = Role::parse(&form.0.role)
         .ok_or_else(|| AppError::BadRequest("role must be \"admin\" or \"member\".".into()))?;
-    let target = path.into_inner();
-    acting(&state, &admin.0, move |c, team, actor| {
-        users::set_role(c, team, actor, target, role)
-    })
-    .await?;
-    Ok(back_to_team())
+    let (team, actor, target) = (
+        admin.0.team().to_string(),
+        admin.0.actor(),
+        path.into_inner(),
+    );
+    let user = state
+        .store
+        .run(move |c| users::set_role(c, &team, &actor, target, role))
+        .await?;
+    let now = if role == Role::Admin {
+        "an admin"
+    } else {
+        "a member"
+    };
+    Ok(answer::done(
+        &session,
+        &form.0.back.to("/team"),
+        format!("{} is now {now}.", user.display_name()),
+    ))
 }
 
 pub async fn remove(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     path: web::Path<i64>,
-    _f: CsrfForm<serde::de::IgnoredAny>,
+    form: CsrfForm<Back>,
 ) -> Result<HttpResponse> {
-    change_membership(&state, &admin, path.into_inner(), users::remove).await
+    let (team, actor, target) = (
+        admin.0.team().to_string(),
+        admin.0.actor(),
+        path.into_inner(),
+    );
+    let user = state
+        .store
+        .run(move |c| users::remove(c, &team, &actor, target))
+        .await?;
+    // Their personal tokens were revoked in the same transaction; the index follows before
+    // the answer, so they stop verifying once it has returned.
+    state.tokens.catch_up_with(&state.store).await?;
+    Ok(answer::done(
+        &session,
+        &form.0.to("/team"),
+        format!(
+            "{} was removed: their sessions ended and their personal tokens were revoked.",
+            user.display_name()
+        ),
+    ))
 }
 
 pub async fn restore(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     path: web::Path<i64>,
-    _f: CsrfForm<serde::de::IgnoredAny>,
+    form: CsrfForm<Back>,
 ) -> Result<HttpResponse> {
-    change_membership(&state, &admin, path.into_inner(), users::restore).await
-}
-
-/// Removal or restore. A removal revokes the member's personal tokens in its transaction
-/// (a restore brings none back); the index follows before the answer, so they stop
-/// verifying once it has returned.
-async fn change_membership(
-    state: &AppState,
-    admin: &Admin,
-    target: i64,
-    change: fn(&mut Connection, &str, &Actor, i64) -> std::result::Result<User, ChangeError>,
-) -> Result<HttpResponse> {
-    acting(state, &admin.0, move |c, team, actor| {
-        change(c, team, actor, target)
-    })
-    .await?;
+    let (team, actor, target) = (
+        admin.0.team().to_string(),
+        admin.0.actor(),
+        path.into_inner(),
+    );
+    let user = state
+        .store
+        .run(move |c| users::restore(c, &team, &actor, target))
+        .await?;
     state.tokens.catch_up_with(&state.store).await?;
-    Ok(back_to_team())
+    Ok(answer::done(
+        &session,
+        &form.0.to("/team"),
+        format!("{} is a member of the team again.", user.display_name()),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -135,37 +201,65 @@ pub struct InviteForm {
 
 pub async fn invite(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     form: CsrfForm<InviteForm>,
 ) -> Result<HttpResponse> {
-    let email = Email::parse(&form.0.email)
-        .ok_or_else(|| AppError::BadRequest("Enter a valid email address to invite.".into()))?;
-    let address = email.as_str().to_string();
-    let invited = acting(&state, &admin.0, move |c, team, actor| {
-        invites::create(c, team, actor, email.as_str())
-    })
-    .await?;
+    let typed = form.0.email;
+    let Some(email) = Email::parse(&typed) else {
+        return refuse_invite(
+            &state,
+            &admin.0,
+            &typed,
+            "Enter a valid email address to invite.",
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    let (team, actor, address) = (
+        admin.0.team().to_string(),
+        admin.0.actor(),
+        email.as_str().to_string(),
+    );
+    let invited = state
+        .store
+        .run(move |c| invites::create(c, &team, &actor, email.as_str()))
+        .await?;
     if invited == invites::Invited::AlreadyMember {
-        return Err(AppError::Conflict(format!(
+        let why = format!(
             "{address} is already an active member of this team: there is nothing to invite."
-        )));
+        );
+        return refuse_invite(&state, &admin.0, &typed, &why, StatusCode::CONFLICT).await;
     }
-    Ok(back_to_team())
+    Ok(answer::done(
+        &session,
+        "/team",
+        format!("{address} is invited: they can sign in now."),
+    ))
 }
 
 pub async fn cancel_invite(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let id = path.into_inner();
-    let found = acting(&state, &admin.0, move |c, team, actor| {
-        invites::cancel(c, team, actor, id)
-    })
-    .await?;
+    let (team, actor, id) = (
+        admin.0.team().to_string(),
+        admin.0.actor(),
+        path.into_inner(),
+    );
+    let found = state
+        .store
+        .run(move |c| invites::cancel(c, &team, &actor, id))
+        .await?;
     if !found {
         return Err(AppError::NotFound);
     }
-    Ok(back_to_team())
+    Ok(answer::done(
+        &session,
+        "/team",
+        "The invitation was cancelled.",
+    ))
 }

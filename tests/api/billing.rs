@@ -30,10 +30,11 @@ async fn create_token(app: &TestApp, client: &Client, name: &str) -> (i64, Strin
     let resp = app.post_csrf(client, "/tokens", &[("name", name)]).await;
     assert_eq!(
         resp.status(),
-        StatusCode::CREATED,
+        StatusCode::SEE_OTHER,
         "token {name:?} is created"
     );
-    let page = resp.text().await.expect("body");
+    // Post/redirect/get: the secret is on the page the answer leads to.
+    let (_, page) = app.text(client, "/tokens").await;
     let start = page.find("tp_").expect("the new secret is shown");
     let secret: String = page[start..]
         .chars()

@@ -191,9 +191,15 @@ impl Portal {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .expect("recount");
+        let plural =
+            |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let (members, admins) = (
+            plural(members, "active member", "active members"),
+            plural(admins, "admin", "admins"),
+        );
         match removed {
-            0 => format!("{members} active members, {admins} admins."),
-            n => format!("{members} active members, {admins} admins, {n} removed."),
+            0 => format!("{members}, {admins}."),
+            n => format!("{members}, {admins}, {n} removed."),
         }
     }
 
@@ -238,8 +244,8 @@ fn emails(page: &str) -> Vec<String> {
     page.split("<tr data-user-id=")
         .skip(1)
         .map(|r| {
-            r.split("<td>")
-                .nth(2)
+            r.split("<td data-label=\"Email\">")
+                .nth(1)
                 .and_then(|td| td.split("</td>").next())
                 .expect("a row has an email cell")
                 .to_string()
@@ -266,7 +272,7 @@ async fn members_see_the_team_read_only_and_admins_see_controls_on_every_row_wit
     for who in ["alice@acme.test", "bob@acme.test", "carol@acme.test"] {
         assert!(page.contains(who), "{who} is listed: {page}");
     }
-    assert!(page.contains("3 active members, 1 admins."), "{page}");
+    assert!(page.contains("3 active members, 1 admin."), "{page}");
     assert!(
         !page.contains("action=\"/team/"),
         "no role, remove, restore or invite form for a member: {page}"
@@ -290,16 +296,16 @@ async fn members_see_the_team_read_only_and_admins_see_controls_on_every_row_wit
         assert!(
             r.contains(&format!("action=\"/team/members/{id}/role\""))
                 && r.contains(&format!("name=\"role\" value=\"{offered}\""))
-                && r.contains(&format!("action=\"/team/members/{id}/remove\""))
+                && r.contains(&format!("href=\"/team/members/{id}/remove/confirm\""))
                 && r.contains("name=\"csrf_token\""),
-            "user {id} can be made {offered} or removed: {r}"
+            "user {id} can be made {offered} or removed (after a confirmation): {r}"
         );
     }
     assert!(
-        row(&page, a).contains("admin_email"),
-        "the role's source is shown"
+        row(&page, a).contains("the team's admin email"),
+        "the role's source is shown in words"
     );
-    assert!(row(&page, b).contains("joined via jit"), "{page}");
+    assert!(row(&page, b).contains("joined on first sign-in"), "{page}");
     assert!(page.contains("action=\"/team/invites\"") && page.contains("dan@acme.test"));
     assert!(page.contains("href=\"/audit\""), "admin navigation");
 }
@@ -326,7 +332,7 @@ async fn the_list_pages_fifty_at_a_time_in_a_stable_name_order_and_searches_name
         let page = p.page(&alice, &format!("/team?page={n}")).await;
         assert!(page.contains(&format!("Page {n} of 3")), "{page}");
         assert!(
-            page.contains("123 active members, 1 admins."),
+            page.contains("123 active members, 1 admin."),
             "counts are of the whole team"
         );
         let rows = emails(&page);

@@ -56,11 +56,18 @@ pub(crate) fn shown_secret(html: &str) -> (i64, String) {
     (id, secret)
 }
 
-/// Creates a token on the tokens page; returns (id, secret).
+/// Creates a token on the tokens page; returns (id, secret). The POST answers 303 to
+/// `/tokens` (post/redirect/get), which shows the secret once: a reload no longer does.
 pub(crate) async fn create(app: &TestApp, client: &Client, form: &[(&str, &str)]) -> (i64, String) {
     let r = app.post_csrf(client, "/tokens", form).await;
-    assert_eq!(r.status(), StatusCode::CREATED, "token created");
-    shown_secret(&r.text().await.expect("body"))
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "token created");
+    assert_eq!(crate::helpers::location(&r), "/tokens");
+    let (status, page) = app.text(client, "/tokens").await;
+    assert_eq!(status, StatusCode::OK);
+    let shown = shown_secret(&page);
+    let (_, again) = app.text(client, "/tokens").await;
+    assert!(!again.contains(&shown.1), "the secret is shown once");
+    shown
 }
 
 pub(crate) async fn reveal(app: &TestApp, client: &Client, id: i64) -> Response {

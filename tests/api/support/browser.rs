@@ -32,6 +32,12 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver on a free loopback port and opens a headless Chromium session.
     pub async fn start() -> anyhow::Result<Browser> {
+        Self::start_with(&[]).await
+    }
+
+    /// `start` with more Chromium switches, e.g. `--force-dark-mode` (the pages then match
+    /// `prefers-color-scheme: dark`).
+    pub async fn start_with(extra_args: &[&str]) -> anyhow::Result<Browser> {
         if !Path::new(CHROMIUM).is_file() {
             bail!("{CHROMIUM} is not installed: {INSTALL_HINT}");
         }
@@ -53,7 +59,7 @@ impl Browser {
         // process-wide rustls CryptoProvider, which is ambiguous when both ring and aws-lc-rs
         // are compiled in, and panics.)
         let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(chrome_capabilities(&driver.profile_dir()))
+            .capabilities(chrome_capabilities(&driver.profile_dir(), extra_args))
             .connect(&format!("http://{}", driver.addr))
             .await
             .map_err(|err| {
@@ -233,8 +239,11 @@ fn find_chromedriver() -> anyhow::Result<PathBuf> {
         .ok_or_else(|| anyhow!("chromedriver is not installed: {INSTALL_HINT}"))
 }
 
-fn chrome_capabilities(user_data_dir: &Path) -> serde_json::Map<String, Value> {
-    let caps = json!({
+fn chrome_capabilities(
+    user_data_dir: &Path,
+    extra_args: &[&str],
+) -> serde_json::Map<String, Value> {
+    let mut caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
             "binary": CHROMIUM,
@@ -253,6 +262,9 @@ fn chrome_capabilities(user_data_dir: &Path) -> serde_json::Map<String, Value> {
             ],
         },
     });
+    if let Some(args) = caps["goog:chromeOptions"]["args"].as_array_mut() {
+        args.extend(extra_args.iter().map(|a| Value::from(*a)));
+    }
     match caps {
         Value::Object(map) => map,
         _ => unreachable!("a JSON object literal"),

@@ -116,7 +116,7 @@ async fn invited_people_sign_in_through_the_idp_whatever_the_case_of_their_email
         "accepted invitations are no longer pending: {}",
         invitations(&page)
     );
-    assert!(page.contains("joined via invite"), "{page}");
+    assert!(page.contains("joined by invitation"), "{page}");
 }
 
 #[actix_web::test]

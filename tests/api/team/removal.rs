@@ -38,7 +38,7 @@ async fn removal_ends_the_members_session_at_once_and_refuses_their_sign_in_unti
     // The admin sees him as removed, with a way back and no role toggle.
     let page = p.page(&alice, "/team").await;
     assert!(
-        page.contains("1 active members, 1 admins, 1 removed."),
+        page.contains("1 active member, 1 admin, 1 removed."),
         "{page}"
     );
     let r = row(&page, b);

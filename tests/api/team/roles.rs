@@ -149,7 +149,7 @@ async fn demoting_or_removing_the_last_admin_answers_409_saying_why_and_changes_
     assert_eq!(p.state_of("acme"), before, "nothing changed");
     assert_eq!(p.role("acme", "bob@acme.test").0, "admin");
     let line = p.counts_line("acme");
-    assert_eq!(line, "2 active members, 1 admins, 1 removed.");
+    assert_eq!(line, "2 active members, 1 admin, 1 removed.");
     assert!(
         p.page(&bob, "/team").await.contains(&line),
         "the page's counts"

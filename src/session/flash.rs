@@ -1,0 +1,52 @@
+//! One-time answers after a post/redirect/get: what the last action did, said once on the
+//! page it lands on, and a new token's secret, shown once after the redirect. Both live in
+//! the signed-in user's session (anonymous visitors never get one) and are taken, not read.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::TypedSession;
+use crate::crypto::Sealer;
+
+const FLASH: &str = "flash";
+const SHOWN: &str = "shown_token";
+/// The sealing context of a secret kept in a session: it opens nowhere else.
+const SHOWN_CONTEXT: &str = "teamportal session: token shown once";
+
+/// A created token waiting for the page that shows it: sealed with the instance key, so the
+/// session row in the database never holds the plaintext.
+#[derive(Serialize, Deserialize)]
+struct Shown {
+    id: i64,
+    sealed: String,
+}
+
+impl TypedSession<'_> {
+    /// Says `message` once, on the next page this session opens.
+    pub fn flash(&self, message: impl Into<String>) {
+        let _ = self.0.insert(FLASH, message.into());
+    }
+
+    /// The message left by the last action, removed as it is read.
+    pub fn take_flash(&self) -> Option<String> {
+        let message = self.0.get::<String>(FLASH).ok().flatten()?;
+        self.0.remove(FLASH);
+        Some(message)
+    }
+
+    /// Keeps a new token's secret for the one page that shows it after the redirect.
+    pub fn show_token_once(&self, sealer: &Sealer, id: i64, secret: &str) {
+        let sealed = URL_SAFE_NO_PAD.encode(sealer.seal(secret.as_bytes(), SHOWN_CONTEXT));
+        let _ = self.0.insert(SHOWN, Shown { id, sealed });
+    }
+
+    /// The token secret to show now, if one waits; a reload finds nothing.
+    pub fn take_shown_token(&self, sealer: &Sealer) -> Option<(i64, String)> {
+        let shown = self.0.get::<Shown>(SHOWN).ok().flatten()?;
+        self.0.remove(SHOWN);
+        let sealed = URL_SAFE_NO_PAD.decode(shown.sealed).ok()?;
+        let secret = String::from_utf8(sealer.open(&sealed, SHOWN_CONTEXT)?).ok()?;
+        Some((shown.id, secret))
+    }
+}

@@ -1,0 +1,95 @@
+//! Deep links survive sign-in: a page asked for without a session remembers where it was
+//! (a short-lived cookie scoped to `/login`, so `GET /login` still answers at exactly
+//! `/login`), the sign-in form carries it as `return_to`, and `POST /login/sso` hands it to
+//! the flow as `/sso/{team}/login` does. Every use goes through [`redirect::same_origin`].
+
+use actix_web::cookie::time::Duration;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::Method;
+use actix_web::HttpRequest;
+
+use crate::sso::redirect;
+
+const COOKIE: &str = "teamportal-return";
+
+/// The path and query to come back to after sign-in, for a page (GET) asked for without a
+/// session; other methods have nothing to come back to.
+pub fn wanted(req: &HttpRequest) -> Option<String> {
+    if req.method() != Method::GET {
+        return None;
+    }
+    let to = req.uri().path_and_query()?.as_str();
+    (to.len() <= 2048 && to.starts_with('/') && !to.starts_with("//")).then(|| to.to_string())
+}
+
+/// The cookie that remembers `to` on the way to `/login`: not a secret (it is checked as an
+/// own-origin path when used), and never state on the server.
+pub fn remember(to: &str) -> Cookie<'static> {
+    Cookie::build(COOKIE, to.to_string())
+        .path("/login")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(Duration::minutes(10))
+        .finish()
+}
+
+/// The cookie's removal, once a sign-in starts with it.
+pub fn forget() -> Cookie<'static> {
+    let mut c = Cookie::build(COOKIE, "").path("/login").finish();
+    c.make_removal();
+    c
+}
+
+/// Where the sign-in page should send the browser afterwards: `?return_to=` first, else the
+/// remembered page; only paths on this portal's own origin, as the path and query.
+pub fn for_login_page(
+    public_url: &url::Url,
+    req: &HttpRequest,
+    given: Option<&str>,
+) -> Option<String> {
+    let remembered = req.cookie(COOKIE).map(|c| c.value().to_string());
+    let value = given.map(str::to_string).or(remembered)?;
+    own_path(public_url, &value)
+}
+
+/// `value` as a path and query on `public_url`'s origin, or `None`: only a path (`/...`),
+/// never an absolute or scheme-relative URL nor anything with a backslash, which browsers
+/// read as a slash.
+pub fn own_path(public_url: &url::Url, value: &str) -> Option<String> {
+    if !value.starts_with('/') || value.starts_with("//") || value.contains('\\') {
+        return None;
+    }
+    let url = redirect::same_origin(public_url, value)?;
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    // A sign-in that ends on the sign-in page again would be a loop.
+    (!path.starts_with("/login") && !path.starts_with("/logout")).then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_own_paths_come_back() {
+        let base = url::Url::parse("https://portal.example.com").expect("url");
+        assert_eq!(
+            own_path(&base, "/billing?month=2026-11").as_deref(),
+            Some("/billing?month=2026-11")
+        );
+        for evil in [
+            "//evil.test",
+            "https://evil.test/x",
+            "https://portal.example.com/team",
+            "/\\evil.test",
+            "/team\\x",
+            "\\\\evil",
+            "/login",
+            "",
+        ] {
+            assert_eq!(own_path(&base, evil), None, "{evil}");
+        }
+    }
+}
