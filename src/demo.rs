@@ -463,7 +463,8 @@ fn seed(settings: &Settings) -> Result<(), crate::store::StoreError> {
             other => crate::store::StoreError::Task(other.to_string()),
         })?;
         for days_ago in 0..30i64 {
-            let day = crate::metering::day_string((now - days_ago * 86_400).div_euclid(86_400));
+            let day =
+                crate::tokens::meter::day_string((now - days_ago * 86_400).div_euclid(86_400));
             let key = usage::CounterKey {
                 team_id: TEAM_ID.into(),
                 token_id: issued.id,
