@@ -108,6 +108,10 @@ impl Store {
             .with_init(init_connection);
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
+            // Opened as the load asks for them rather than all at start: each connection
+            // holds its own schema copy and page cache, most of an idle server's memory
+            // (see benches/startup.sh). Two stay open: the flush thread's and a request's.
+            .min_idle(Some(2.min(max_size)))
             // A connection to a local file does not go stale; the check cost a statement
             // on every checkout, i.e. on every trip to the store.
             .test_on_check_out(false)
