@@ -52,14 +52,15 @@ fixed_rate() {
   local url="$1" c="$2" d="$3" rate="$4" header="${5:-}" oha; oha=$(oha_bin)
   local args=(-z "${d}s" -c "$c" -q "$rate" --latency-correction --no-tui --output-format json)
   if [ -n "$header" ]; then args+=(-H "$header"); fi
-  taskset -c 1 "$oha" "${args[@]}" "$url" | python3 -c '
-import json, sys
+  taskset -c 1 "$oha" "${args[@]}" "$url" | EXPECT="${EXPECT:-2xx}" python3 -c '
+import json, os, sys
 r = json.load(sys.stdin)
-s, p = r["summary"], r["latencyPercentiles"]
+rps = r["summary"]["requestsPerSec"]
+p50, p99 = (r["latencyPercentiles"][k] * 1000 for k in ("p50", "p99"))
 codes = r.get("statusCodeDistribution", {})
-if any(not k.startswith("2") for k in codes) and "'"${EXPECT:-2xx}"'" == "2xx":
+if os.environ["EXPECT"] == "2xx" and any(not k.startswith("2") for k in codes):
     sys.exit(f"oha saw non-2xx answers: {codes}")
-print(f"{s["requestsPerSec"]:.0f} {p["p50"] * 1000:.3f} {p["p99"] * 1000:.3f}")'
+print(f"{rps:.0f} {p50:.3f} {p99:.3f}")'
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

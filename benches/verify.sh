@@ -134,7 +134,7 @@ done
 
 metered_after=$(metered)
 # Both metering servers write to the one database.
-sent=$(printf '%s\n%s' "${runs[verify_on]}" "${runs[verify_metrics]}" | python3 -c "import sys; print(round(sum(float(l.split()[0]) for l in sys.stdin if l.strip()) * $secs))")
+sent=$(printf '%s\n%s\n%s' "${runs[verify_on]}" "${runs[verify_metrics]}" "${runs[fixed_verify]}" | python3 -c "import sys; print(round(sum(float(l.split()[0]) for l in sys.stdin if l.strip()) * $secs))")
 python3 - "$(echo "${runs[fixed_verify]}" | median 2)" "$((metered_after - metered_before))" "$sent" \
   "${runs[livez]}" "${runs[verify_on]}" "${runs[verify_off]}" "${runs[verify_metrics]}" "${metrics_ok:-0}" \
   "${runs[noop]}" "${runs[verify_unknown]}" "$rate" <<'PY'
@@ -157,5 +157,5 @@ print(f"metering on/off throughput:            {r:.2f} (target >= 0.95: {check(r
 r = per_round(metrics, on, 0)
 print(f"metrics on/off throughput:             {r:.3f} (target >= 0.97: {check(r >= 0.97)}); by server CPU per request: {per_round(metrics, on, 3, invert=True):.3f}")
 print(f"verifies counted by /metrics (ok):     {float(sys.argv[8]):.0f}")
-print(f"verified requests metered in the store after SIGTERM: {metered:.0f} (wrk: about {sent:.0f} = req/s x seconds, plus 1 check)")
+print(f"verified requests metered in the store after SIGTERM: {metered:.0f} (wrk and oha: about {sent:.0f} = req/s x seconds, plus 1 check)")
 PY

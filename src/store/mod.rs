@@ -103,8 +103,11 @@ impl Store {
                 Err(e) => return Ok(Err(e)),
             }
         };
+        // The first connection made the file. The pool opens more as the load asks for them
+        // (min_idle below), and one opened after the file was moved or deleted must fail, not
+        // leave an empty database at the path.
         let manager = SqliteConnectionManager::file(path)
-            .with_flags(flags)
+            .with_flags(flags.difference(rusqlite::OpenFlags::SQLITE_OPEN_CREATE))
             .with_init(init_connection);
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
