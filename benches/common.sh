@@ -1,5 +1,6 @@
-# Shared by the benchmark scripts: build, start the demo portal pinned to one core, sign in
-# through the demo identity provider exactly as a browser does, run wrk on another core.
+# Shared by the benchmark scripts: build, start the demo portal pinned to one core beside the
+# bare no-op server it is measured against, sign in through the demo identity provider exactly
+# as a browser does, run wrk (or oha at a fixed rate) on another core.
 # Loopback only; every process started here is stopped on exit.
 
 set -euo pipefail
@@ -16,7 +17,51 @@ trap cleanup EXIT
 need() { command -v "$1" >/dev/null 2>&1 || { echo "benchmark needs $1 (run tests/run once to install it)" >&2; exit 1; }; }
 need wrk; need curl; need python3; need taskset
 
-build_release() { (cd "$repo" && cargo build --release --quiet); }
+# The portal and the bare no-op server (examples/bare_noop.rs) it is measured against.
+build_release() { (cd "$repo" && cargo build --release --quiet --bins --example bare_noop); }
+noop_bin() { echo "$repo/target/release/examples/bare_noop"; }
+
+# start_noop NAME WORKERS: the bare no-op server on core 0, as the portal is; its port goes to
+# the variable NAME and its pid to NAME_pid.
+start_noop() {
+  local p; p=$(free_port)
+  taskset -c 0 "$(noop_bin)" "127.0.0.1:$p" "$2" >/dev/null 2>"$work/$1.err" &
+  pids+=($!)
+  printf -v "$1_pid" '%s' "$!"
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$p/noop" >/dev/null && { printf -v "$1" '%s' "$p"; return 0; }
+    sleep 0.1
+  done
+  echo "the bare no-op server did not start: $(cat "$work/$1.err")" >&2; exit 1
+}
+
+# oha (fixed-rate load with latency correction): installed from crates.io when missing.
+oha_bin() {
+  if command -v oha >/dev/null 2>&1; then command -v oha; return; fi
+  if [ ! -x "$HOME/.cargo/bin/oha" ]; then
+    echo "installing oha (cargo install oha --locked) for the fixed-rate runs" >&2
+    cargo install oha --locked --quiet >&2
+  fi
+  echo "$HOME/.cargo/bin/oha"
+}
+
+# fixed_rate URL CONNECTIONS SECONDS RATE [HEADER]: oha on core 1 at RATE req/s with latency
+# correction (a request's latency counts from when it was due, so a stall is not hidden by
+# the requests it held back); prints "rps p50_ms p99_ms".
+fixed_rate() {
+  local url="$1" c="$2" d="$3" rate="$4" header="${5:-}" oha; oha=$(oha_bin)
+  local args=(-z "${d}s" -c "$c" -q "$rate" --latency-correction --no-tui --output-format json)
+  if [ -n "$header" ]; then args+=(-H "$header"); fi
+  taskset -c 1 "$oha" "${args[@]}" "$url" | EXPECT="${EXPECT:-2xx}" python3 -c '
+import json, os, sys
+r = json.load(sys.stdin)
+rps = r["summary"]["requestsPerSec"]
+p50, p99 = (r["latencyPercentiles"][k] * 1000 for k in ("p50", "p99"))
+codes = r.get("statusCodeDistribution", {})
+if os.environ["EXPECT"] == "2xx" and any(not k.startswith("2") for k in codes):
+    sys.exit(f"oha saw non-2xx answers: {codes}")
+print(f"{rps:.0f} {p50:.3f} {p99:.3f}")'
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -60,6 +105,7 @@ PY
 cookie_header() { awk '$6=="teamportal" {print "Cookie: teamportal=" $7}' "$1"; }
 
 # measure URL CONNECTIONS SECONDS [HEADER]: one wrk run on core 1; prints "rps p50_ms p99_ms".
+# Non-2xx answers are an error unless EXPECT=any (a run meant to be refused).
 measure() {
   local url="$1" c="$2" d="$3" header="${4:-}"
   local out
@@ -68,7 +114,7 @@ measure() {
   else
     out=$(taskset -c 1 wrk -t1 -c"$c" -d"${d}s" --latency "$url")
   fi
-  if echo "$out" | grep -q "Non-2xx"; then echo "wrk saw errors for $url:" >&2; echo "$out" >&2; exit 1; fi
+  if [ "${EXPECT:-2xx}" = 2xx ] && echo "$out" | grep -q "Non-2xx"; then echo "wrk saw errors for $url:" >&2; echo "$out" >&2; exit 1; fi
   python3 - "$out" <<'PY'
 import re, sys
 out = sys.argv[1]

@@ -13,12 +13,14 @@ use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
 use crate::domain::TeamSource;
-use crate::metering::{spawn_flusher, Meter, TokenIndex};
 use crate::metrics::Metrics;
 use crate::session::{BrowserCookies, SqliteSessionStore};
 use crate::sso::ratelimit::RateLimiter;
 use crate::sso::Registry;
 use crate::store::{teams, Store};
+use crate::tokens::flush::spawn_flusher;
+use crate::tokens::index::TokenIndex;
+use crate::tokens::meter::Meter;
 use crate::web::{self as routes, middleware};
 
 // Kept under its old name for callers outside `web` (the demo); handlers use `crate::state`.
@@ -256,23 +258,33 @@ impl Application {
                     crate::error::AppError::BadRequest(format!("The address is not valid: {e}."))
                         .into()
                 }))
-                .wrap(session)
-                .wrap(actix_web::middleware::from_fn(move |req, next| {
-                    routes::body_deadline::body_deadline(body_timeout, req, next)
-                }))
-                .wrap(middleware::security_headers(https))
                 .wrap(actix_web::middleware::Condition::new(
                     access_log,
                     actix_web::middleware::from_fn(middleware::log_requests),
                 ))
                 .wrap(crate::metrics::RecordRequests(request_metrics.clone()))
-                .configure(routes::configure)
-                .configure(move |cfg| {
-                    if let Some(f) = &extra {
-                        f(cfg)
-                    }
-                })
-                .default_service(web::to(routes::not_found))
+                // The token API first and outside the pages' middleware: forward-auth is asked
+                // on every request of every service behind the proxy, carries no session, and
+                // sets its own headers (`web::api`).
+                .configure(|cfg| routes::configure_api(cfg, body_timeout))
+                // An empty prefix: every other path, with the session, the body deadline, the
+                // pages' security headers and the 404 page.
+                .service(
+                    web::scope("")
+                        .wrap(session)
+                        .wrap(actix_web::middleware::from_fn(move |req, next| {
+                            routes::body_deadline::body_deadline(body_timeout, req, next)
+                        }))
+                        .wrap(middleware::security_headers(https))
+                        .wrap(routes::server_timing::ServerTiming)
+                        .configure(routes::configure_pages)
+                        .configure(move |cfg| {
+                            if let Some(f) = &extra {
+                                f(cfg)
+                            }
+                        })
+                        .default_service(web::to(routes::not_found)),
+                )
         })
         .workers(settings.server.workers)
         // Blocking work is short, CPU-bound database work. Two threads per worker keep the

@@ -488,7 +488,8 @@ fn seed(settings: &Settings, issuer: &str) -> Result<String, crate::store::Store
             tokens.push(issued.id);
         }
         for days_ago in 0..31i64 {
-            let day = crate::metering::day_string((now - days_ago * 86_400).div_euclid(86_400));
+            let day =
+                crate::tokens::meter::day_string((now - days_ago * 86_400).div_euclid(86_400));
             let key = |token_id: i64, unit: &str| usage::CounterKey {
                 team_id: TEAM_ID.into(),
                 token_id,

@@ -160,6 +160,17 @@ pub struct Finished {
     pub return_to: Option<String>,
     /// The pending sign-in was started from a portal form (see [`StartRequest::from_form`]).
     pub from_form: bool,
+    /// How long the checks waited on the identity provider (its token endpoint, userinfo,
+    /// and discovery or JWKS when they were not cached): the callback's `Server-Timing`.
+    pub idp_time: std::time::Duration,
+}
+
+/// Awaits `f`, adding the time it took to `idp`.
+async fn waiting<T>(idp: &mut std::time::Duration, f: impl std::future::Future<Output = T>) -> T {
+    let start = std::time::Instant::now();
+    let out = f.await;
+    *idp += start.elapsed();
+    out
 }
 
 fn invalid(why: &str) -> SsoError {
@@ -250,10 +261,12 @@ pub async fn finish(
         )));
     }
 
-    let discovery = registry
-        .providers
-        .discovery(&issuer, registry.reach(team))
-        .await?;
+    let mut idp_time = std::time::Duration::ZERO;
+    let discovery = waiting(
+        &mut idp_time,
+        registry.providers.discovery(&issuer, registry.reach(team)),
+    )
+    .await?;
     // RFC 9207: the authorization response names its issuer (mix-up attack defence).
     match params.iss.as_deref() {
         Some(iss) if iss != issuer => {
@@ -274,13 +287,16 @@ pub async fn finish(
         .filter(|c| !c.is_empty() && c.len() <= 4096)
         .ok_or_else(|| invalid("The sign-in response has no authorization code."))?;
 
-    let tokens = exchange_code(
-        registry,
-        &discovery,
-        team,
-        base,
-        code,
-        &pending.pkce_verifier,
+    let tokens = waiting(
+        &mut idp_time,
+        exchange_code(
+            registry,
+            &discovery,
+            team,
+            base,
+            code,
+            &pending.pkce_verifier,
+        ),
     )
     .await?;
     let id_token: OidcIdToken = tokens
@@ -297,6 +313,7 @@ pub async fn finish(
         &issuer,
         &id_token,
         &pending.nonce,
+        &mut idp_time,
     )
     .await?;
     let subject = claims.subject().as_str().to_string();
@@ -328,7 +345,12 @@ pub async fn finish(
         if let (Some(endpoint), Some(access)) =
             (&discovery.userinfo_endpoint, tokens.access_token.as_deref())
         {
-            match userinfo(registry, registry.reach(team), endpoint, access).await {
+            let info = waiting(
+                &mut idp_time,
+                userinfo(registry, registry.reach(team), endpoint, access),
+            )
+            .await;
+            match info {
                 Ok(info) => {
                     if info.sub != subject {
                         return Err(invalid(
@@ -368,6 +390,7 @@ pub async fn finish(
         },
         return_to: pending.return_to,
         from_form: pending.from_form,
+        idp_time,
     })
 }
 
@@ -457,19 +480,22 @@ async fn verify_id_token<'t>(
     issuer: &str,
     token: &'t OidcIdToken,
     nonce: &str,
+    idp_time: &mut std::time::Duration,
 ) -> Result<&'t openidconnect::IdTokenClaims<GroupsClaim, CoreGenderClaim>, SsoError> {
     let reach = registry.reach(team);
-    let jwks = registry.providers.jwks(issuer, discovery, reach).await?;
+    let jwks = waiting(idp_time, registry.providers.jwks(issuer, discovery, reach)).await?;
     let claims = match check_claims(team, issuer, jwks.clone(), token, nonce) {
         Err(ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::NoMatchingKey,
         )) => {
             // Unknown kid: the IdP may have rotated its keys. Refresh once (rate limited).
-            match registry
-                .providers
-                .refresh_jwks(issuer, discovery, &jwks, reach)
-                .await?
-            {
+            let fresh = waiting(
+                idp_time,
+                registry
+                    .providers
+                    .refresh_jwks(issuer, discovery, &jwks, reach),
+            );
+            match fresh.await? {
                 Some(fresh) => check_claims(team, issuer, fresh, token, nonce).map_err(refusal)?,
                 None => return Err(invalid("The ID token is signed with an unknown key.")),
             }

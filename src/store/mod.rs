@@ -105,11 +105,18 @@ impl Store {
                 Err(e) => return Ok(Err(e)),
             }
         };
+        // The first connection made the file. The pool opens more as the load asks for them
+        // (min_idle below), and one opened after the file was moved or deleted must fail, not
+        // leave an empty database at the path.
         let manager = SqliteConnectionManager::file(path)
-            .with_flags(flags)
+            .with_flags(flags.difference(rusqlite::OpenFlags::SQLITE_OPEN_CREATE))
             .with_init(init_connection);
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
+            // Opened as the load asks for them rather than all at start: each connection
+            // holds its own schema copy and page cache, most of an idle server's memory
+            // (see benches/startup.sh). Two stay open: the flush thread's and a request's.
+            .min_idle(Some(2.min(max_size)))
             // A connection to a local file does not go stale; the check cost a statement
             // on every checkout, i.e. on every trip to the store.
             .test_on_check_out(false)

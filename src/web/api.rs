@@ -1,56 +1,143 @@
 //! The token-authenticated API: forward-auth verification (the hot path: one SHA-256, one
 //! in-memory lookup, one counter bump; no database work) and usage reports.
 
+use std::sync::{Arc, LazyLock};
+
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::crypto;
 use crate::domain::valid_unit;
-use crate::metering::today;
 use crate::metrics::VerifyOutcome;
 use crate::state::AppState;
-use std::sync::Arc;
-
-use crate::metering::Indexed;
 use crate::store::usage::{self, CounterKey, Reported};
 use crate::store::{now, StoreError};
+use crate::tokens::index::Indexed;
+use crate::tokens::meter::today;
 
 /// The unit verify meters; reports may not add to it.
 const RESERVED_UNIT: &str = "requests";
 
-fn unauthorized(why: &str) -> HttpResponse {
-    HttpResponse::Unauthorized()
+const X_TEAM_ID: HeaderName = HeaderName::from_static("x-team-id");
+const X_TOKEN_NAME: HeaderName = HeaderName::from_static("x-token-name");
+const X_TOKEN_ID: HeaderName = HeaderName::from_static("x-token-id");
+
+/// An API answer's start: JSON, never cached, never sniffed. The API is served outside the
+/// pages' middleware (see `app.rs`), so these are its security headers: nothing here is
+/// rendered, so a CSP or frame rules would be bytes on every forward-auth check for nothing.
+fn answer(status: StatusCode) -> HttpResponseBuilder {
+    let mut b = HttpResponse::build(status);
+    b.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    ))
+    .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+    .insert_header((
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ));
+    b
+}
+
+fn json_body(value: serde_json::Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
+}
+
+/// Why a bearer token was not accepted, as the 401's `error_description` says it.
+#[derive(Clone, Copy)]
+enum Why {
+    Missing,
+    Several,
+    NotAscii,
+    NotTwoParts,
+    NotBearer,
+    Malformed,
+    Unknown,
+}
+
+impl Why {
+    const ALL: [Why; 7] = [
+        Why::Missing,
+        Why::Several,
+        Why::NotAscii,
+        Why::NotTwoParts,
+        Why::NotBearer,
+        Why::Malformed,
+        Why::Unknown,
+    ];
+
+    fn text(self) -> &'static str {
+        match self {
+            Why::Missing => "missing Authorization header",
+            Why::Several => "more than one Authorization header",
+            Why::NotAscii => "Authorization header is not ASCII",
+            Why::NotTwoParts => "Authorization must be \"Bearer <token>\"",
+            Why::NotBearer => "Authorization must use the Bearer scheme",
+            Why::Malformed => "malformed token",
+            Why::Unknown => "unknown, revoked or expired token",
+        }
+    }
+
+    /// The 401's body, serialized once per process rather than once per refusal.
+    fn body(self) -> Bytes {
+        static BODIES: LazyLock<Vec<Bytes>> = LazyLock::new(|| {
+            Why::ALL
+                .iter()
+                .map(|w| {
+                    json_body(json!({ "error": "invalid_token", "error_description": w.text() }))
+                })
+                .collect()
+        });
+        BODIES.get(self as usize).cloned().unwrap_or_default()
+    }
+}
+
+fn unauthorized(why: Why) -> HttpResponse {
+    answer(StatusCode::UNAUTHORIZED)
         .insert_header((
             header::WWW_AUTHENTICATE,
-            "Bearer realm=\"teamportal\", error=\"invalid_token\"",
+            HeaderValue::from_static("Bearer realm=\"teamportal\", error=\"invalid_token\""),
         ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "error": "invalid_token", "error_description": why }))
+        .body(why.body())
 }
 
 fn unavailable() -> HttpResponse {
-    HttpResponse::ServiceUnavailable()
-        .insert_header((header::RETRY_AFTER, "5"))
-        .json(json!({ "error": "unavailable", "error_description": "the token store is not answering" }))
+    static BODY: LazyLock<Bytes> = LazyLock::new(|| {
+        json_body(
+            json!({ "error": "unavailable", "error_description": "the token store is not answering" }),
+        )
+    });
+    answer(StatusCode::SERVICE_UNAVAILABLE)
+        .insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")))
+        .body(BODY.clone())
+}
+
+/// 403 for a valid token of another team than the proxy asked for with `?team=`.
+fn wrong_team() -> HttpResponse {
+    static BODY: LazyLock<Bytes> = LazyLock::new(|| {
+        json_body(json!({
+            "error": "wrong_team",
+            "error_description": "this token does not belong to the team this service is for"
+        }))
+    });
+    answer(StatusCode::FORBIDDEN).body(BODY.clone())
 }
 
 /// The bearer token from `Authorization`, if well-formed.
-fn bearer(req: &HttpRequest) -> Result<&str, &'static str> {
+fn bearer(req: &HttpRequest) -> Result<&str, Why> {
     let mut values = req.headers().get_all(header::AUTHORIZATION);
-    let value = values.next().ok_or("missing Authorization header")?;
+    let value = values.next().ok_or(Why::Missing)?;
     if values.next().is_some() {
-        return Err("more than one Authorization header");
+        return Err(Why::Several);
     }
-    let value = value
-        .to_str()
-        .map_err(|_| "Authorization header is not ASCII")?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or("Authorization must be \"Bearer <token>\"")?;
+    let value = value.to_str().map_err(|_| Why::NotAscii)?;
+    let (scheme, token) = value.split_once(' ').ok_or(Why::NotTwoParts)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err("Authorization must use the Bearer scheme");
+        return Err(Why::NotBearer);
     }
     let token = token.trim();
     if !token.starts_with(crypto::TOKEN_PREFIX)
@@ -59,15 +146,15 @@ fn bearer(req: &HttpRequest) -> Result<&str, &'static str> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
-        return Err("malformed token");
+        return Err(Why::Malformed);
     }
     Ok(token)
 }
 
 /// The token behind the request's bearer secret, and the time it was checked at. The
 /// in-memory index is authoritative (tokens made elsewhere reach it within a fifth of a second,
-/// see [`crate::metering`]): a miss is a 401 without any database work, so a flood of made-up
-/// tokens costs one hash each. A known token is refused with 503 while usage cannot be
+/// see [`crate::tokens::index`]): a miss is a 401 without any database work, so a flood of
+/// made-up tokens costs one hash each. A known token is refused with 503 while usage cannot be
 /// written (fail closed).
 fn authenticate(state: &AppState, req: &HttpRequest) -> Result<(Arc<Indexed>, i64), Refusal> {
     let token = bearer(req).map_err(Refusal::Unauthorized)?;
@@ -76,7 +163,7 @@ fn authenticate(state: &AppState, req: &HttpRequest) -> Result<(Arc<Indexed>, i6
     let found = state
         .tokens
         .lookup(&hash, at)
-        .ok_or(Refusal::Unauthorized("unknown, revoked or expired token"))?;
+        .ok_or(Refusal::Unauthorized(Why::Unknown))?;
     if !state.meter.healthy() {
         return Err(Refusal::Unavailable);
     }
@@ -85,7 +172,7 @@ fn authenticate(state: &AppState, req: &HttpRequest) -> Result<(Arc<Indexed>, i6
 
 /// Why a request's token was not accepted.
 enum Refusal {
-    Unauthorized(&'static str),
+    Unauthorized(Why),
     Unavailable,
 }
 
@@ -98,34 +185,16 @@ impl Refusal {
     }
 }
 
-/// 403 for a valid token of another team than the proxy asked for with `?team=`.
-fn wrong_team() -> HttpResponse {
-    HttpResponse::Forbidden()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({
-            "error": "wrong_team",
-            "error_description": "this token does not belong to the team this service is for"
-        }))
-}
-
 /// True when the query names a team (`?team=ID`, every occurrence counts) other than
 /// `team_id`; an unknown or empty ID is simply another team.
 fn asks_for_another_team(req: &HttpRequest, team_id: &str) -> bool {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .any(|(k, v)| k == "team" && v != team_id)
+    let query = req.query_string();
+    !query.is_empty()
+        && url::form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "team" && v != team_id)
 }
 
-const X_TEAM_ID: HeaderName = HeaderName::from_static("x-team-id");
-const X_TOKEN_NAME: HeaderName = HeaderName::from_static("x-token-name");
-const X_TOKEN_ID: HeaderName = HeaderName::from_static("x-token-id");
-
-#[derive(Serialize)]
-struct Verified<'a> {
-    team_id: &'a str,
-    token_name: &'a str,
-    token_id: i64,
-}
-
+/// Forward-auth: everything it answers with was built when the token entered the index, and
+/// nothing is logged; the meter's count goes to this worker's own shard.
 pub async fn verify(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let count = |outcome| {
         if let Some(m) = &state.metrics {
@@ -142,23 +211,17 @@ pub async fn verify(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             return refusal.response();
         }
     };
-    let token = &found.token;
-    if asks_for_another_team(&req, &token.team_id) {
+    if asks_for_another_team(&req, &found.token.team_id) {
         count(VerifyOutcome::WrongTeam);
         return wrong_team();
     }
-    state.meter.record(token, at);
+    state.meter.record(found.token.id, &found.team, at);
     count(VerifyOutcome::Ok);
-    HttpResponse::Ok()
+    answer(StatusCode::OK)
         .insert_header((X_TEAM_ID, found.team_header.clone()))
         .insert_header((X_TOKEN_NAME, found.name_header.clone()))
-        .insert_header((X_TOKEN_ID, HeaderValue::from(token.id)))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(Verified {
-            team_id: &token.team_id,
-            token_name: &token.name,
-            token_id: token.id,
-        })
+        .insert_header((X_TOKEN_ID, found.id_header.clone()))
+        .body(found.body.clone())
 }
 
 #[derive(Deserialize)]
@@ -170,7 +233,9 @@ struct UsageReport {
 }
 
 fn bad_request(why: &str) -> HttpResponse {
-    HttpResponse::BadRequest().json(json!({ "error": "invalid_request", "error_description": why }))
+    answer(StatusCode::BAD_REQUEST).body(json_body(
+        json!({ "error": "invalid_request", "error_description": why }),
+    ))
 }
 
 /// Stores a usage report durably before answering; a repeated idempotency key counts once.
@@ -223,10 +288,10 @@ pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
         .await;
     match stored {
         Ok(Reported::Stored) => {
-            HttpResponse::Ok().json(json!({ "stored": true, "duplicate": false }))
+            answer(StatusCode::OK).body(json_body(json!({ "stored": true, "duplicate": false })))
         }
         Ok(Reported::Duplicate) => {
-            HttpResponse::Ok().json(json!({ "stored": true, "duplicate": true }))
+            answer(StatusCode::OK).body(json_body(json!({ "stored": true, "duplicate": true })))
         }
         Ok(Reported::Overflow) => bad_request(
             "quantity would take this unit's total for the month past what teamportal can count",

@@ -8,7 +8,7 @@ use actix_session::Session;
 use actix_web::cookie::Cookie;
 use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::config::TeamConfig;
@@ -430,6 +430,8 @@ pub async fn sso_callback(
         Ok(f) => f,
         Err(e) => return Err(refused(e).await),
     };
+    req.extensions_mut()
+        .insert(super::server_timing::IdpTime(finished.idp_time));
     let identity = finished.identity;
     // Only a sign-in started by a link can have been forced on this browser by another site;
     // one started from the portal's own form carried its CSRF token and switches directly.

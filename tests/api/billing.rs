@@ -220,7 +220,7 @@ async fn an_admin_sees_seats_usage_and_totals_matching_what_was_metered_and_the_
         .expect("ascii")
         .starts_with("text/csv"));
     let csv = resp.text().await.expect("csv");
-    let today = teamportal::metering::today();
+    let today = teamportal::tokens::meter::today();
     let rows = csv_rows(&csv);
     let mut want = vec![
         vec![

@@ -3,6 +3,7 @@
 //! SIGKILL (`process`), and a real nginx doing forward auth (`nginx`).
 
 mod api;
+mod headers;
 mod nginx;
 mod pages;
 mod process;

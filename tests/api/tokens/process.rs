@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 use rand::Rng;
 use reqwest::StatusCode;
 
-use teamportal::metering::FLUSH_INTERVAL;
+use teamportal::tokens::flush::FLUSH_INTERVAL;
 
 fn teamportal(config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_teamportal"));

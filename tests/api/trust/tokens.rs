@@ -131,14 +131,21 @@ async fn a_revoked_token_stays_revoked_while_member_removals_update_a_large_inde
     let owner = app.count("SELECT id FROM users WHERE email = 'owner@bulk.com'");
     // A large index: 150,000 verifiable tokens of another team, written as another process
     // would write them.
-    app.db()
-        .execute(
+    // Off the test's own thread: on a loaded machine the insert takes seconds, and a blocked
+    // thread would not see the server close the client's idle keep-alive connection (5 s),
+    // so the next request would go out on a dead one.
+    let db = app.db();
+    tokio::task::spawn_blocking(move || {
+        db.execute(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 150000)
              INSERT INTO api_tokens (team_id, name, prefix, secret_hash, secret_enc, created_by, personal, created_at)
              SELECT 'bulk', 'bulk-' || i, 'tp_bulk', randomblob(32), x'00', ?1, 0, 0 FROM n",
             [owner],
         )
-        .expect("bulk tokens");
+    })
+    .await
+    .expect("insert thread")
+    .expect("bulk tokens");
     let csrf = app.csrf(&alice, "/team").await;
 
     for round in 0..6 {
