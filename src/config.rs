@@ -125,6 +125,8 @@ pub struct RawTeam {
     pub admin_groups: Vec<String>,
     #[serde(default)]
     pub trust_email: bool,
+    #[serde(default)]
+    pub idp_logout: bool,
 }
 
 fn default_currency() -> String {
@@ -278,6 +280,9 @@ pub struct TeamConfig {
     pub provisioning: Provisioning,
     pub admin_groups: Vec<String>,
     pub trust_email: bool,
+    /// Signing out also ends the IdP session (OIDC RP-Initiated Logout), when the IdP's
+    /// discovery has an `end_session_endpoint`.
+    pub idp_logout: bool,
     /// Made with `admin create-team`, so its admin chose the IdP: the IdP is trusted for
     /// that team's identities only, and its metadata is held to stricter rules.
     pub browser_managed: bool,
@@ -864,6 +869,7 @@ fn check_team(
         provisioning,
         admin_groups,
         trust_email: raw.trust_email,
+        idp_logout: raw.idp_logout,
         browser_managed: false,
     })
 }

@@ -7,6 +7,7 @@ pub mod net;
 mod roles;
 pub mod text;
 pub mod tokens;
+pub mod useragent;
 
 pub use ids::{valid_domain, valid_unit, Email, TeamId};
 pub use roles::{check_role_change, Role, RoleSource, RuleError};

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use super::cache::SessionCache;
-use super::{ROW, USER_ID};
+use super::{ORIGIN, ROW, USER_ID};
 use crate::crypto;
 use crate::store::{now, sessions, Store, StoreError};
 
@@ -65,6 +65,13 @@ fn stored_text(mut state: State) -> Result<String, serde_json::Error> {
     serde_json::to_string(&state)
 }
 
+/// Takes a new sign-in's origin out of the state: it goes to the row's columns (the sealed
+/// ID token is not copied into every load of the session).
+fn take_origin(state: &mut State) -> Option<sessions::Origin> {
+    let text = state.remove(ORIGIN)?;
+    serde_json::from_str(&text).ok()
+}
+
 impl SessionStore for SqliteSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let row = hash(session_key);
@@ -86,16 +93,17 @@ impl SessionStore for SqliteSessionStore {
         Ok(Some(self.remember(row, state)))
     }
 
-    async fn save(&self, state: State, _ttl: &Duration) -> Result<SessionKey, SaveError> {
+    async fn save(&self, mut state: State, _ttl: &Duration) -> Result<SessionKey, SaveError> {
         let key: SessionKey = crypto::random_string(32)
             .try_into()
             .map_err(|e| SaveError::Other(anyhow::anyhow!("{e}")))?;
         let uid = user_of(&state);
+        let origin = take_origin(&mut state);
         let text = stored_text(state.clone()).map_err(|e| SaveError::Serialization(e.into()))?;
-        let (row, idle, max) = (hash(&key), self.idle, self.max);
+        let (row, limits) = (hash(&key), (self.idle, self.max));
         let h = row.clone();
         self.store
-            .run(move |c| sessions::insert(c, &h, uid, &text, idle, max))
+            .run(move |c| sessions::insert(c, &h, uid, &text, limits, origin.as_ref()))
             .await
             .map_err(|e: StoreError| SaveError::Other(e.into()))?;
         self.remember(row, state);
@@ -105,9 +113,12 @@ impl SessionStore for SqliteSessionStore {
     async fn update(
         &self,
         key: SessionKey,
-        state: State,
+        mut state: State,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
+        // A sign-in renews the session, so its origin goes through `save`; should one ever
+        // reach an update, it is dropped rather than stored in the state.
+        take_origin(&mut state);
         let uid = user_of(&state);
         let text = stored_text(state.clone()).map_err(|e| UpdateError::Serialization(e.into()))?;
         let (row, idle, max) = (hash(&key), self.idle, self.max);

@@ -33,6 +33,8 @@ pub fn to_config(sealer: &Sealer, team: &ShellTeam, sso: &SsoRecord) -> Option<T
         provisioning: Provisioning::parse(&sso.provisioning).unwrap_or(Provisioning::Jit),
         admin_groups: sso.admin_groups.clone(),
         trust_email: sso.trust_email,
+        // Not yet a setting of browser-managed teams: their sign-out stays the portal's own.
+        idp_logout: false,
         browser_managed: true,
     })
 }

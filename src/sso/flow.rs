@@ -25,7 +25,8 @@ use crate::store::logins::{self, PendingLogin};
 use crate::store::users::Identity;
 use crate::store::{now, Store, StoreError};
 
-/// The `groups` claim, the one non-standard claim teamportal reads.
+/// The claims beyond OIDC Core's standard ones that teamportal reads: `groups`, and the
+/// session id `sid` (OIDC Front- and Back-Channel Logout) that back-channel logout names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GroupsClaim {
     #[serde(
@@ -34,6 +35,8 @@ pub struct GroupsClaim {
         deserialize_with = "groups_lenient"
     )]
     pub groups: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 impl AdditionalClaims for GroupsClaim {}
 
@@ -161,6 +164,10 @@ pub struct Finished {
     pub return_to: Option<String>,
     /// The pending sign-in was started from a portal form (see [`StartRequest::from_form`]).
     pub from_form: bool,
+    /// The verified ID token as the IdP sent it (RP-initiated logout's `id_token_hint`).
+    pub id_token: String,
+    /// Its `sid` claim, when the IdP sent one (back-channel logout names sessions by it).
+    pub sid: Option<String>,
 }
 
 fn invalid(why: &str) -> SsoError {
@@ -284,10 +291,11 @@ pub async fn finish(
         &pending.pkce_verifier,
     )
     .await?;
-    let id_token: OidcIdToken = tokens
+    let raw_id_token = tokens
         .id_token
-        .as_deref()
-        .ok_or_else(|| invalid("The identity provider returned no ID token."))?
+        .clone()
+        .ok_or_else(|| invalid("The identity provider returned no ID token."))?;
+    let id_token: OidcIdToken = raw_id_token
         .parse()
         .map_err(|_| invalid("The identity provider returned a malformed ID token."))?;
 
@@ -312,6 +320,11 @@ pub async fn finish(
         .and_then(|n| n.get(None))
         .map(|n| n.as_str().to_string());
     let mut groups = claims.additional_claims().groups.clone();
+    let sid = claims
+        .additional_claims()
+        .sid
+        .clone()
+        .filter(|s| !s.is_empty() && s.len() <= 256);
 
     let wants_groups = !team.admin_groups.is_empty();
     let needed = email.is_none()
@@ -369,6 +382,8 @@ pub async fn finish(
         },
         return_to: pending.return_to,
         from_form: pending.from_form,
+        id_token: raw_id_token,
+        sid,
     })
 }
 

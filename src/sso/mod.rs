@@ -1,8 +1,10 @@
 //! Single sign-on with OpenID Connect (authorization code flow, confidential client, PKCE):
 //! the registry of teams' SSO settings, the IdP caches, the login flows and their errors.
 
+pub mod backchannel;
 pub mod editable;
 mod flow;
+pub mod logout;
 pub mod provider;
 pub mod ratelimit;
 pub mod redirect;

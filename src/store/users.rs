@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::audit::{self, Actor};
-use super::{invites, now, sessions, StoreError};
+use super::{invites, now, StoreError};
 use crate::config::Provisioning;
 use crate::domain::{check_role_change, Email, Role, RoleSource, RuleError};
 
@@ -417,7 +417,11 @@ pub fn remove(
         "UPDATE users SET active = 0, removed_at = ?2 WHERE id = ?1",
         params![user.id, t],
     )?;
-    sessions::delete_for_user(&tx, user.id)?;
+    super::access::end_sessions(
+        &tx,
+        team_id,
+        &super::access::Sessions::AllOf { user_id: user.id },
+    )?;
     let revoked = tx.execute(
         "UPDATE api_tokens SET revoked_at = ?2, revoked_by = ?3
          WHERE created_by = ?1 AND personal AND revoked_at IS NULL",

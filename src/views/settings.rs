@@ -12,6 +12,8 @@ pub struct SsoView<'a> {
     pub team: &'a TeamConfig,
     pub redirect_uri: String,
     pub initiate_uri: String,
+    pub post_logout_uri: String,
+    pub backchannel_logout_uri: String,
     pub scopes: String,
     pub discovery: Result<&'a Discovery, String>,
     pub managed_in_config: bool,
@@ -50,6 +52,14 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                 dl.settings {
                     dt { "Sign-in redirect URI" } dd { (copyable("redirect-uri", &v.redirect_uri)) }
                     dt { "Initiate login URI" } dd { (copyable("initiate-uri", &v.initiate_uri)) }
+                    dt { "Sign-out redirect URI" } dd {
+                        (copyable("post-logout-uri", &v.post_logout_uri))
+                        small.muted { @if t.idp_logout { "Signing out also ends the Okta session (idp_logout = true)." } @else { "Used when the team sets idp_logout = true." } }
+                    }
+                    dt { "Back-channel logout URI" } dd {
+                        (copyable("backchannel-logout-uri", &v.backchannel_logout_uri))
+                        small.muted { "Signing out at the identity provider then ends the portal sessions of that sign-in." }
+                    }
                     dt { "Login initiated by" } dd { "Either Okta or App; login flow: " em { "Redirect to app to initiate login (OIDC Compliant)" } }
                     dt { "Scopes requested" } dd { code { (v.scopes) } }
                     @if !t.admin_groups.is_empty() {

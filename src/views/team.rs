@@ -281,6 +281,10 @@ fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning) -> Markup {
                 (csrf)
                 button.danger { "Remove" }
             }
+            form method="post" action={ "/team/members/" (u.id) "/sessions/revoke" } {
+                (csrf)
+                button { "End sessions" }
+            }
         } @else {
             form method="post" action={ "/team/members/" (u.id) "/restore" } {
                 (csrf)

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod assets;
 pub mod audit;
+pub mod backchannel;
 pub mod billing;
 pub mod body_deadline;
 pub mod client_ip;
@@ -10,7 +11,9 @@ pub mod confirm;
 pub mod extract;
 pub mod health;
 pub mod login;
+pub mod logout;
 pub mod middleware;
+pub mod sessions;
 pub mod settings;
 pub mod team;
 pub mod tokens;
@@ -56,6 +59,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/team/members/{id}/role").post(team::set_role))
     .service(web::resource("/team/members/{id}/remove").post(team::remove))
     .service(web::resource("/team/members/{id}/restore").post(team::restore))
+    .service(
+        web::resource("/team/members/{id}/sessions/revoke").post(sessions::end_member_sessions),
+    )
+    .service(web::resource("/sessions").get(sessions::sessions_page))
+    .service(web::resource("/sessions/revoke-others").post(sessions::revoke_others))
+    .service(web::resource("/sessions/{id}/revoke").post(sessions::revoke))
     .service(web::resource("/team/invites/{id}/cancel").post(team::cancel_invite))
     .service(web::resource("/tokens/{id}/reveal").post(tokens::reveal))
     .service(web::resource("/tokens/{id}/revoke").post(tokens::revoke))
@@ -63,7 +72,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/login/sso").post(login::login_sso))
     .service(web::resource("/login/password").post(login::login_password))
     .service(web::resource("/login/confirm").post(confirm::confirm_sign_in))
-    .service(web::resource("/logout").post(login::logout))
+    .service(web::resource("/logout").post(logout::logout))
     .service(web::resource("/sso/{team}/login").get(login::sso_login))
     .service(
         web::resource("/sso/{team}/initiate")
@@ -75,6 +84,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(login::sso_callback)
             .post(login::sso_callback_post),
     )
+    .service(web::resource("/sso/{team}/backchannel-logout").post(backchannel::backchannel_logout))
     .service(
         web::resource("/healthz")
             .get(health::healthz)

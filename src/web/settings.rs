@@ -104,6 +104,8 @@ pub async fn sso_page(
         team: &team,
         redirect_uri: sso::redirect_uri(&base, team.id.as_str()),
         initiate_uri: sso::initiate_uri(&base, team.id.as_str()),
+        post_logout_uri: sso::logout::post_logout_redirect_uri(&base),
+        backchannel_logout_uri: sso::logout::backchannel_logout_uri(&base, team.id.as_str()),
         scopes: sso::scopes(&team).join(" "),
         discovery: discovery
             .as_ref()

@@ -111,13 +111,9 @@ pub async fn remove(
         admin.0.actor(),
         path.into_inner(),
     );
-    state
-        .store
-        .run(move |c| users::remove(c, &team, &actor, target))
-        .await?;
-    // Their personal tokens were revoked in the same transaction; the index follows before
-    // the answer, so they stop verifying once it has returned.
-    state.tokens.catch_up_with(&state.store).await?;
+    // Sessions and personal tokens end in one transaction; the token index follows before
+    // the answer, so nothing of theirs works once it has returned.
+    crate::access::remove_member(&state, team, actor, target).await?;
     Ok(back_to_team())
 }
 
