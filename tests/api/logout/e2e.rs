@@ -14,7 +14,7 @@ use crate::sso_e2e::{accounts, start_with, Sso};
 const SECRET: &str = "e2e-client-secret-for-tests-only-0123456789";
 
 /// Team `acme` with `idp_logout = true`, its client registered for both logout kinds.
-async fn start() -> Sso {
+pub(super) async fn start() -> Sso {
     let s = start_with(
         json!({"clients": [], "accounts": accounts()}),
         "",

@@ -3,6 +3,7 @@
 //! whole round trip against the real `oidc-provider` with its logout features on.
 
 mod backchannel;
+mod browser;
 mod e2e;
 mod sessions;
 
