@@ -193,3 +193,19 @@ async fn removing_a_member_ends_their_sessions_through_the_same_function() {
         0
     );
 }
+
+#[actix_web::test]
+async fn the_sso_settings_page_shows_the_sign_out_and_back_channel_logout_uris_to_paste() {
+    let (app, idp) = acme().await;
+    let alice = signed_in(&app, &idp, "acme", ("u-alice", "alice@acme.com"), None).await;
+    let (status, page) = app.text(&alice, "/settings/sso").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&app.url("/login")),
+        "post-logout redirect URI"
+    );
+    assert!(
+        page.contains(&app.url("/sso/acme/backchannel-logout")),
+        "back-channel logout URI"
+    );
+}
