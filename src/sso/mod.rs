@@ -4,6 +4,8 @@
 pub mod backchannel;
 pub mod editable;
 mod flow;
+mod id_token;
+mod idp_calls;
 pub mod logout;
 pub mod provider;
 pub mod ratelimit;
@@ -12,9 +14,8 @@ pub mod redirect;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-pub use flow::{
-    finish, start, take_pending, CallbackParams, Finished, GroupsClaim, OidcIdToken, StartRequest,
-};
+pub use flow::{finish, start, take_pending, CallbackParams, Finished, StartRequest};
+pub use id_token::{GroupsClaim, OidcIdToken};
 pub use provider::Providers;
 
 use crate::config::TeamConfig;
