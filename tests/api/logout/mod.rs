@@ -5,6 +5,7 @@
 mod backchannel;
 mod browser;
 mod e2e;
+mod rp_logout;
 mod sessions;
 
 use reqwest::{Client, StatusCode};
