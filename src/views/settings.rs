@@ -84,6 +84,7 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                     }
                     dt { "Admin groups" } dd { @if t.admin_groups.is_empty() { "—" } @else { (t.admin_groups.join(", ")) } }
                     dt { "Trust unverified emails" } dd { @if t.trust_email { "yes (trust_email = true)" } @else { "no" } }
+                    dt { "Sign-out at the IdP" } dd #idp-logout { @if t.idp_logout { "yes (idp_logout = true)" } @else { "no" } }
                 }
             }
             @if !v.managed_in_config {
@@ -131,6 +132,7 @@ fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
         .pending
         .map(|p| p.sso.trust_email)
         .unwrap_or(t.trust_email);
+    let idp_logout = v.pending.map(|p| p.sso.idp_logout).unwrap_or(t.idp_logout);
     html! {
         section #edit {
             h2 { "Change SSO settings" }
@@ -170,6 +172,7 @@ fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                 label for="admin_groups" { "Admin groups (comma-separated)" }
                 input #admin_groups name="admin_groups" type="text" value=(groups);
                 label.check { input type="checkbox" name="trust_email" value="on" checked[trust]; " Trust emails the IdP does not mark verified" }
+                label.check { input type="checkbox" name="idp_logout" value="on" checked[idp_logout]; " Signing out also ends the identity provider's session (idp_logout)" }
                 button #save-and-test type="submit" { "Save and test" }
             }
         }

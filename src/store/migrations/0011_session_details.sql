@@ -12,6 +12,10 @@ ALTER TABLE sessions ADD COLUMN sid TEXT;
 ALTER TABLE sessions ADD COLUMN id_token_enc BLOB;
 CREATE INDEX sessions_sid ON sessions (sid) WHERE sid IS NOT NULL;
 
+-- RP-initiated logout for browser-managed teams too (the config file's `idp_logout`).
+ALTER TABLE teams ADD COLUMN idp_logout INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sso_pending ADD COLUMN idp_logout INTEGER NOT NULL DEFAULT 0;
+
 -- Back-channel logout tokens already used (OIDC Back-Channel Logout 1.0 section 2.6 step 8),
 -- kept until they could no longer pass the `iat` check, then purged.
 CREATE TABLE logout_jtis (

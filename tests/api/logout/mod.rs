@@ -7,6 +7,7 @@ mod browser;
 mod e2e;
 mod rp_logout;
 mod sessions;
+mod tenant;
 
 use reqwest::{Client, StatusCode};
 
