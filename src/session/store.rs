@@ -53,6 +53,13 @@ pub(super) fn decode_row(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
+/// A fresh key that no row is stored under: what a session that ended meanwhile gets.
+fn unbacked_key() -> Result<SessionKey, anyhow::Error> {
+    crypto::random_string(32)
+        .try_into()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 fn user_of(state: &State) -> Option<i64> {
     state
         .get(USER_ID)
@@ -114,7 +121,7 @@ impl SessionStore for SqliteSessionStore {
         &self,
         key: SessionKey,
         mut state: State,
-        ttl: &Duration,
+        _ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
         // A sign-in renews the session, so its origin goes through `save`; should one ever
         // reach an update, it is dropped rather than stored in the state.
@@ -132,12 +139,12 @@ impl SessionStore for SqliteSessionStore {
             self.remember(row, state);
             Ok(key)
         } else {
-            // The row was revoked or expired meanwhile: start a fresh session instead of
-            // resurrecting the old one.
+            // The row was revoked or expired meanwhile (a request racing a revoke): the
+            // session ends. Saving the state again would write a new signed-in row and hand
+            // the browser its cookie, bringing a revoked session back; the browser gets a key
+            // with no row behind it instead, which loads as no session.
             self.cache.remove(&row);
-            self.save(state, ttl)
-                .await
-                .map_err(|e| UpdateError::Other(anyhow::anyhow!(e.to_string())))
+            unbacked_key().map_err(UpdateError::Other)
         }
     }
 
@@ -152,5 +159,62 @@ impl SessionStore for SqliteSessionStore {
         self.cache.remove(&row);
         self.store.run(move |c| sessions::delete(c, &row)).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::CSRF;
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        let conn = store.pool().get().expect("conn");
+        conn.query_row(sql, [], |r| r.get(0)).expect("count")
+    }
+
+    /// A request that raced a revoke (its keep-alive refresh reaches `update` after the row
+    /// was deleted) must not bring the session back under a new key.
+    #[actix_web::test]
+    async fn an_update_after_the_row_was_revoked_writes_no_session() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db"), 2).expect("store");
+        store
+            .pool()
+            .get()
+            .expect("conn")
+            .execute_batch(
+                "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
+                     VALUES ('acme', 'Acme', 'config', 'https://idp', 'c', 0);
+                 INSERT INTO users (id, team_id, issuer, subject, email, role, role_source, joined_via, created_at)
+                     VALUES (1, 'acme', 'https://idp', 's', 'a@acme.com', 'admin', 'manual', 'jit', 0);",
+            )
+            .expect("seed");
+        let sessions = SqliteSessionStore::new(
+            store.clone(),
+            time::Duration::hours(12),
+            time::Duration::days(7),
+        );
+        let state = State::from([
+            (USER_ID.to_string(), "1".to_string()),
+            (CSRF.to_string(), "\"t\"".to_string()),
+        ]);
+        let ttl = Duration::hours(12);
+        let key = sessions.save(state.clone(), &ttl).await.expect("save");
+        assert_eq!(count(&store, "SELECT count(*) FROM sessions"), 1);
+
+        // Revoked meanwhile, from anywhere.
+        store
+            .pool()
+            .get()
+            .expect("conn")
+            .execute_batch("DELETE FROM sessions")
+            .expect("revoke");
+        let new_key = sessions.update(key, state, &ttl).await.expect("update");
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM sessions"),
+            0,
+            "no row was written for the revoked session"
+        );
+        assert!(sessions.load(&new_key).await.expect("load").is_none());
     }
 }

@@ -51,6 +51,52 @@ struct Header {
     alg: Value,
     kid: Option<String>,
     crit: Option<Value>,
+    typ: Option<Value>,
+}
+
+/// The JWT `typ` header values a logout token may carry: the one section 2.4 recommends
+/// (`logout+jwt`, with or without `application/`) and the generic `JWT`, case-insensitive
+/// as media types are. Absent is fine; anything else (an access token's `at+jwt`, an ID
+/// token replayed under another type) is refused, as section 2.6 lets explicit typing do.
+fn typ_ok(typ: &Value) -> bool {
+    let Some(t) = typ.as_str() else {
+        return false;
+    };
+    let t = t.to_ascii_lowercase();
+    let t = t.strip_prefix("application/").unwrap_or(&t);
+    t == "logout+jwt" || t == "jwt"
+}
+
+/// The header checks: no critical extensions, an explicit type (when given) that is a
+/// logout token's, and an accepted asymmetric algorithm.
+fn check_header(head_json: &[u8]) -> Result<(CoreJwsSigningAlgorithm, Option<String>), SsoError> {
+    let header: Header = serde_json::from_slice(head_json)
+        .map_err(|_| invalid("The logout_token's header is not valid."))?;
+    if header.crit.is_some() {
+        return Err(invalid(
+            "The logout_token names critical header extensions.",
+        ));
+    }
+    if header.typ.as_ref().is_some_and(|t| !typ_ok(t)) {
+        return Err(invalid(
+            "The logout_token's header typ is not logout+jwt or JWT.",
+        ));
+    }
+    let alg: CoreJwsSigningAlgorithm = serde_json::from_value(header.alg)
+        .ok()
+        .filter(|a| ALLOWED.contains(a))
+        .ok_or_else(|| invalid("The logout_token's signature algorithm is not accepted."))?;
+    Ok((alg, header.kid))
+}
+
+/// A NumericDate claim: integral or fractional seconds (RFC 7519 allows both), floored;
+/// none for anything else, including a number too large to be a date.
+fn numeric_date(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.is_finite() && f.abs() < 1e15)
+            .map(|f| f.floor() as i64)
+    })
 }
 
 /// Validates `token` for `team` at unix time `now`: signature with a key of the team's JWKS
@@ -78,24 +124,14 @@ pub async fn verify(
     else {
         return Err(invalid("The logout_token is not valid base64url."));
     };
-    let header: Header = serde_json::from_slice(&head_json)
-        .map_err(|_| invalid("The logout_token's header is not valid."))?;
-    if header.crit.is_some() {
-        return Err(invalid(
-            "The logout_token names critical header extensions.",
-        ));
-    }
-    let alg: CoreJwsSigningAlgorithm = serde_json::from_value(header.alg)
-        .ok()
-        .filter(|a| ALLOWED.contains(a))
-        .ok_or_else(|| invalid("The logout_token's signature algorithm is not accepted."))?;
+    let (alg, kid) = check_header(&head_json)?;
     let message = &token.as_bytes()[..head.len() + 1 + body.len()];
 
     let issuer = team.issuer_str();
     let reach = registry.reach(team);
     let discovery = registry.providers.discovery(&issuer, reach).await?;
     let jwks = registry.providers.jwks(&issuer, &discovery, reach).await?;
-    let kid = header.kid.as_deref();
+    let kid = kid.as_deref();
     match check_signature(&jwks, &alg, kid, message, &signature) {
         Err(SignatureVerificationError::NoMatchingKey) => {
             match registry
@@ -181,17 +217,20 @@ pub fn check_claims(
     }
     let iat = claims
         .get("iat")
-        .and_then(Value::as_i64)
+        .and_then(numeric_date)
         .ok_or_else(|| invalid("The logout_token has no iat."))?;
-    if (now - iat).abs() > IAT_WINDOW_SECS {
+    if now.abs_diff(iat) > IAT_WINDOW_SECS.unsigned_abs() {
         return Err(invalid(
             "The logout_token was not issued within the last 5 minutes (iat).",
         ));
     }
-    if let Some(exp) = claims.get("exp") {
-        if exp.as_i64().is_none_or(|exp| exp <= now - 60) {
-            return Err(invalid("The logout_token has expired (exp)."));
-        }
+    // Back-Channel Logout 1.0 section 2.4 lists exp as required; a minute of clock skew.
+    let exp = claims
+        .get("exp")
+        .and_then(numeric_date)
+        .ok_or_else(|| invalid("The logout_token has no exp."))?;
+    if exp <= now.saturating_sub(60) {
+        return Err(invalid("The logout_token has expired (exp)."));
     }
     let events_ok = claims
         .get("events")
@@ -244,6 +283,37 @@ mod tests {
     }
 
     #[test]
+    fn fractional_numeric_dates_are_accepted() {
+        let mut v = valid(1000);
+        v["iat"] = json!(999.5);
+        v["exp"] = json!(1120.25);
+        assert_eq!(check(&v, 1000).expect("valid").iat, 999);
+    }
+
+    #[test]
+    fn an_explicit_typ_must_be_a_logout_tokens() {
+        let head = |h: Value| check_header(h.to_string().as_bytes());
+        for ok in [
+            json!({"alg": "RS256"}),
+            json!({"alg": "RS256", "typ": "logout+jwt"}),
+            json!({"alg": "RS256", "typ": "application/logout+jwt"}),
+            json!({"alg": "RS256", "typ": "JWT"}),
+        ] {
+            assert!(head(ok.clone()).is_ok(), "{ok}");
+        }
+        for bad in [
+            json!({"alg": "RS256", "typ": "at+jwt"}),
+            json!({"alg": "RS256", "typ": "secevent+jwt"}),
+            json!({"alg": "RS256", "typ": 1}),
+            json!({"alg": "HS256", "typ": "JWT"}),
+            json!({"alg": "none"}),
+            json!({"alg": "RS256", "crit": ["exp"]}),
+        ] {
+            assert!(head(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn each_section_2_6_check_refuses() {
         let now = 10_000;
         type Change = Box<dyn Fn(&mut Value)>;
@@ -257,6 +327,22 @@ mod tests {
                 Box::new(|v| drop(v.as_object_mut().map(|o| o.remove("iat")))),
             ),
             ("exp", Box::new(move |v| v["exp"] = json!(now - 61))),
+            (
+                "no exp",
+                Box::new(|v| drop(v.as_object_mut().map(|o| o.remove("exp")))),
+            ),
+            ("exp not a date", Box::new(|v| v["exp"] = json!("soon"))),
+            (
+                "event not an object",
+                Box::new(|v| v["events"] = json!({EVENT: "logout"})),
+            ),
+            (
+                "events not an object",
+                Box::new(|v| v["events"] = json!([EVENT])),
+            ),
+            ("iat far past", Box::new(|v| v["iat"] = json!(i64::MIN))),
+            ("iat far future", Box::new(|v| v["iat"] = json!(i64::MAX))),
+            ("iat too large", Box::new(|v| v["iat"] = json!(u64::MAX))),
             (
                 "no events",
                 Box::new(|v| drop(v.as_object_mut().map(|o| o.remove("events")))),

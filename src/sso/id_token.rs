@@ -28,8 +28,24 @@ pub struct GroupsClaim {
         deserialize_with = "groups_lenient"
     )]
     pub groups: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "sid_lenient"
+    )]
     pub sid: Option<String>,
+}
+
+/// The longest `sid` kept: a logout token's longer one would be refused anyway.
+const SID_MAX: usize = 256;
+
+/// `sid` is optional to the sign-in: one that is not a short string is ignored (the session
+/// is kept without it, as with an IdP that sends none) rather than failing the ID token.
+fn sid_lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) if !s.is_empty() && s.len() <= SID_MAX => Some(s),
+        _ => None,
+    })
 }
 impl AdditionalClaims for GroupsClaim {}
 
@@ -164,4 +180,33 @@ fn check_claims<'t>(
 
 fn chrono_now_plus(secs: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now() + chrono::Duration::seconds(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(v: serde_json::Value) -> GroupsClaim {
+        serde_json::from_value(v).expect("the claims still parse")
+    }
+
+    #[test]
+    fn a_sid_that_is_not_a_short_string_is_ignored_not_fatal() {
+        let ok = claims(serde_json::json!({"sid": "s-1", "groups": "eng"}));
+        assert_eq!(ok.sid.as_deref(), Some("s-1"));
+        assert_eq!(ok.groups, Some(vec!["eng".to_string()]));
+        for bad in [
+            serde_json::json!(123),
+            serde_json::json!({"a": 1}),
+            serde_json::json!(["s"]),
+            serde_json::json!(null),
+            serde_json::json!(""),
+            serde_json::json!("x".repeat(SID_MAX + 1)),
+        ] {
+            let c = claims(serde_json::json!({"sid": bad, "groups": ["eng"]}));
+            assert_eq!(c.sid, None, "{bad}");
+            assert_eq!(c.groups, Some(vec!["eng".to_string()]), "the rest is kept");
+        }
+        assert_eq!(claims(serde_json::json!({})).sid, None);
+    }
 }

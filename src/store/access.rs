@@ -19,7 +19,9 @@ pub enum Sessions {
     One { user_id: i64, public_id: String },
     /// Every session of one user but the one with this key hash.
     OthersOf { user_id: i64, keep: Vec<u8> },
-    /// The sessions an IdP names by its `sid` (of the user `subject` when given).
+    /// The sessions an IdP names by its `sid` (of the user `subject` when given). With a
+    /// `subject`, that user's sessions without a sid end too: sessions from before sids were
+    /// kept, or from an ID token that carried none, cannot be told apart from the named one.
     Sid {
         issuer: String,
         sid: String,
@@ -55,8 +57,8 @@ pub fn end_sessions(
             subject,
         } => conn.execute(
             &format!(
-                "DELETE FROM sessions WHERE sid = ?3 AND {IN_TEAM} AND issuer = ?2
-                   AND (?4 IS NULL OR subject = ?4))"
+                "DELETE FROM sessions WHERE (sid = ?3 OR (sid IS NULL AND ?4 IS NOT NULL))
+                   AND {IN_TEAM} AND issuer = ?2 AND (?4 IS NULL OR subject = ?4))"
             ),
             params![team_id, issuer, sid, subject],
         )?,
@@ -79,6 +81,11 @@ pub fn end_audited(
 ) -> Result<usize, StoreError> {
     let tx = conn.transaction()?;
     let n = end_sessions(&tx, team_id, which)?;
+    if n == 0 && matches!(which, Sessions::One { .. }) {
+        // No such session of this user (another user's id, or one already ended): the
+        // request answers 404 and leaves no trace; the transaction rolls back on drop.
+        return Ok(0);
+    }
     audit::record(
         &tx,
         team_id,

@@ -545,7 +545,7 @@ pub fn for_live_session(
             "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM users p WHERE p.team_id = users.team_id AND p.password_hash IS NOT NULL)
              FROM users
              WHERE id = ?1 AND active = 1
-               AND EXISTS (SELECT 1 FROM sessions WHERE key_hash = ?2 AND expires_at > ?3)"
+               AND EXISTS (SELECT 1 FROM sessions WHERE key_hash = ?2 AND user_id = users.id AND expires_at > ?3)"
         ))?
         .query_row(params![id, key_hash, now()], |r| {
             Ok((from_row(r)?, r.get(BREAK_GLASS)?))

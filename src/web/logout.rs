@@ -27,7 +27,9 @@ pub async fn logout(
                 .store
                 .read(
                     move |c| -> std::result::Result<_, crate::store::StoreError> {
-                        let team = users::get(c, uid)?.map(|u| u.team_id);
+                        // Only a live session of an active user: one revoked meanwhile (its
+                        // row gone) or of someone removed signs out here and goes nowhere.
+                        let team = users::for_live_session(c, uid, &row)?.map(|(u, _)| u.team_id);
                         Ok(team.map(|t| (t, sessions::sealed_id_token(c, &row))))
                     },
                 )
@@ -45,8 +47,13 @@ pub async fn logout(
             .flatten()
             .and_then(|s| state.sealer.open(&s, ID_TOKEN_CONTEXT))
             .and_then(|t| String::from_utf8(t).ok());
+        // Without the session's ID token (a break-glass sign-in, a session from before they
+        // were kept) the IdP could not tell whose session to end: not sent there at all.
+        let Some(hint) = hint else {
+            return Ok(see_other(&format!("/login?signed_out={team_id}")));
+        };
         let base = state.settings.server.base();
-        match end_session_url(&state.sso, &team, &base, hint.as_deref()).await {
+        match end_session_url(&state.sso, &team, &base, Some(&hint)).await {
             Ok(Some(url)) => return Ok(see_other(url.as_str())),
             Ok(None) => {}
             // Signed out of the portal either way; the sign-in page says so.

@@ -210,15 +210,22 @@ pub async fn finish_test(
     login: PendingLogin,
     params: CallbackParams,
 ) -> Result<HttpResponse> {
-    let uid = TypedSession(session)
+    let typed = TypedSession(session);
+    let (uid, row) = typed
         .user_id()
+        .zip(typed.row())
         .ok_or(AppError::SignInRequired)?;
-    let team_id = team.id.as_str().to_string();
-    let me = state
+    // The session's row must be live (revoked meanwhile: signed out, as on every page).
+    let Some((me, _)) = state
         .store
-        .run(move |c| users::get_in_team(c, &team_id, uid))
+        .read(move |c| users::for_live_session(c, uid, &row))
         .await?
-        .filter(|u| u.active && u.is_admin())
+    else {
+        typed.sign_out();
+        return Err(AppError::SignInRequired);
+    };
+    let me = Some(me)
+        .filter(|u| u.team_id == team.id.as_str() && u.active && u.is_admin())
         .ok_or(AppError::Forbidden(
             "Only team admins may test SSO settings.",
         ))?;

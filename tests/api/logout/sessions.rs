@@ -74,6 +74,11 @@ async fn another_user_cannot_end_someone_elses_session() {
     let r = post(&app, &carol, "/sessions/no-such-session/revoke").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(live_sessions(&app), before, "nothing ended");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit WHERE action = 'session_revoked'"),
+        0,
+        "a revoke that ended nothing writes no audit row"
+    );
     assert!(works(&app, &bob).await);
 
     // Without the CSRF token: 403, nothing ended.
