@@ -54,11 +54,19 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                     dt { "Initiate login URI" } dd { (copyable("initiate-uri", &v.initiate_uri)) }
                     dt { "Sign-out redirect URI" } dd {
                         (copyable("post-logout-uri", &v.post_logout_uri))
-                        small.muted { @if t.idp_logout { "Signing out also ends the Okta session (idp_logout = true)." } @else { "Used when the team sets idp_logout = true." } }
+                        small.muted #post-logout-note {
+                            @if t.idp_logout {
+                                "Signing out of the portal also ends the session at the team's identity provider, which then sends the browser here."
+                            } @else if v.managed_in_config {
+                                "Used once the team sets idp_logout = true in the config file: signing out then also ends the session at the identity provider."
+                            } @else {
+                                "Used once \"Signing out also ends the identity provider's session\" is turned on below."
+                            }
+                        }
                     }
                     dt { "Back-channel logout URI" } dd {
                         (copyable("backchannel-logout-uri", &v.backchannel_logout_uri))
-                        small.muted { "Signing out at the identity provider then ends the portal sessions of that sign-in." }
+                        small.muted { "Once registered at the identity provider, signing out there ends the portal sessions of that sign-in." }
                     }
                     dt { "Login initiated by" } dd { "Either Okta or App; login flow: " em { "Redirect to app to initiate login (OIDC Compliant)" } }
                     dt { "Scopes requested" } dd { code { (v.scopes) } }
@@ -84,7 +92,10 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                     }
                     dt { "Admin groups" } dd { @if t.admin_groups.is_empty() { "—" } @else { (t.admin_groups.join(", ")) } }
                     dt { "Trust unverified emails" } dd { @if t.trust_email { "yes (trust_email = true)" } @else { "no" } }
-                    dt { "Sign-out at the IdP" } dd #idp-logout { @if t.idp_logout { "yes (idp_logout = true)" } @else { "no" } }
+                    dt { "Sign-out at the IdP" } dd #idp-logout {
+                        @if t.idp_logout { "yes" } @else { "no" }
+                        @if v.managed_in_config { " (idp_logout = " (t.idp_logout) ")" }
+                    }
                 }
             }
             @if !v.managed_in_config {

@@ -77,6 +77,66 @@ async fn a_valid_logout_token_ends_the_sessions_of_its_sid_only_and_is_audited()
 }
 
 #[actix_web::test]
+async fn an_explicit_logout_typ_is_accepted() {
+    let (app, idp) = acme().await;
+    let bob = signed_in(&app, &idp, "acme", ("u-bob", "bob@acme.com"), Some("sid-t")).await;
+    let token = idp.sign_typed(
+        &logout_claims(&idp, Some("u-bob"), Some("sid-t")),
+        "logout+jwt",
+    );
+    assert_eq!(post(&app, "acme", &token).await.0, StatusCode::OK);
+    assert!(!works(&app, &bob).await);
+}
+
+#[actix_web::test]
+async fn a_logout_token_with_sid_and_sub_also_ends_that_users_sessions_without_a_sid() {
+    let (app, idp) = acme().await;
+    let named = signed_in(&app, &idp, "acme", ("u-bob", "bob@acme.com"), Some("sid-1")).await;
+    let other_sid = signed_in(&app, &idp, "acme", ("u-bob", "bob@acme.com"), Some("sid-2")).await;
+    // From an ID token without a sid (or from before sessions kept one).
+    let no_sid = signed_in(&app, &idp, "acme", ("u-bob", "bob@acme.com"), None).await;
+    let carol = signed_in(&app, &idp, "acme", ("u-carol", "carol@acme.com"), None).await;
+    let token = idp.sign(&logout_claims(&idp, Some("u-bob"), Some("sid-1")));
+    assert_eq!(post(&app, "acme", &token).await.0, StatusCode::OK);
+    assert!(!works(&app, &named).await, "the named sid");
+    assert!(!works(&app, &no_sid).await, "bob's session without a sid");
+    assert!(
+        works(&app, &other_sid).await,
+        "bob's other IdP session stays"
+    );
+    assert!(works(&app, &carol).await, "no one else's");
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit WHERE action = 'backchannel_logout' AND detail = '2 session(s) ended'"),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn two_teams_on_the_same_issuer_one_teams_token_ends_only_its_own_sessions() {
+    let idp = FakeIdp::start().await;
+    let app = crate::helpers::spawn_app(&format!(
+        "{}{}",
+        idp.team_toml("acme", ""),
+        idp.team_toml("beta", "")
+    ))
+    .await;
+    // The same IdP identity, sid and client id in both teams.
+    let in_acme = signed_in(&app, &idp, "acme", ("u-bob", "bob@acme.com"), Some("sid-1")).await;
+    let in_beta = signed_in(&app, &idp, "beta", ("u-bob", "bob@acme.com"), Some("sid-1")).await;
+    assert_eq!(live_sessions(&app), 2);
+
+    let token = idp.sign(&logout_claims(&idp, Some("u-bob"), Some("sid-1")));
+    assert_eq!(post(&app, "acme", &token).await.0, StatusCode::OK);
+    assert!(!works(&app, &in_acme).await, "acme's session ended");
+    assert!(works(&app, &in_beta).await, "beta's session stays");
+    // A sub-only token at acme's receiver: still nothing of beta's.
+    let token = idp.sign(&logout_claims(&idp, Some("u-bob"), None));
+    assert_eq!(post(&app, "acme", &token).await.0, StatusCode::OK);
+    assert!(works(&app, &in_beta).await);
+    assert_eq!(live_sessions(&app), 1);
+}
+
+#[actix_web::test]
 async fn a_logout_token_with_only_sub_ends_every_session_of_that_user_and_no_one_elses() {
     let (app, idp) = acme().await;
     let a = signed_in(&app, &idp, "acme", ("u-bob", "bob@acme.com"), Some("s-a")).await;
@@ -130,6 +190,19 @@ async fn every_section_2_6_refusal_answers_400_with_a_json_error_and_ends_nothin
                 o.remove("sid");
                 o.remove("sub");
             }),
+        ),
+        (
+            "no exp",
+            with(&|c| drop(c.as_object_mut().map(|o| o.remove("exp")))),
+        ),
+        (
+            "event not an object",
+            with(&|c| c["events"] = json!({EVENT: "logout"})),
+        ),
+        ("typ at+jwt", idp.sign_typed(&valid(), "at+jwt")),
+        (
+            "HS256 keyed with the public key",
+            idp.hs256_with_public_key(&valid()),
         ),
         ("not a JWT", "not-a-token".to_string()),
         ("empty", String::new()),

@@ -66,3 +66,59 @@ async fn with_idp_logout_but_no_end_session_endpoint_sign_out_lands_on_login() {
     assert_eq!(location(&r), "/login?signed_out=acme");
     assert!(!works(&app, &bob).await);
 }
+
+/// A team with `idp_logout = true` whose IdP publishes an `end_session_endpoint`.
+async fn with_end_session() -> (FakeIdp, crate::helpers::TestApp, String) {
+    let idp = FakeIdp::start().await;
+    let end_session = format!("{}/logout", idp.issuer);
+    idp.with(|s| {
+        s.discovery_overrides
+            .insert("end_session_endpoint".into(), json!(end_session))
+    });
+    let app = spawn_app(&idp.team_toml("acme", "idp_logout = true")).await;
+    (idp, app, end_session)
+}
+
+#[actix_web::test]
+async fn a_session_without_its_id_token_signs_out_in_the_portal_not_at_the_idp() {
+    let (idp, app, end_session) = with_end_session().await;
+    let bob = signed_in(&app, &idp, "acme", ("u-bob", "bob@acme.com"), None).await;
+    // As a session from before ID tokens were kept, or a break-glass sign-in.
+    app.db()
+        .execute("UPDATE sessions SET id_token_enc = NULL", [])
+        .expect("forget the ID token");
+    let r = app.post_csrf(&bob, "/logout", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = location(&r);
+    assert!(!to.starts_with(&end_session), "{to}");
+    assert!(to.starts_with("/login"), "{to}");
+    assert!(!works(&app, &bob).await);
+    assert_eq!(app.count("SELECT count(*) FROM sessions"), 0);
+}
+
+#[actix_web::test]
+async fn signing_out_a_session_revoked_meanwhile_does_not_go_to_the_idp() {
+    let (idp, app, end_session) = with_end_session().await;
+    let bob = signed_in(&app, &idp, "acme", ("u-bob", "bob@acme.com"), None).await;
+    let token = app.csrf(&bob, "/team").await;
+    // Revoked from elsewhere (the row is gone) while this browser still holds its cookie.
+    app.db()
+        .execute("DELETE FROM sessions", [])
+        .expect("revoke");
+    let r = app.post(&bob, "/logout", &[("csrf_token", &token)]).await;
+    let to = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !to.starts_with(&end_session),
+        "a revoked session is not sent to the IdP: {to}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM sessions"),
+        0,
+        "nothing written"
+    );
+}

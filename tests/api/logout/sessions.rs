@@ -213,4 +213,10 @@ async fn the_sso_settings_page_shows_the_sign_out_and_back_channel_logout_uris_t
         page.contains(&app.url("/sso/acme/backchannel-logout")),
         "back-channel logout URI"
     );
+    // A team from the config file, idp_logout off: the note says where it is turned on.
+    assert!(
+        page.contains("Used once the team sets idp_logout = true in the config file"),
+        "{page}"
+    );
+    assert!(!page.contains("Okta session"), "no IdP is assumed");
 }

@@ -46,6 +46,12 @@ async fn with_idp_logout(discovery_ttl: Option<Duration>) -> (TestApp, FakeIdp, 
         "the setting is on the form"
     );
     assert!(!page.contains("name=\"idp_logout\" value=\"on\" checked"));
+    // The note is about this team's form, not a config file it has no access to.
+    assert!(
+        page.contains("is turned on below"),
+        "the note points at the setting on this page"
+    );
+    assert!(!page.contains("in the config file: signing out"));
 
     let token = app.csrf(&admin, "/settings/sso").await;
     let r = app
