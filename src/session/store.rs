@@ -186,7 +186,8 @@ mod tests {
                 "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
                      VALUES ('acme', 'Acme', 'config', 'https://idp', 'c', 0);
                  INSERT INTO users (id, team_id, issuer, subject, email, role, role_source, joined_via, created_at)
-                     VALUES (1, 'acme', 'https://idp', 's', 'a@acme.com', 'admin', 'manual', 'jit', 0);",
+                     VALUES (1, 'acme', 'https://idp', 's', 'a@acme.com', 'admin', 'manual', 'jit', 0),
+                            (2, 'acme', 'https://idp', 't', 'b@acme.com', 'member', 'manual', 'jit', 0);",
             )
             .expect("seed");
         let sessions = SqliteSessionStore::new(
@@ -201,6 +202,13 @@ mod tests {
         let ttl = Duration::hours(12);
         let key = sessions.save(state.clone(), &ttl).await.expect("save");
         assert_eq!(count(&store, "SELECT count(*) FROM sessions"), 1);
+        // The row is live for its own user only: a state naming another user does not pass.
+        {
+            let conn = store.pool().get().expect("conn");
+            let live = |uid| crate::store::users::for_live_session(&conn, uid, &hash(&key));
+            assert!(live(1).expect("query").is_some());
+            assert!(live(2).expect("query").is_none(), "not another user's row");
+        }
 
         // Revoked meanwhile, from anywhere.
         store
