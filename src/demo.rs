@@ -133,6 +133,7 @@ pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
         provisioning: Provisioning::Jit,
         admin_groups: Vec::new(),
         trust_email: false,
+        idp_logout: false,
         browser_managed: false,
     }];
 

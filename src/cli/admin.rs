@@ -390,6 +390,8 @@ fn create_team(settings: &Settings, store: &Store, t: NewTeam) -> Result<(), Str
             email_domains,
             admin_groups: t.admin_groups,
             trust_email: t.trust_email,
+            // Chosen on /settings/sso, like the rest of the team's sign-in behaviour.
+            idp_logout: false,
         },
     };
     let created = store

@@ -110,6 +110,8 @@ pub struct RawTeam {
     pub admin_groups: Vec<String>,
     #[serde(default)]
     pub trust_email: bool,
+    #[serde(default)]
+    pub idp_logout: bool,
 }
 
 pub(super) fn default_currency() -> String {

@@ -139,6 +139,9 @@ pub struct TeamConfig {
     pub provisioning: Provisioning,
     pub admin_groups: Vec<String>,
     pub trust_email: bool,
+    /// Signing out also ends the IdP session (OIDC RP-Initiated Logout), when the IdP's
+    /// discovery has an `end_session_endpoint`.
+    pub idp_logout: bool,
     /// Made with `admin create-team`, so its admin chose the IdP: the IdP is trusted for
     /// that team's identities only, and its metadata is held to stricter rules.
     pub browser_managed: bool,

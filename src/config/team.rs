@@ -143,6 +143,7 @@ pub(super) fn check_team(
         provisioning,
         admin_groups,
         trust_email: raw.trust_email,
+        idp_logout: raw.idp_logout,
         browser_managed: false,
     })
 }

@@ -33,6 +33,7 @@ pub fn seed(
             email_domains: Vec::new(),
             admin_groups: Vec::new(),
             trust_email: false,
+            idp_logout: false,
         },
     };
     db.run_blocking(move |c| -> Result<(), StoreError> {

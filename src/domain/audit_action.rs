@@ -28,10 +28,15 @@ pub enum AuditAction {
     SsoSettingsTestFailed,
     SsoSettingsApplied,
     SsoSettingsDiscarded,
+    SessionsEnded,
+    SessionRevoked,
+    OtherSessionsRevoked,
+    BackchannelLogout,
+    BackchannelLogoutRefused,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::AccountCreated,
         AuditAction::SignIn,
         AuditAction::SignInRefused,
@@ -55,6 +60,11 @@ impl AuditAction {
         AuditAction::SsoSettingsTestFailed,
         AuditAction::SsoSettingsApplied,
         AuditAction::SsoSettingsDiscarded,
+        AuditAction::SessionsEnded,
+        AuditAction::SessionRevoked,
+        AuditAction::OtherSessionsRevoked,
+        AuditAction::BackchannelLogout,
+        AuditAction::BackchannelLogoutRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +92,11 @@ impl AuditAction {
             AuditAction::SsoSettingsTestFailed => "sso_settings_test_failed",
             AuditAction::SsoSettingsApplied => "sso_settings_applied",
             AuditAction::SsoSettingsDiscarded => "sso_settings_discarded",
+            AuditAction::SessionsEnded => "sessions_ended",
+            AuditAction::SessionRevoked => "session_revoked",
+            AuditAction::OtherSessionsRevoked => "other_sessions_revoked",
+            AuditAction::BackchannelLogout => "backchannel_logout",
+            AuditAction::BackchannelLogoutRefused => "backchannel_logout_refused",
         }
     }
 

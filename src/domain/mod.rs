@@ -14,6 +14,7 @@ mod team_source;
 pub mod text;
 pub mod token_access;
 pub mod tokens;
+pub mod useragent;
 
 pub use audit_action::AuditAction;
 pub use ids::{valid_domain, valid_unit, Email, TeamId, TokenId, UserId};

@@ -11,6 +11,7 @@ use actix_session::Session;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto;
+use crate::store::sessions::Origin;
 
 pub use browser::BrowserCookies;
 pub use store::SqliteSessionStore;
@@ -26,6 +27,9 @@ const ROW: &str = "row";
 const CSRF_BYTES: usize = 16;
 /// When the session's cookie was last sent (unix seconds).
 const RENEWED: &str = "renewed";
+/// Where a new sign-in came from ([`crate::store::sessions::Origin`]): taken out of the state
+/// by the store when it saves the new session, and written to the row's own columns.
+const ORIGIN: &str = "origin";
 
 /// Typed access to what teamportal keeps in a session.
 pub struct TypedSession<'a>(pub &'a Session);
@@ -41,11 +45,13 @@ impl TypedSession<'_> {
         store::decode_row(&text)
     }
 
-    /// Signs a user in: a new session id (no fixation) and a fresh CSRF token.
-    pub fn sign_in(&self, user_id: i64) {
+    /// Signs a user in: a new session id (no fixation) and a fresh CSRF token; `origin` is
+    /// kept with the new session's row.
+    pub fn sign_in(&self, user_id: i64, origin: &Origin) {
         self.0.renew();
         self.0.clear();
         let _ = self.0.insert(USER_ID, user_id);
+        let _ = self.0.insert(ORIGIN, origin);
         let _ = self.0.insert(CSRF, crypto::random_string(CSRF_BYTES));
         let _ = self.0.insert(RENEWED, crate::store::now());
     }
@@ -122,6 +128,11 @@ pub struct HeldSignIn {
     pub name: String,
     pub groups: Option<Vec<String>>,
     pub return_to: Option<String>,
+    /// The IdP's `sid` and the sealed ID token, kept with the session once confirmed.
+    #[serde(default)]
+    pub sid: Option<String>,
+    #[serde(default)]
+    pub id_token_enc: Option<Vec<u8>>,
     /// Unix seconds; a hold is confirmed within a pending sign-in's lifetime or not at all.
     pub held_at: i64,
 }

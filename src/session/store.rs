@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use super::cache::SessionCache;
-use super::{ROW, USER_ID};
+use super::{ORIGIN, ROW, USER_ID};
 use crate::crypto;
 use crate::store::{now, sessions, Store, StoreError};
 
@@ -53,6 +53,13 @@ pub(super) fn decode_row(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
+/// A fresh key that no row is stored under: what a session that ended meanwhile gets.
+fn unbacked_key() -> Result<SessionKey, anyhow::Error> {
+    crypto::random_string(32)
+        .try_into()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 fn user_of(state: &State) -> Option<i64> {
     state
         .get(USER_ID)
@@ -63,6 +70,13 @@ fn user_of(state: &State) -> Option<i64> {
 fn stored_text(mut state: State) -> Result<String, serde_json::Error> {
     state.remove(ROW);
     serde_json::to_string(&state)
+}
+
+/// Takes a new sign-in's origin out of the state: it goes to the row's columns (the sealed
+/// ID token is not copied into every load of the session).
+fn take_origin(state: &mut State) -> Option<sessions::Origin> {
+    let text = state.remove(ORIGIN)?;
+    serde_json::from_str(&text).ok()
 }
 
 impl SessionStore for SqliteSessionStore {
@@ -86,16 +100,17 @@ impl SessionStore for SqliteSessionStore {
         Ok(Some(self.remember(row, state)))
     }
 
-    async fn save(&self, state: State, _ttl: &Duration) -> Result<SessionKey, SaveError> {
+    async fn save(&self, mut state: State, _ttl: &Duration) -> Result<SessionKey, SaveError> {
         let key: SessionKey = crypto::random_string(32)
             .try_into()
             .map_err(|e| SaveError::Other(anyhow::anyhow!("{e}")))?;
         let uid = user_of(&state);
+        let origin = take_origin(&mut state);
         let text = stored_text(state.clone()).map_err(|e| SaveError::Serialization(e.into()))?;
-        let (row, idle, max) = (hash(&key), self.idle, self.max);
+        let (row, limits) = (hash(&key), (self.idle, self.max));
         let h = row.clone();
         self.store
-            .run(move |c| sessions::insert(c, &h, uid, &text, idle, max))
+            .run(move |c| sessions::insert(c, &h, uid, &text, limits, origin.as_ref()))
             .await
             .map_err(|e: StoreError| SaveError::Other(e.into()))?;
         self.remember(row, state);
@@ -105,9 +120,12 @@ impl SessionStore for SqliteSessionStore {
     async fn update(
         &self,
         key: SessionKey,
-        state: State,
-        ttl: &Duration,
+        mut state: State,
+        _ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
+        // A sign-in renews the session, so its origin goes through `save`; should one ever
+        // reach an update, it is dropped rather than stored in the state.
+        take_origin(&mut state);
         let uid = user_of(&state);
         let text = stored_text(state.clone()).map_err(|e| UpdateError::Serialization(e.into()))?;
         let (row, idle, max) = (hash(&key), self.idle, self.max);
@@ -121,12 +139,12 @@ impl SessionStore for SqliteSessionStore {
             self.remember(row, state);
             Ok(key)
         } else {
-            // The row was revoked or expired meanwhile: start a fresh session instead of
-            // resurrecting the old one.
+            // The row was revoked or expired meanwhile (a request racing a revoke): the
+            // session ends. Saving the state again would write a new signed-in row and hand
+            // the browser its cookie, bringing a revoked session back; the browser gets a key
+            // with no row behind it instead, which loads as no session.
             self.cache.remove(&row);
-            self.save(state, ttl)
-                .await
-                .map_err(|e| UpdateError::Other(anyhow::anyhow!(e.to_string())))
+            unbacked_key().map_err(UpdateError::Other)
         }
     }
 
@@ -141,5 +159,70 @@ impl SessionStore for SqliteSessionStore {
         self.cache.remove(&row);
         self.store.run(move |c| sessions::delete(c, &row)).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::CSRF;
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        let conn = store.pool().get().expect("conn");
+        conn.query_row(sql, [], |r| r.get(0)).expect("count")
+    }
+
+    /// A request that raced a revoke (its keep-alive refresh reaches `update` after the row
+    /// was deleted) must not bring the session back under a new key.
+    #[actix_web::test]
+    async fn an_update_after_the_row_was_revoked_writes_no_session() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db"), 2).expect("store");
+        store
+            .pool()
+            .get()
+            .expect("conn")
+            .execute_batch(
+                "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
+                     VALUES ('acme', 'Acme', 'config', 'https://idp', 'c', 0);
+                 INSERT INTO users (id, team_id, issuer, subject, email, role, role_source, joined_via, created_at)
+                     VALUES (1, 'acme', 'https://idp', 's', 'a@acme.com', 'admin', 'manual', 'jit', 0),
+                            (2, 'acme', 'https://idp', 't', 'b@acme.com', 'member', 'manual', 'jit', 0);",
+            )
+            .expect("seed");
+        let sessions = SqliteSessionStore::new(
+            store.clone(),
+            time::Duration::hours(12),
+            time::Duration::days(7),
+        );
+        let state = State::from([
+            (USER_ID.to_string(), "1".to_string()),
+            (CSRF.to_string(), "\"t\"".to_string()),
+        ]);
+        let ttl = Duration::hours(12);
+        let key = sessions.save(state.clone(), &ttl).await.expect("save");
+        assert_eq!(count(&store, "SELECT count(*) FROM sessions"), 1);
+        // The row is live for its own user only: a state naming another user does not pass.
+        {
+            let conn = store.pool().get().expect("conn");
+            let live = |uid| crate::store::users::for_live_session(&conn, uid, &hash(&key));
+            assert!(live(1).expect("query").is_some());
+            assert!(live(2).expect("query").is_none(), "not another user's row");
+        }
+
+        // Revoked meanwhile, from anywhere.
+        store
+            .pool()
+            .get()
+            .expect("conn")
+            .execute_batch("DELETE FROM sessions")
+            .expect("revoke");
+        let new_key = sessions.update(key, state, &ttl).await.expect("update");
+        assert_eq!(
+            count(&store, "SELECT count(*) FROM sessions"),
+            0,
+            "no row was written for the revoked session"
+        );
+        assert!(sessions.load(&new_key).await.expect("load").is_none());
     }
 }

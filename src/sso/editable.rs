@@ -33,6 +33,7 @@ pub fn to_config(sealer: &Sealer, team: &ShellTeam, sso: &SsoRecord) -> Option<T
         provisioning: Provisioning::parse(&sso.provisioning).unwrap_or(Provisioning::Jit),
         admin_groups: sso.admin_groups.clone(),
         trust_email: sso.trust_email,
+        idp_logout: sso.idp_logout,
         browser_managed: true,
     })
 }
@@ -57,6 +58,7 @@ pub struct SettingsForm {
     #[serde(default)]
     pub admin_groups: String,
     pub trust_email: Option<String>,
+    pub idp_logout: Option<String>,
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -114,6 +116,7 @@ pub fn parse_form(
         email_domains: current.email_domains.clone(),
         admin_groups,
         trust_email: matches!(form.trust_email.as_deref(), Some("on" | "true" | "1")),
+        idp_logout: matches!(form.idp_logout.as_deref(), Some("on" | "true" | "1")),
     })
 }
 
@@ -186,6 +189,11 @@ pub fn describe_change(old: &SsoRecord, new: &SsoRecord) -> String {
         "trust_email",
         old.trust_email.to_string(),
         new.trust_email.to_string(),
+    );
+    diff(
+        "idp_logout",
+        old.idp_logout.to_string(),
+        new.idp_logout.to_string(),
     );
     if old.client_secret_enc != new.client_secret_enc {
         parts.push("client_secret: *** -> *** (changed)".into());

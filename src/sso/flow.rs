@@ -6,57 +6,19 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use openidconnect::core::{
-    CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-};
-use openidconnect::{
-    AdditionalClaims, ClaimsVerificationError, ClientId, ClientSecret, IdToken, IdTokenVerifier,
-    IssuerUrl, Nonce, SignatureVerificationError,
-};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use url::Url;
 
-use super::provider::{check_browser_endpoints, check_status, Discovery, Jwks};
+use super::id_token::{verify_id_token, OidcIdToken};
+use super::idp_calls::{exchange_code, userinfo};
+use super::provider::check_browser_endpoints;
 use super::{redirect_uri, scopes, Registry, SsoError};
-use crate::config::{ClientAuth, TeamConfig};
+use crate::config::TeamConfig;
 use crate::crypto;
 use crate::domain::Email;
 use crate::store::logins::{self, PendingLogin};
 use crate::store::users::Identity;
 use crate::store::{now, Store, StoreError};
-
-/// The `groups` claim, the one non-standard claim teamportal reads.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GroupsClaim {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "groups_lenient"
-    )]
-    pub groups: Option<Vec<String>>,
-}
-impl AdditionalClaims for GroupsClaim {}
-
-/// Some IdPs send a single group as a string.
-fn groups_lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum G {
-        One(String),
-        Many(Vec<String>),
-    }
-    Ok(Option::<G>::deserialize(d)?.map(|g| match g {
-        G::One(s) => vec![s],
-        G::Many(v) => v,
-    }))
-}
-
-pub type OidcIdToken = IdToken<
-    GroupsClaim,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm,
->;
 
 impl From<StoreError> for SsoError {
     fn from(e: StoreError) -> Self {
@@ -160,31 +122,38 @@ pub struct Finished {
     pub return_to: Option<String>,
     /// The pending sign-in was started from a portal form (see [`StartRequest::from_form`]).
     pub from_form: bool,
+    /// The verified ID token as the IdP sent it (RP-initiated logout's `id_token_hint`).
+    pub id_token: String,
+    /// Its `sid` claim, when the IdP sent one (back-channel logout names sessions by it).
+    pub sid: Option<String>,
     /// How long the checks waited on the identity provider (its token endpoint, userinfo,
     /// and discovery or JWKS when they were not cached): the callback's `Server-Timing`.
     pub idp_time: std::time::Duration,
 }
 
 /// Awaits `f`, adding the time it took to `idp`.
-async fn waiting<T>(idp: &mut std::time::Duration, f: impl std::future::Future<Output = T>) -> T {
+pub(super) async fn waiting<T>(
+    idp: &mut std::time::Duration,
+    f: impl std::future::Future<Output = T>,
+) -> T {
     let start = std::time::Instant::now();
     let out = f.await;
     *idp += start.elapsed();
     out
 }
 
-fn invalid(why: &str) -> SsoError {
+pub(super) fn invalid(why: &str) -> SsoError {
     SsoError::Invalid(why.to_string())
 }
 
-fn no_token_endpoint() -> SsoError {
+pub(super) fn no_token_endpoint() -> SsoError {
     SsoError::misconfigured("the discovery document has no token_endpoint", "")
 }
 
 /// An OAuth error code as a page may quote it: the IdP (or whoever crafted the redirect)
 /// chooses it, so only the characters such codes use (RFC 6749 names like
 /// `invalid_grant`) and no more than 64 of them.
-fn error_code(code: &str) -> String {
+pub(super) fn error_code(code: &str) -> String {
     code.chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || *c == '.')
         .take(64)
@@ -299,10 +268,11 @@ pub async fn finish(
         ),
     )
     .await?;
-    let id_token: OidcIdToken = tokens
+    let raw_id_token = tokens
         .id_token
-        .as_deref()
-        .ok_or_else(|| invalid("The identity provider returned no ID token."))?
+        .clone()
+        .ok_or_else(|| invalid("The identity provider returned no ID token."))?;
+    let id_token: OidcIdToken = raw_id_token
         .parse()
         .map_err(|_| invalid("The identity provider returned a malformed ID token."))?;
 
@@ -328,6 +298,11 @@ pub async fn finish(
         .and_then(|n| n.get(None))
         .map(|n| n.as_str().to_string());
     let mut groups = claims.additional_claims().groups.clone();
+    let sid = claims
+        .additional_claims()
+        .sid
+        .clone()
+        .filter(|s| !s.is_empty() && s.len() <= 256);
 
     let wants_groups = !team.admin_groups.is_empty();
     let needed = email.is_none()
@@ -390,230 +365,8 @@ pub async fn finish(
         },
         return_to: pending.return_to,
         from_form: pending.from_form,
+        id_token: raw_id_token,
         idp_time,
+        sid,
     })
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: Option<String>,
-    id_token: Option<String>,
-}
-
-async fn exchange_code(
-    registry: &Registry,
-    discovery: &Discovery,
-    team: &TeamConfig,
-    base: &str,
-    code: &str,
-    verifier: &str,
-) -> Result<TokenResponse, SsoError> {
-    let endpoint = discovery
-        .token_endpoint
-        .clone()
-        .ok_or_else(no_token_endpoint)?;
-    let redirect = redirect_uri(base, team.id.as_str());
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", code),
-        ("redirect_uri", redirect.as_str()),
-        ("code_verifier", verifier),
-    ];
-    let reach = registry.reach(team);
-    super::provider::check_reach(reach, &endpoint)?;
-    let mut req = registry
-        .providers
-        .http(reach)
-        .post(endpoint)
-        .header("Accept", "application/json");
-    match team.client_auth {
-        ClientAuth::Basic => {
-            // RFC 6749 2.3.1: both parts form-urlencoded before base64.
-            let enc =
-                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            req = req.basic_auth(enc(&team.client_id), Some(enc(team.client_secret.expose())));
-        }
-        ClientAuth::Post => {
-            form.push(("client_id", team.client_id.as_str()));
-            form.push(("client_secret", team.client_secret.expose()));
-        }
-    }
-    let resp = req
-        .form(&form)
-        .send()
-        .await
-        .map_err(SsoError::from_transport)?;
-    let status = resp.status();
-    if status == reqwest::StatusCode::BAD_REQUEST || status == reqwest::StatusCode::UNAUTHORIZED {
-        #[derive(Deserialize)]
-        struct OauthError {
-            error: Option<String>,
-        }
-        let body: Option<OauthError> = super::provider::read_limited(resp)
-            .await
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        // The page quotes the OAuth error code, never the upstream status.
-        let error = body
-            .and_then(|b| b.error)
-            .map(|e| error_code(&e))
-            .filter(|e| !e.is_empty())
-            .unwrap_or_else(|| "no error code".into());
-        return Err(match error.as_str() {
-            "invalid_client" | "unauthorized_client" => SsoError::misconfigured(
-                "the identity provider refused teamportal's client credentials (invalid_client): check client_id and the client secret",
-                format!("the token endpoint answered {status} {error}"),
-            ),
-            _ => SsoError::Invalid(format!(
-                "The identity provider did not accept the sign-in code ({error}). Start the sign-in again."
-            )),
-        });
-    }
-    let resp = check_status(resp)?;
-    super::provider::json_limited::<TokenResponse>(resp, "token endpoint").await
-}
-
-async fn verify_id_token<'t>(
-    registry: &Registry,
-    discovery: &Discovery,
-    team: &TeamConfig,
-    issuer: &str,
-    token: &'t OidcIdToken,
-    nonce: &str,
-    idp_time: &mut std::time::Duration,
-) -> Result<&'t openidconnect::IdTokenClaims<GroupsClaim, CoreGenderClaim>, SsoError> {
-    let reach = registry.reach(team);
-    let jwks = waiting(idp_time, registry.providers.jwks(issuer, discovery, reach)).await?;
-    let claims = match check_claims(team, issuer, jwks.clone(), token, nonce) {
-        Err(ClaimsVerificationError::SignatureVerification(
-            SignatureVerificationError::NoMatchingKey,
-        )) => {
-            // Unknown kid: the IdP may have rotated its keys. Refresh once (rate limited).
-            let fresh = waiting(
-                idp_time,
-                registry
-                    .providers
-                    .refresh_jwks(issuer, discovery, &jwks, reach),
-            );
-            match fresh.await? {
-                Some(fresh) => check_claims(team, issuer, fresh, token, nonce).map_err(refusal)?,
-                None => return Err(invalid("The ID token is signed with an unknown key.")),
-            }
-        }
-        other => other.map_err(refusal)?,
-    };
-    check_authorized_party(claims, &team.client_id)?;
-    Ok(claims)
-}
-
-/// OIDC Core 3.1.3.7 step 5, which the openidconnect crate leaves out: an `azp` claim, when
-/// present, must name this client. Otherwise the token was issued to another application
-/// of the same IdP (the audience alone does not prove it was meant for us).
-fn check_authorized_party(
-    claims: &openidconnect::IdTokenClaims<GroupsClaim, CoreGenderClaim>,
-    client_id: &str,
-) -> Result<(), SsoError> {
-    match claims.authorized_party() {
-        Some(azp) if azp.as_str() != client_id => {
-            tracing::warn!(azp = ?azp.as_str(), "ID token refused: azp is another client");
-            Err(invalid(
-                "The ID token was issued to another application (azp is not this portal's client ID).",
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn refusal(e: ClaimsVerificationError) -> SsoError {
-    tracing::warn!(error = %e, "ID token refused");
-    let why = match e {
-        ClaimsVerificationError::Expired(_) => "The ID token has expired.",
-        ClaimsVerificationError::InvalidAudience(_) => {
-            "The ID token was issued for another application."
-        }
-        ClaimsVerificationError::InvalidIssuer(_) => {
-            "The ID token was issued by another identity provider."
-        }
-        ClaimsVerificationError::InvalidNonce(_) => {
-            "The ID token does not belong to this sign-in (nonce)."
-        }
-        ClaimsVerificationError::SignatureVerification(_) => {
-            "The ID token's signature is not valid."
-        }
-        _ => "The ID token is not valid.",
-    };
-    invalid(why)
-}
-
-fn check_claims<'t>(
-    team: &TeamConfig,
-    issuer: &str,
-    jwks: Arc<Jwks>,
-    token: &'t OidcIdToken,
-    nonce: &str,
-) -> Result<&'t openidconnect::IdTokenClaims<GroupsClaim, CoreGenderClaim>, ClaimsVerificationError>
-{
-    let issuer_url = IssuerUrl::new(issuer.to_string())
-        .map_err(|e| ClaimsVerificationError::Other(e.to_string()))?;
-    let verifier = IdTokenVerifier::new_confidential_client(
-        ClientId::new(team.client_id.clone()),
-        ClientSecret::new(team.client_secret.expose().to_string()),
-        issuer_url,
-        (*jwks).clone(),
-    )
-    // Asymmetric signatures only: never `none`, never the client secret as an HMAC key.
-    .set_allowed_algs([
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-        CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-        CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-        CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-        CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-        CoreJwsSigningAlgorithm::EdDsa,
-    ])
-    .set_issue_time_verifier_fn(|iat| {
-        // Allow small clock skew, refuse tokens "issued" in the future.
-        if iat > chrono_now_plus(300) {
-            Err("issued in the future".into())
-        } else {
-            Ok(())
-        }
-    });
-    token.claims(&verifier, &Nonce::new(nonce.to_string()))
-}
-
-fn chrono_now_plus(secs: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now() + chrono::Duration::seconds(secs)
-}
-
-#[derive(Deserialize)]
-struct UserInfo {
-    sub: String,
-    email: Option<String>,
-    email_verified: Option<serde_json::Value>,
-    name: Option<String>,
-    #[serde(flatten)]
-    groups: GroupsClaim,
-}
-
-async fn userinfo(
-    registry: &Registry,
-    reach: super::provider::Reach,
-    endpoint: &Url,
-    access_token: &str,
-) -> Result<UserInfo, SsoError> {
-    super::provider::check_reach(reach, endpoint)?;
-    let resp = registry
-        .providers
-        .http(reach)
-        .get(endpoint.clone())
-        .bearer_auth(access_token)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .map_err(SsoError::from_transport)?;
-    let resp = check_status(resp)?;
-    super::provider::json_limited::<UserInfo>(resp, "userinfo endpoint").await
 }

@@ -1,18 +1,24 @@
 //! Single sign-on with OpenID Connect (authorization code flow, confidential client, PKCE):
 //! the registry of teams' SSO settings, the IdP caches, the login flows and their errors.
 
+mod answers;
+pub mod backchannel;
 pub mod editable;
+mod endpoints;
 mod flow;
+mod id_token;
+mod idp_calls;
+pub mod logout;
 pub mod provider;
 pub mod ratelimit;
+mod reach;
 pub mod redirect;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-pub use flow::{
-    finish, start, take_pending, CallbackParams, Finished, GroupsClaim, OidcIdToken, StartRequest,
-};
+pub use flow::{finish, start, take_pending, CallbackParams, Finished, StartRequest};
+pub use id_token::{GroupsClaim, OidcIdToken};
 pub use provider::Providers;
 
 use crate::config::TeamConfig;

@@ -3,11 +3,13 @@
 //! `&Transaction` when several statements must commit together) and are run off the async
 //! executor through [`Store::run`].
 
+pub mod access;
 pub mod attempts;
 pub mod audit;
 pub mod invites;
 pub mod key_check;
 pub mod logins;
+pub mod logout_jtis;
 pub mod members;
 pub mod sessions;
 pub mod sign_in;
@@ -50,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_audit_repeats.sql"),
     include_str!("migrations/0009_login_origin.sql"),
     include_str!("migrations/0010_instance_key_check.sql"),
+    include_str!("migrations/0011_session_details.sql"),
 ];
 
 #[derive(Clone)]

@@ -2,8 +2,27 @@
 //! key's SHA-256, so a copy of the database does not hand out live sessions.
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
 
 use super::{now, StoreError};
+
+/// Where a signed-in session came from, written with its row when it is created: what
+/// `/sessions` shows and what logout needs. Carried in the session's state from the sign-in
+/// to the store's save, never stored in the state itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub address: String,
+    /// The User-Agent, stripped of control characters and cut to [`BROWSER_MAX`] characters.
+    pub browser: String,
+    /// The IdP's `sid` claim, for back-channel logout.
+    pub sid: Option<String>,
+    /// The ID token, sealed with the instance key under [`ID_TOKEN_CONTEXT`].
+    pub id_token_enc: Option<Vec<u8>>,
+}
+
+pub const BROWSER_MAX: usize = 256;
+/// The associated data a session's ID token is sealed under.
+pub const ID_TOKEN_CONTEXT: &str = "session id_token";
 
 /// A live session's state. Loading means the session is in use, so its idle expiry slides
 /// here too, in the same trip to the store. Sliding is a write: it is done only once the
@@ -30,8 +49,10 @@ pub fn load(
         return Ok(None);
     };
     if due {
+        // The same write records when it was last seen: to the slack, which is what the
+        // sessions page shows ("last seen" to the minute).
         conn.prepare_cached(
-            "UPDATE sessions SET expires_at = min(?2, created_at + ?3) WHERE key_hash = ?1 AND expires_at > ?4",
+            "UPDATE sessions SET expires_at = min(?2, created_at + ?3), last_seen_at = ?4 WHERE key_hash = ?1 AND expires_at > ?4",
         )?
         .execute(params![key_hash, t + idle, max, t])?;
     }
@@ -44,19 +65,33 @@ pub fn slide_slack(idle: i64) -> i64 {
     (idle / 100).min(60)
 }
 
-/// Inserts a new session row; its absolute expiry is fixed from now.
+/// Inserts a new session row with a fresh public id; its absolute expiry is fixed from now.
 pub fn insert(
     conn: &Connection,
     key_hash: &[u8],
     user_id: Option<i64>,
     state: &str,
-    idle: i64,
-    max: i64,
+    (idle, max): (i64, i64),
+    origin: Option<&Origin>,
 ) -> Result<(), StoreError> {
     let t = now();
+    let o = origin.cloned().unwrap_or_default();
     conn.execute(
-        "INSERT INTO sessions (key_hash, user_id, state, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![key_hash, user_id, state, t, t + idle.min(max)],
+        "INSERT INTO sessions (key_hash, user_id, state, created_at, expires_at, public_id,
+                               last_seen_at, address, browser, sid, id_token_enc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4, ?7, ?8, ?9, ?10)",
+        params![
+            key_hash,
+            user_id,
+            state,
+            t,
+            t + idle.min(max),
+            crate::crypto::random_string(12),
+            o.address,
+            o.browser,
+            o.sid,
+            o.id_token_enc
+        ],
     )?;
     Ok(())
 }
@@ -73,7 +108,8 @@ pub fn update(
 ) -> Result<bool, StoreError> {
     let t = now();
     let n = conn.execute(
-        "UPDATE sessions SET state = ?2, user_id = ?3, expires_at = min(?4, created_at + ?5)
+        "UPDATE sessions SET state = ?2, user_id = ?3, expires_at = min(?4, created_at + ?5),
+                             last_seen_at = ?6
          WHERE key_hash = ?1 AND expires_at > ?6",
         params![key_hash, state, user_id, t + idle, max, t],
     )?;
@@ -85,8 +121,55 @@ pub fn delete(conn: &Connection, key_hash: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn delete_for_user(conn: &Connection, user_id: i64) -> Result<usize, StoreError> {
-    Ok(conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?)
+/// One of a user's live sessions, as the sessions page lists it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub public_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub address: String,
+    pub browser: String,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+/// The user's live sessions, the most recently used first.
+pub fn list_for_user(
+    conn: &Connection,
+    user_id: i64,
+    current: &[u8],
+) -> Result<Vec<Listed>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT public_id, created_at, coalesce(last_seen_at, created_at), address, browser,
+                key_hash = ?2
+         FROM sessions WHERE user_id = ?1 AND expires_at > ?3 AND public_id IS NOT NULL
+         ORDER BY coalesce(last_seen_at, created_at) DESC, created_at DESC",
+    )?;
+    let rows = stmt
+        .query_map(params![user_id, current, now()], |r| {
+            Ok(Listed {
+                public_id: r.get(0)?,
+                created_at: r.get(1)?,
+                last_seen_at: r.get(2)?,
+                address: r.get(3)?,
+                browser: r.get(4)?,
+                current: r.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// The sealed ID token a live session was created from, when it kept one.
+pub fn sealed_id_token(conn: &Connection, key_hash: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id_token_enc FROM sessions WHERE key_hash = ?1 AND expires_at > ?2",
+            params![key_hash, now()],
+            |r| r.get::<_, Option<Vec<u8>>>(0),
+        )
+        .optional()?
+        .flatten())
 }
 
 pub fn count_for_user(conn: &Connection, user_id: i64) -> Result<i64, StoreError> {
@@ -124,11 +207,13 @@ mod tests {
         let conn = Connection::open_in_memory().expect("db");
         conn.execute_batch(
             "CREATE TABLE sessions (key_hash BLOB PRIMARY KEY, user_id INTEGER, state TEXT NOT NULL,
-                                    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);",
+                                    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+                                    public_id TEXT, last_seen_at INTEGER, address TEXT, browser TEXT,
+                                    sid TEXT, id_token_enc BLOB);",
         )
         .expect("schema");
         let (idle, max) = (12 * 3600, 7 * 24 * 3600);
-        insert(&conn, b"k", Some(1), "{}", idle, max).expect("insert");
+        insert(&conn, b"k", Some(1), "{}", (idle, max), None).expect("insert");
         let fresh = expiry(&conn);
 
         // Within the minute of slack: no write.

@@ -90,6 +90,7 @@ pub struct SsoRecord {
     pub email_domains: Vec<String>,
     pub admin_groups: Vec<String>,
     pub trust_email: bool,
+    pub idp_logout: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -174,7 +175,7 @@ pub fn create_shell(conn: &mut Connection, t: &ShellTeam) -> Result<bool, StoreE
 pub fn shell_teams(conn: &Connection) -> Result<Vec<ShellTeam>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT id, name, admin_email, issuer, client_id, client_secret_enc, provisioning,
-                email_domains, admin_groups, trust_email
+                email_domains, admin_groups, trust_email, idp_logout
          FROM teams WHERE source = 'shell' AND client_secret_enc IS NOT NULL ORDER BY id",
     )?;
     let rows = stmt
@@ -191,6 +192,7 @@ pub fn shell_teams(conn: &Connection) -> Result<Vec<ShellTeam>, StoreError> {
                     email_domains: json_list(r.get(7)?),
                     admin_groups: json_list(r.get(8)?),
                     trust_email: r.get(9)?,
+                    idp_logout: r.get(10)?,
                 },
             })
         })?
@@ -211,7 +213,7 @@ pub fn pending(conn: &Connection, team_id: &str) -> Result<Option<Pending>, Stor
     Ok(conn
         .query_row(
             "SELECT issuer, client_id, client_secret_enc, provisioning, email_domains, admin_groups,
-                    trust_email, created_by, created_at, tested_at, test_error
+                    trust_email, created_by, created_at, tested_at, test_error, idp_logout
              FROM sso_pending WHERE team_id = ?1",
             [team_id],
             |r| {
@@ -224,6 +226,7 @@ pub fn pending(conn: &Connection, team_id: &str) -> Result<Option<Pending>, Stor
                         email_domains: json_list(r.get(4)?),
                         admin_groups: json_list(r.get(5)?),
                         trust_email: r.get(6)?,
+                        idp_logout: r.get(11)?,
                     },
                     created_by: r.get(7)?,
                     created_at: r.get(8)?,
@@ -246,8 +249,9 @@ pub fn save_pending(
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT OR REPLACE INTO sso_pending (team_id, issuer, client_id, client_secret_enc, provisioning,
-            email_domains, admin_groups, trust_email, created_by, created_at, tested_at, test_error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, NULL)",
+            email_domains, admin_groups, trust_email, created_by, created_at, tested_at, test_error,
+            idp_logout)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, NULL, ?11)",
         params![
             team_id,
             sso.issuer,
@@ -258,7 +262,8 @@ pub fn save_pending(
             to_json(&sso.admin_groups),
             sso.trust_email,
             actor.user_id,
-            now()
+            now(),
+            sso.idp_logout
         ],
     )?;
     super::audit::record(
@@ -349,7 +354,7 @@ pub fn apply_pending(
     };
     tx.execute(
         "UPDATE teams SET issuer = ?2, client_id = ?3, client_secret_enc = ?4, provisioning = ?5,
-            admin_groups = ?6, trust_email = ?7 WHERE id = ?1 AND source = 'shell'",
+            admin_groups = ?6, trust_email = ?7, idp_logout = ?8 WHERE id = ?1 AND source = 'shell'",
         params![
             team_id,
             p.sso.issuer,
@@ -357,7 +362,8 @@ pub fn apply_pending(
             p.sso.client_secret_enc,
             p.sso.provisioning,
             to_json(&p.sso.admin_groups),
-            p.sso.trust_email
+            p.sso.trust_email,
+            p.sso.idp_logout
         ],
     )?;
     tx.execute("DELETE FROM sso_pending WHERE team_id = ?1", [team_id])?;

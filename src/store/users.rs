@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::audit::{self, Action, Actor};
-use super::{now, sessions, StoreError};
+use super::{now, StoreError};
 use crate::domain::{check_role_change, Role, RoleSource, RuleError};
 
 // Sign-in lives in its own module; callers know it as `users::sign_in`.
@@ -186,7 +186,11 @@ pub fn remove(
         "UPDATE users SET active = 0, removed_at = ?2 WHERE id = ?1",
         params![user.id, t],
     )?;
-    sessions::delete_for_user(&tx, user.id)?;
+    super::access::end_sessions(
+        &tx,
+        team_id,
+        &super::access::Sessions::AllOf { user_id: user.id },
+    )?;
     let revoked = tx.execute(
         "UPDATE api_tokens SET revoked_at = ?2, revoked_by = ?3
          WHERE created_by = ?1 AND personal AND revoked_at IS NULL",
@@ -310,7 +314,7 @@ pub fn for_live_session(
             "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM users p WHERE p.team_id = users.team_id AND p.password_hash IS NOT NULL)
              FROM users
              WHERE id = ?1 AND active = 1
-               AND EXISTS (SELECT 1 FROM sessions WHERE key_hash = ?2 AND expires_at > ?3)"
+               AND EXISTS (SELECT 1 FROM sessions WHERE key_hash = ?2 AND user_id = users.id AND expires_at > ?3)"
         ))?
         .query_row(params![id, key_hash, now()], |r| {
             Ok((from_row(r)?, r.get(BREAK_GLASS)?))

@@ -89,6 +89,7 @@ pub fn spawn_flusher(
                         let _ = store.run_blocking(|c| -> Result<(), StoreError> {
                             crate::store::sessions::purge_expired(c)?;
                             crate::store::logins::purge_expired(c)?;
+                            crate::store::logout_jtis::purge_expired(c)?;
                             Ok(())
                         });
                     }

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod error;
 pub mod login;
 pub mod model;
+pub mod sessions;
 pub mod settings;
 pub mod team;
 pub mod tokens;
@@ -50,6 +51,7 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: impl Render) -> Mark
                         nav aria-label="Main" {
                             (nav_link("/team", "Team", c.current))
                             (nav_link("/tokens", "API tokens", c.current))
+                            (nav_link("/sessions", "Sessions", c.current))
                             @if c.is_admin {
                                 (nav_link("/billing", "Billing", c.current))
                                 (nav_link("/settings/sso", "SSO settings", c.current))

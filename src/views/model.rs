@@ -45,6 +45,7 @@ pub struct SsoTeam {
     pub admin_email: Option<String>,
     pub admin_groups: Vec<String>,
     pub trust_email: bool,
+    pub idp_logout: bool,
 }
 
 /// What discovery found at the issuer, as the admin sees it.
@@ -63,6 +64,7 @@ pub struct PendingView {
     pub provisioning: String,
     pub admin_groups: Vec<String>,
     pub trust_email: bool,
+    pub idp_logout: bool,
     pub tested: bool,
     pub test_error: Option<String>,
 }

@@ -9,6 +9,8 @@ pub struct SsoView<'a> {
     pub team: SsoTeam,
     pub redirect_uri: String,
     pub initiate_uri: String,
+    pub post_logout_uri: String,
+    pub backchannel_logout_uri: String,
     pub scopes: String,
     pub discovery: Result<DiscoveryView, String>,
     pub managed_in_config: bool,
@@ -38,6 +40,22 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                 dl.settings {
                     dt { "Sign-in redirect URI" } dd { (copyable("redirect-uri", &v.redirect_uri)) }
                     dt { "Initiate login URI" } dd { (copyable("initiate-uri", &v.initiate_uri)) }
+                    dt { "Sign-out redirect URI" } dd {
+                        (copyable("post-logout-uri", &v.post_logout_uri))
+                        small.muted #post-logout-note {
+                            @if t.idp_logout {
+                                "Signing out of the portal also ends the session at the team's identity provider, which then sends the browser here."
+                            } @else if v.managed_in_config {
+                                "Used once the team sets idp_logout = true in the config file: signing out then also ends the session at the identity provider."
+                            } @else {
+                                "Used once \"Signing out also ends the identity provider's session\" is turned on below."
+                            }
+                        }
+                    }
+                    dt { "Back-channel logout URI" } dd {
+                        (copyable("backchannel-logout-uri", &v.backchannel_logout_uri))
+                        small.muted { "Once registered at the identity provider, signing out there ends the portal sessions of that sign-in." }
+                    }
                     dt { "Login initiated by" } dd { "Either Okta or App; login flow: " em { "Redirect to app to initiate login (OIDC Compliant)" } }
                     dt { "Scopes requested" } dd { code { (v.scopes) } }
                     @if !t.admin_groups.is_empty() {
@@ -62,6 +80,10 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                     }
                     dt { "Admin groups" } dd { @if t.admin_groups.is_empty() { "—" } @else { (t.admin_groups.join(", ")) } }
                     dt { "Trust unverified emails" } dd { @if t.trust_email { "yes (trust_email = true)" } @else { "no" } }
+                    dt { "Sign-out at the IdP" } dd #idp-logout {
+                        @if t.idp_logout { "yes" } @else { "no" }
+                        @if v.managed_in_config { " (idp_logout = " (t.idp_logout) ")" }
+                    }
                 }
             }
             @if !v.managed_in_config {
@@ -103,6 +125,7 @@ fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
     let provisioning = p.map_or(t.provisioning, |p| p.provisioning.as_str());
     let groups = p.map_or_else(|| t.admin_groups.join(", "), |p| p.admin_groups.join(", "));
     let trust = p.map_or(t.trust_email, |p| p.trust_email);
+    let idp_logout = p.map_or(t.idp_logout, |p| p.idp_logout);
     html! {
         section #edit {
             h2 { "Change SSO settings" }
@@ -142,6 +165,7 @@ fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
                 label for="admin_groups" { "Admin groups (comma-separated)" }
                 input #admin_groups name="admin_groups" type="text" value=(groups);
                 label.check { input type="checkbox" name="trust_email" value="on" checked[trust]; " Trust emails the IdP does not mark verified" }
+                label.check { input type="checkbox" name="idp_logout" value="on" checked[idp_logout]; " Signing out also ends the identity provider's session (idp_logout)" }
                 button #save-and-test type="submit" { "Save and test" }
             }
         }

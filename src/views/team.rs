@@ -344,6 +344,7 @@ fn actions(csrf: &Markup, u: &Member, provisioning: Provisioning, back: Back<'_>
                 }
             }
             a.button.danger data-confirm={ "Remove " (name) "?" } href={ "/team/members/" (u.id) "/remove/confirm" (back.query()) } { "Remove" span.vh { " " (name) } }
+            a.button data-confirm={ "End every session of " (name) "?" } href={ "/team/members/" (u.id) "/sessions/revoke/confirm" (back.query()) } { "End sessions" span.vh { " of " (name) } }
         } @else {
             form method="post" action={ "/team/members/" (u.id) "/restore" } {
                 (csrf) (back.fields())

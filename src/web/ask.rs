@@ -20,10 +20,17 @@ pub struct ListQuery {
     page: Option<i64>,
 }
 
-fn html(m: maud::Markup) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(m.into_string())
+use super::respond::html;
+
+/// An active member of the admin's team, or 404.
+async fn active_member(state: &AppState, me: &CurrentUser, id: i64) -> Result<users::User> {
+    let team = me.team().to_string();
+    state
+        .store
+        .read(move |c| users::get_in_team(c, &team, id))
+        .await?
+        .filter(|u| u.active)
+        .ok_or(AppError::NotFound)
 }
 
 pub async fn remove_member(
@@ -32,14 +39,8 @@ pub async fn remove_member(
     path: web::Path<i64>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
-    let me = admin.0;
-    let (team, id) = (me.team().to_string(), path.into_inner());
-    let user = state
-        .store
-        .read(move |c| users::get_in_team(c, &team, id))
-        .await?
-        .filter(|u| u.active)
-        .ok_or(AppError::NotFound)?;
+    let (me, id) = (admin.0, path.into_inner());
+    let user = active_member(&state, &me, id).await?;
     let name = user.display_name();
     let page = q.page.unwrap_or(1).clamp(1, 1_000_000).to_string();
     let hidden = [("back_q", q.q.as_str()), ("back_page", page.as_str())];
@@ -59,6 +60,34 @@ pub async fn remove_member(
             explain: &explain,
             action: &format!("/team/members/{id}/remove"),
             button: &format!("Remove {name}"),
+            back: &list_url("/team", &q.q, q.page.unwrap_or(1)),
+            hidden: &hidden,
+        },
+    )))
+}
+
+pub async fn end_member_sessions(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<i64>,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse> {
+    let (me, id) = (admin.0, path.into_inner());
+    let user = active_member(&state, &me, id).await?;
+    let name = user.display_name();
+    let page = q.page.unwrap_or(1).clamp(1, 1_000_000).to_string();
+    let hidden = [("back_q", q.q.as_str()), ("back_page", page.as_str())];
+    let explain = format!(
+        "Every browser {name} ({}) is signed in with is signed out at once. They stay a member and may sign in again; their tokens keep working.",
+        user.email
+    );
+    Ok(html(views::ask::page(
+        &me.chrome("/team"),
+        &views::ask::Ask {
+            question: &format!("End every session of {name}?"),
+            explain: &explain,
+            action: &format!("/team/members/{id}/sessions/revoke"),
+            button: &format!("End sessions of {name}"),
             back: &list_url("/team", &q.q, q.page.unwrap_or(1)),
             hidden: &hidden,
         },

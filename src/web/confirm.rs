@@ -64,10 +64,10 @@ pub(super) fn hold_for_confirmation(
     req: &HttpRequest,
     state: &AppState,
     typed: &TypedSession<'_>,
-    me: &User,
-    team: &TeamConfig,
+    (me, team): (&User, &TeamConfig),
     identity: Identity,
     return_to: Option<String>,
+    (sid, id_token_enc): (Option<String>, Option<Vec<u8>>),
 ) -> HttpResponse {
     let held = HeldSignIn {
         id: crypto::random_string(16),
@@ -79,6 +79,8 @@ pub(super) fn hold_for_confirmation(
         name: identity.name,
         groups: identity.groups,
         return_to,
+        sid,
+        id_token_enc,
         held_at: now(),
     };
     typed.hold_sign_in(&held);
@@ -154,6 +156,9 @@ pub async fn confirm_sign_in(
     };
     let ip = client_ip(&req, &state.settings.server.trusted_proxies).to_string();
     let user = admit(&state, &team, identity, ip).await?;
-    typed.sign_in(user.id);
+    typed.sign_in(
+        user.id,
+        &super::sessions::origin(&req, &state, held.sid, held.id_token_enc),
+    );
     Ok(see_other(held.return_to.as_deref().unwrap_or("/team")))
 }

@@ -25,7 +25,7 @@ use crate::views;
 
 use super::client_ip::client_ip;
 use super::confirm;
-use super::extract::{AnonCsrfForm, CsrfForm};
+use super::extract::AnonCsrfForm;
 use super::return_to;
 
 pub(super) fn see_other(location: &str) -> HttpResponse {
@@ -441,21 +441,29 @@ pub async fn sso_callback(
         confirm::signed_in_as_someone_else(&state, &typed, &team, &identity).await?
     };
     if let Some(me) = someone_else {
+        let idp_session = (
+            finished.sid,
+            Some(super::sessions::seal_id_token(&state, &finished.id_token)),
+        );
         return Ok(confirm::hold_for_confirmation(
             &req,
             &state,
             &typed,
-            &me,
-            &team,
+            (&me, &team),
             identity,
             finished.return_to,
+            idp_session,
         ));
     }
     let user = admit(&state, &team, identity, ip)
         .await
         .inspect_err(|e| count_sign_in(&state, SignInOutcome::of(e)))?;
     count_sign_in(&state, SignInOutcome::Ok);
-    typed.sign_in(user.id);
+    let sealed = super::sessions::seal_id_token(&state, &finished.id_token);
+    typed.sign_in(
+        user.id,
+        &super::sessions::origin(&req, &state, finished.sid, Some(sealed)),
+    );
     let to = finished.return_to.unwrap_or_else(|| "/team".into());
     Ok(see_other(&to))
 }
@@ -521,27 +529,6 @@ pub async fn sso_callback_post(
     )))
 }
 
-pub async fn logout(
-    state: web::Data<AppState>,
-    session: Session,
-    _form: CsrfForm<serde::de::IgnoredAny>,
-) -> Result<HttpResponse> {
-    let typed = TypedSession(&session);
-    let team = match typed.user_id() {
-        Some(uid) => state
-            .store
-            .run(move |c| users::get(c, uid))
-            .await?
-            .map(|u| u.team_id),
-        None => None,
-    };
-    typed.sign_out();
-    Ok(see_other(&match team {
-        Some(t) => format!("/login?signed_out={t}"),
-        None => "/login".into(),
-    }))
-}
-
 #[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
@@ -594,7 +581,8 @@ pub async fn login_password(
     );
     match outcome {
         crate::break_glass::Outcome::SignedIn(user_id) => {
-            TypedSession(&session).sign_in(user_id);
+            TypedSession(&session)
+                .sign_in(user_id, &super::sessions::origin(&req, &state, None, None));
             Ok(see_other("/team"))
         }
         crate::break_glass::Outcome::Refused => Err(AppError::Forbidden(

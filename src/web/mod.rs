@@ -6,6 +6,7 @@ pub mod api;
 pub mod ask;
 pub use crate::assets;
 pub mod audit;
+pub mod backchannel;
 pub mod billing;
 pub mod body_deadline;
 pub mod client_ip;
@@ -13,10 +14,12 @@ pub mod confirm;
 pub mod extract;
 pub mod health;
 pub mod login;
+pub mod logout;
 pub mod middleware;
 pub mod respond;
 pub mod return_to;
 pub mod server_timing;
+pub mod sessions;
 pub mod settings;
 pub mod team;
 pub mod tokens;
@@ -76,6 +79,16 @@ pub fn configure_pages(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/team/members/{id}/remove").post(team::remove))
         .service(web::resource("/team/members/{id}/remove/confirm").get(ask::remove_member))
         .service(web::resource("/team/members/{id}/restore").post(team::restore))
+        .service(
+            web::resource("/team/members/{id}/sessions/revoke").post(sessions::end_member_sessions),
+        )
+        .service(
+            web::resource("/team/members/{id}/sessions/revoke/confirm")
+                .get(ask::end_member_sessions),
+        )
+        .service(web::resource("/sessions").get(sessions::sessions_page))
+        .service(web::resource("/sessions/revoke-others").post(sessions::revoke_others))
+        .service(web::resource("/sessions/{id}/revoke").post(sessions::revoke))
         .service(web::resource("/team/invites/{id}/cancel").post(team::cancel_invite))
         .service(web::resource("/tokens/{id}/reveal").post(tokens::reveal))
         .service(web::resource("/tokens/{id}/revoke").post(tokens::revoke))
@@ -84,7 +97,7 @@ pub fn configure_pages(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/login/sso").post(login::login_sso))
         .service(web::resource("/login/password").post(login::login_password))
         .service(web::resource("/login/confirm").post(confirm::confirm_sign_in))
-        .service(web::resource("/logout").post(login::logout))
+        .service(web::resource("/logout").post(logout::logout))
         .service(web::resource("/sso/{team}/login").get(login::sso_login))
         .service(
             web::resource("/sso/{team}/initiate")
@@ -95,6 +108,9 @@ pub fn configure_pages(cfg: &mut web::ServiceConfig) {
             web::resource("/sso/{team}/callback")
                 .get(login::sso_callback)
                 .post(login::sso_callback_post),
+        )
+        .service(
+            web::resource("/sso/{team}/backchannel-logout").post(backchannel::backchannel_logout),
         )
         .service(
             web::resource("/healthz")

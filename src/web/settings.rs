@@ -104,6 +104,8 @@ pub async fn sso_page(
         team: sso_team(&team),
         redirect_uri: sso::redirect_uri(&base, team.id.as_str()),
         initiate_uri: sso::initiate_uri(&base, team.id.as_str()),
+        post_logout_uri: sso::logout::post_logout_redirect_uri(&base),
+        backchannel_logout_uri: sso::logout::backchannel_logout_uri(&base, team.id.as_str()),
         scopes: sso::scopes(&team).join(" "),
         discovery: discovery
             .as_ref()
@@ -132,6 +134,7 @@ fn sso_team(t: &TeamConfig) -> views::model::SsoTeam {
         admin_email: t.admin_email.as_ref().map(|e| e.to_string()),
         admin_groups: t.admin_groups.clone(),
         trust_email: t.trust_email,
+        idp_logout: t.idp_logout,
     }
 }
 
@@ -162,6 +165,7 @@ fn pending_view(p: &Pending) -> views::model::PendingView {
         provisioning: p.sso.provisioning.clone(),
         admin_groups: p.sso.admin_groups.clone(),
         trust_email: p.sso.trust_email,
+        idp_logout: p.sso.idp_logout,
         tested: p.tested_at.is_some(),
         test_error: p.test_error.clone(),
     }
@@ -252,15 +256,22 @@ pub async fn finish_test(
     login: PendingLogin,
     params: CallbackParams,
 ) -> Result<HttpResponse> {
-    let uid = TypedSession(session)
+    let typed = TypedSession(session);
+    let (uid, row) = typed
         .user_id()
+        .zip(typed.row())
         .ok_or(AppError::SignInRequired)?;
-    let team_id = team.id.as_str().to_string();
-    let me = state
+    // The session's row must be live (revoked meanwhile: signed out, as on every page).
+    let Some((me, _)) = state
         .store
-        .run(move |c| users::get_in_team(c, &team_id, uid))
+        .read(move |c| users::for_live_session(c, uid, &row))
         .await?
-        .filter(|u| u.active && u.is_admin())
+    else {
+        typed.sign_out();
+        return Err(AppError::SignInRequired);
+    };
+    let me = Some(me)
+        .filter(|u| u.team_id == team.id.as_str() && u.active && u.is_admin())
         .ok_or(AppError::Forbidden(
             "Only team admins may test SSO settings.",
         ))?;

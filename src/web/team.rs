@@ -152,13 +152,9 @@ pub async fn remove(
         admin.0.actor(),
         path.into_inner(),
     );
-    let user = state
-        .store
-        .run(move |c| users::remove(c, &team, &actor, target))
-        .await?;
-    // Their personal tokens were revoked in the same transaction; the index follows before
-    // the answer, so they stop verifying once it has returned.
-    state.tokens.catch_up_with(&state.store).await?;
+    // Sessions and personal tokens end in one transaction; the token index follows before
+    // the answer, so nothing of theirs works once it has returned.
+    let user = crate::access::remove_member(&state, team, actor, target).await?;
     Ok(answer::done(
         &session,
         &form.0.to("/team"),

@@ -7,6 +7,7 @@ mod support;
 mod billing;
 mod browser;
 mod hostile_idp;
+mod logout;
 mod ops;
 mod pages;
 mod settings;

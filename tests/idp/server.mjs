@@ -7,7 +7,8 @@
 //
 // CONFIG.json:
 //   {"clients": [{"client_id", "client_secret", "redirect_uris": [...],
-//                 "post_logout_redirect_uris": [...]?, "token_endpoint_auth_method"?}],
+//                 "post_logout_redirect_uris": [...]?, "token_endpoint_auth_method"?,
+//                 "backchannel_logout_uri"?, "backchannel_logout_session_required"?}],
 //    "accounts": {"alice": {"email", "email_verified", "name", "groups"}},
 //    "thin_id_token": false,
 //    "port": 0}                        (optional: a fixed port, to restart on the same issuer)
@@ -197,8 +198,16 @@ function buildProvider(issuer, signingKey) {
     responseTypes: ['code'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     pkce: { required: () => true },
+    // oidc-provider (since 9.7) refuses outgoing requests to special-use addresses, loopback
+    // included, by handing fetch an SSRF-checking dispatcher. This IdP and the portal it calls
+    // (back-channel logout) both live on 127.0.0.1, so that dispatcher is dropped here.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     features: {
       devInteractions: { enabled: false },
+      backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
@@ -239,7 +248,8 @@ function buildProvider(issuer, signingKey) {
   });
 
   for (const event of ['server_error', 'authorization.error', 'grant.error', 'userinfo.error',
-    'end_session.error', 'jwks.error', 'discovery.error', 'introspection.error']) {
+    'end_session.error', 'jwks.error', 'discovery.error', 'introspection.error',
+    'backchannel.error']) {
     provider.on(event, (ctx, err) => {
       console.error(`idp: ${event}: ${err?.message} ${err?.error_description ?? ''}`);
     });

@@ -128,6 +128,31 @@ impl FakeIdp {
         sign_with(&self.other_key, &self.kid, claims)
     }
 
+    /// Signed with the published key, the header's `typ` set to `typ`.
+    pub fn sign_typed(&self, claims: &Value, typ: &str) -> String {
+        let der = self.key.to_pkcs1_der().expect("der");
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some(typ.to_string());
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_der(der.as_bytes()))
+            .expect("sign")
+    }
+
+    /// The algorithm-confusion forgery: HS256 with the IdP's public RSA key (as PEM, as a
+    /// verifier that mixes up key types would read it) as the HMAC secret.
+    pub fn hs256_with_public_key(&self, claims: &Value) -> String {
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        let pem = self
+            .key
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .expect("pem");
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(pem.as_bytes()))
+            .expect("sign")
+    }
+
     pub fn unsigned(&self, claims: &Value) -> String {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let body = URL_SAFE_NO_PAD.encode(claims.to_string());
