@@ -121,10 +121,14 @@ async fn an_admin_ends_every_session_of_a_member_and_a_member_cannot() {
     let path = format!("/team/members/{bob_id}/sessions/revoke");
 
     let (_, team_page) = app.text(&alice, "/team").await;
+    // The button leads to a confirmation page whose form makes the POST.
     assert!(
-        team_page.contains(&format!("action=\"{path}\"")),
+        team_page.contains(&format!("href=\"{path}/confirm")),
         "the button is on /team"
     );
+    let (status, ask) = app.text(&alice, &format!("{path}/confirm")).await;
+    assert_eq!(status, 200);
+    assert!(ask.contains(&format!("action=\"{path}\"")), "{ask}");
 
     // A member: 403, nothing ended.
     let before = live_sessions(&app);

@@ -39,6 +39,13 @@ const PAGES: &[(&str, &str, Who)] = &[
     ("billing", "/billing", Who::Admin),
     ("sso-settings", "/settings/sso", Who::Admin),
     ("audit", "/audit", Who::Admin),
+    ("sessions", "/sessions", Who::Admin),
+    ("member-sessions", "/sessions", Who::Member),
+    (
+        "end-sessions-confirm",
+        "/team/members/{member}/sessions/revoke/confirm",
+        Who::Admin,
+    ),
     (
         "remove-confirm",
         "/team/members/{member}/remove/confirm",
