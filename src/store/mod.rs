@@ -9,6 +9,7 @@ pub mod invites;
 pub mod key_check;
 pub mod logins;
 pub mod members;
+pub mod scim;
 pub mod sessions;
 pub mod teams;
 pub mod tokens;
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_audit_repeats.sql"),
     include_str!("migrations/0009_login_origin.sql"),
     include_str!("migrations/0010_instance_key_check.sql"),
+    include_str!("migrations/0011_scim.sql"),
 ];
 
 #[derive(Clone)]

@@ -208,6 +208,9 @@ fn admit(
     let group_admin = in_admin_groups(policy, id);
 
     let Some(user) = existing else {
+        if let Some(user_id) = link_provisioned(tx, policy, id, actor, group_admin)? {
+            return Ok(user_id);
+        }
         let email_taken: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND email = ?2)",
             params![policy.team_id, id.email.as_str()],
@@ -326,6 +329,75 @@ fn admit(
         _ => {}
     }
     Ok(user.id)
+}
+
+/// The first sign-in of a member SCIM provisioned: the account with this email and no IdP
+/// identity yet takes the sign-in's issuer and subject. Only this team's account, only for an
+/// email that passed the team's email trust (checked before admission), and a member SCIM
+/// deactivated stays refused. `None` when there is nothing to link.
+fn link_provisioned(
+    tx: &Transaction<'_>,
+    policy: &Policy,
+    id: &Identity,
+    actor: &Actor,
+    group_admin: Option<bool>,
+) -> Result<Option<i64>, SignInError> {
+    let provisioned: Option<User> = tx
+        .query_row(
+            &format!(
+                "SELECT {COLUMNS} FROM users WHERE team_id = ?1 AND email = ?2 AND issuer = ''
+                 ORDER BY id LIMIT 1"
+            ),
+            params![policy.team_id, id.email.as_str()],
+            from_row,
+        )
+        .optional()?;
+    let Some(user) = provisioned else {
+        return Ok(None);
+    };
+    if !user.active {
+        return Err(SignInError::Removed);
+    }
+    let others_with_email: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND email = ?2 AND id <> ?3)",
+        params![policy.team_id, id.email.as_str(), user.id],
+        |r| r.get(0),
+    )?;
+    let is_admin_email = crate::domain::admission::admin_email_applies(
+        policy.admin_email.as_ref(),
+        &id.email,
+        id.email_verified,
+        others_with_email,
+    );
+    let name = if id.name.trim().is_empty() {
+        user.name.clone()
+    } else {
+        id.name.clone()
+    };
+    tx.execute(
+        "UPDATE users SET issuer = ?2, subject = ?3, name = ?4, last_login_at = ?5 WHERE id = ?1",
+        params![user.id, id.issuer, id.subject, name, now()],
+    )?;
+    if user.role == Role::Member && (is_admin_email || group_admin == Some(true)) {
+        let source = if is_admin_email {
+            RoleSource::AdminEmail
+        } else {
+            RoleSource::Groups
+        };
+        set_role_row(tx, user.id, Role::Admin, source)?;
+    }
+    audit::record(
+        tx,
+        &policy.team_id,
+        &Actor {
+            user_id: Some(user.id),
+            ..actor.clone()
+        },
+        "scim_user_linked",
+        id.email.as_str(),
+        "first sign-in of a provisioned member",
+    )?;
+    Ok(Some(user.id))
 }
 
 fn set_role_row(

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod billing;
 pub mod error;
 pub mod login;
+pub mod scim;
 pub mod settings;
 pub mod team;
 pub mod tokens;
@@ -47,6 +48,7 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: impl Render) -> Mark
                             @if c.is_admin {
                                 (nav_link("/billing", "Billing", c.current))
                                 (nav_link("/settings/sso", "SSO settings", c.current))
+                                (nav_link("/settings/scim", "Provisioning", c.current))
                                 (nav_link("/audit", "Audit log", c.current))
                             }
                         }

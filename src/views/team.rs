@@ -255,7 +255,7 @@ fn row(u: &Member, me: Option<i64>, view: View, csrf: &Markup) -> Markup {
             td { (u.display_name()) @if Some(u.id) == me { " " span.badge { "you" } } }
             td { (u.email) }
             td { (u.role) @if is_admin { small { (source_label(u)) ", joined via " (u.joined_via) } } }
-            td { (when(u.last_login_at)) }
+            td { @if u.provisioned_not_signed_in() { "provisioned, not signed in yet" } @else { (when(u.last_login_at)) } }
             td { @if u.active { "active" } @else { "removed" } }
             @if let View::Admin(provisioning) = view { td { (actions(csrf, u, provisioning)) } }
         }

@@ -11,6 +11,8 @@ pub mod extract;
 pub mod health;
 pub mod login;
 pub mod middleware;
+pub mod scim;
+pub mod scim_settings;
 pub mod settings;
 pub mod team;
 pub mod tokens;
@@ -75,6 +77,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(login::sso_callback)
             .post(login::sso_callback_post),
     )
+    .configure(scim::configure)
+    .service(web::resource("/settings/scim").get(scim_settings::scim_page))
+    .service(web::resource("/settings/scim/token").post(scim_settings::create_token))
+    .service(web::resource("/settings/scim/token/revoke").post(scim_settings::revoke_token))
     .service(
         web::resource("/healthz")
             .get(health::healthz)

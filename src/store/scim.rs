@@ -1,0 +1,859 @@
+//! SCIM provisioning's SQL: the team's SCIM token (a hash), the last SCIM call, users as
+//! SCIM sees them (team members with the attributes kept in `scim_users`), pushed groups and
+//! the admin rights their `admin_groups` membership grants. Every change is audited with
+//! actor `SCIM` in its transaction. Ending and restoring access goes through
+//! `users::remove` / `users::restore`, as an admin's removal does.
+
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, TransactionBehavior};
+
+use super::audit::{self, Actor};
+use super::users::{self, ChangeError};
+use super::{now, StoreError};
+use crate::domain::text::strip_unsafe;
+use crate::domain::Email;
+use crate::scim::filter::Filter;
+use crate::scim::patch::{GroupState, UserAttrs};
+use crate::scim::types::EmailValue;
+use crate::scim::Refusal;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScimStoreError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for ScimStoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        ScimStoreError::Store(e.into())
+    }
+}
+
+impl From<ChangeError> for ScimStoreError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::NotFound => Refusal::not_found().into(),
+            ChangeError::Rule(r) => Refusal::new(409, None, r.to_string()).into(),
+            ChangeError::Conflict(m) => Refusal::new(409, None, m).into(),
+            ChangeError::Store(s) => ScimStoreError::Store(s),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, ScimStoreError>;
+
+/// The audit actor of every SCIM change.
+pub fn actor(ip: &str) -> Actor {
+    Actor {
+        user_id: None,
+        label: "SCIM".into(),
+        ip: ip.to_string(),
+    }
+}
+
+// ---- the token and the last call ----
+
+/// Stores the hash of a new SCIM token for the team; the previous one stops at once.
+pub fn set_token(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+    hash: &[u8; 32],
+) -> std::result::Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    let replaced = tx.execute("DELETE FROM scim_tokens WHERE team_id = ?1", [team_id])? > 0;
+    tx.execute(
+        "INSERT INTO scim_tokens (team_id, token_hash, created_at) VALUES (?1, ?2, ?3)",
+        params![team_id, &hash[..], now()],
+    )?;
+    let action = if replaced {
+        "scim_token_rotated"
+    } else {
+        "scim_token_created"
+    };
+    audit::record(&tx, team_id, actor, action, "SCIM token", "")?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Deletes the team's SCIM token; false when it had none.
+pub fn revoke_token(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+) -> std::result::Result<bool, StoreError> {
+    let tx = conn.transaction()?;
+    let gone = tx.execute("DELETE FROM scim_tokens WHERE team_id = ?1", [team_id])? > 0;
+    if gone {
+        audit::record(&tx, team_id, actor, "scim_token_revoked", "SCIM token", "")?;
+    }
+    tx.commit()?;
+    Ok(gone)
+}
+
+/// The team a SCIM token's hash belongs to.
+pub fn team_for_token(
+    conn: &Connection,
+    hash: &[u8; 32],
+) -> std::result::Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT team_id FROM scim_tokens WHERE token_hash = ?1")?
+        .query_row([&hash[..]], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn record_call(
+    conn: &Connection,
+    team_id: &str,
+    request: &str,
+    status: u16,
+) -> std::result::Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO scim_calls (team_id, at, request, status) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (team_id) DO UPDATE SET at = excluded.at, request = excluded.request,
+             status = excluded.status",
+    )?
+    .execute(params![team_id, now(), request, status])?;
+    Ok(())
+}
+
+/// What `/settings/scim` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    pub token_created_at: Option<i64>,
+    pub last_call: Option<(i64, String, u16)>,
+    pub provisioned: i64,
+    pub groups: i64,
+}
+
+pub fn status(conn: &Connection, team_id: &str) -> std::result::Result<Status, StoreError> {
+    let token_created_at = conn
+        .query_row(
+            "SELECT created_at FROM scim_tokens WHERE team_id = ?1",
+            [team_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let last_call = conn
+        .query_row(
+            "SELECT at, request, status FROM scim_calls WHERE team_id = ?1",
+            [team_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let provisioned = conn.query_row(
+        "SELECT count(*) FROM scim_users WHERE team_id = ?1 AND NOT deleted",
+        [team_id],
+        |r| r.get(0),
+    )?;
+    let groups = conn.query_row(
+        "SELECT count(*) FROM scim_groups WHERE team_id = ?1",
+        [team_id],
+        |r| r.get(0),
+    )?;
+    Ok(Status {
+        token_created_at,
+        last_call,
+        provisioned,
+        groups,
+    })
+}
+
+// ---- users ----
+
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub id: i64,
+    pub attrs: UserAttrs,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub groups: Vec<(i64, String)>,
+}
+
+const USER_SELECT: &str = "SELECT u.id, u.email, u.name, u.active, u.created_at, s.external_id,
+        s.given_name, s.family_name, s.formatted, s.display_name, s.emails,
+        coalesce(s.updated_at, u.created_at), s.user_id IS NOT NULL
+    FROM users u LEFT JOIN scim_users s ON s.user_id = u.id";
+
+fn user_from_row(r: &Row<'_>) -> rusqlite::Result<StoredUser> {
+    let email: String = r.get(1)?;
+    let name: String = r.get(2)?;
+    let known: bool = r.get(12)?;
+    let emails: Option<String> = r.get(10)?;
+    let mut emails: Vec<EmailValue> = emails
+        .and_then(|e| serde_json::from_str(&e).ok())
+        .unwrap_or_default();
+    if emails.is_empty() {
+        emails.push(EmailValue {
+            value: email.clone(),
+            kind: Some("work".into()),
+            primary: true,
+        });
+    }
+    let display_name: Option<String> = r.get(9)?;
+    Ok(StoredUser {
+        id: r.get(0)?,
+        attrs: UserAttrs {
+            user_name: email,
+            external_id: r.get(5)?,
+            given_name: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+            family_name: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+            formatted: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+            // A member SCIM never touched shows the name their sign-in gave.
+            display_name: if known {
+                display_name.unwrap_or_default()
+            } else {
+                name
+            },
+            emails,
+            active: r.get(3)?,
+        },
+        created_at: r.get(4)?,
+        updated_at: r.get(11)?,
+        groups: Vec::new(),
+    })
+}
+
+fn groups_of(
+    conn: &Connection,
+    user_id: i64,
+) -> std::result::Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.id, g.display_name FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id
+         WHERE m.user_id = ?1 ORDER BY g.id",
+    )?;
+    let rows = stmt
+        .query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// A member of the team by SCIM id; `None` when absent, in another team or deleted by SCIM.
+pub fn get_user(
+    conn: &Connection,
+    team_id: &str,
+    id: i64,
+) -> std::result::Result<Option<StoredUser>, StoreError> {
+    let found = conn
+        .query_row(
+            &format!(
+                "{USER_SELECT} WHERE u.id = ?1 AND u.team_id = ?2 AND NOT coalesce(s.deleted, 0)"
+            ),
+            params![id, team_id],
+            user_from_row,
+        )
+        .optional()?;
+    match found {
+        Some(mut u) => {
+            u.groups = groups_of(conn, u.id)?;
+            Ok(Some(u))
+        }
+        None => Ok(None),
+    }
+}
+
+type Args = Vec<Box<dyn ToSql>>;
+/// A resource's filterable attributes: the SQL condition for `attr eq value`, its arguments
+/// pushed; `None` for an attribute it does not filter on.
+type Column = dyn Fn(&str, &str, &mut Args) -> Option<String>;
+
+/// SQL for a filter over one resource's attributes; unknown attributes are `invalidFilter`.
+fn filter_sql(
+    f: &Filter,
+    column: &Column,
+    args: &mut Args,
+) -> Result<String> {
+    Ok(match f {
+        Filter::Eq(attr, value) => column(attr, value, args).ok_or_else(|| {
+            Refusal::invalid_filter(format!("Filtering on {attr:?} is not supported."))
+        })?,
+        Filter::And(a, b) => format!(
+            "({} AND {})",
+            filter_sql(a, column, args)?,
+            filter_sql(b, column, args)?
+        ),
+        Filter::Or(a, b) => format!(
+            "({} OR {})",
+            filter_sql(a, column, args)?,
+            filter_sql(b, column, args)?
+        ),
+    })
+}
+
+fn id_arg(value: &str) -> i64 {
+    // Ids are server-issued integers; anything else matches nothing.
+    value.trim().parse().unwrap_or(-1)
+}
+
+fn user_column(attr: &str, value: &str, args: &mut Vec<Box<dyn ToSql>>) -> Option<String> {
+    let sql = match attr {
+        "username" => {
+            args.push(Box::new(value.trim().to_lowercase()));
+            "u.email = ?"
+        }
+        "emails.value" | "emails" => {
+            args.push(Box::new(value.trim().to_lowercase()));
+            args.push(Box::new(value.trim().to_lowercase()));
+            "(u.email = ? OR EXISTS (SELECT 1 FROM json_each(s.emails) e WHERE lower(json_extract(e.value, '$.value')) = ?))"
+        }
+        "externalid" => {
+            args.push(Box::new(value.to_string()));
+            "s.external_id = ?"
+        }
+        "id" => {
+            args.push(Box::new(id_arg(value)));
+            "u.id = ?"
+        }
+        _ => return None,
+    };
+    Some(sql.to_string())
+}
+
+/// One page of the team's users (`start` is 1-based) and how many match in all.
+pub fn list_users(
+    conn: &Connection,
+    team_id: &str,
+    filter: Option<&Filter>,
+    start: i64,
+    count: i64,
+) -> Result<(i64, Vec<StoredUser>)> {
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(team_id.to_string())];
+    let cond = match filter {
+        Some(f) => filter_sql(f, &user_column, &mut args)?,
+        None => "1".into(),
+    };
+    let base = format!("FROM users u LEFT JOIN scim_users s ON s.user_id = u.id WHERE u.team_id = ? AND NOT coalesce(s.deleted, 0) AND {cond}");
+    let refs: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let total: i64 = conn.query_row(&format!("SELECT count(*) {base}"), &refs[..], |r| r.get(0))?;
+    let sql = format!(
+        "{USER_SELECT} WHERE u.id IN (SELECT u.id {base} ORDER BY u.id LIMIT {count} OFFSET {})
+         ORDER BY u.id",
+        start - 1
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt
+        .query_map(&refs[..], user_from_row)?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    for u in &mut rows {
+        u.groups = groups_of(conn, u.id)?;
+    }
+    Ok((total, rows))
+}
+
+fn valid_email(attrs: &UserAttrs) -> Result<Email> {
+    Email::parse(&attrs.user_name)
+        .ok_or_else(|| Refusal::invalid_value("userName must be the work email address.").into())
+}
+
+fn emails_json(attrs: &UserAttrs) -> String {
+    serde_json::to_string(&attrs.emails).unwrap_or_else(|_| "[]".into())
+}
+
+fn upsert_attrs(conn: &Connection, team_id: &str, id: i64, a: &UserAttrs) -> rusqlite::Result<()> {
+    let t = now();
+    conn.execute(
+        "INSERT INTO scim_users (user_id, team_id, external_id, given_name, family_name, formatted,
+                                 display_name, emails, deleted, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?9)
+         ON CONFLICT (user_id) DO UPDATE SET external_id = excluded.external_id,
+             given_name = excluded.given_name, family_name = excluded.family_name,
+             formatted = excluded.formatted, display_name = excluded.display_name,
+             emails = excluded.emails, deleted = 0, updated_at = excluded.updated_at",
+        params![
+            id,
+            team_id,
+            a.external_id.as_deref().map(strip_unsafe),
+            strip_unsafe(&a.given_name),
+            strip_unsafe(&a.family_name),
+            strip_unsafe(&a.formatted),
+            strip_unsafe(&a.display_name),
+            emails_json(a),
+            t
+        ],
+    )?;
+    Ok(())
+}
+
+/// What POST /Users did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New(i64),
+    /// A member SCIM had deactivated or deleted, restored in place (Okta re-POSTs them).
+    Restored(i64),
+}
+
+/// POST /Users: a provisioned member who has not signed in yet (no IdP identity until the
+/// first verified sign-in with this email links it), or a deactivated one brought back.
+pub fn create_user(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+    attrs: &UserAttrs,
+) -> Result<Created> {
+    let email = valid_email(attrs)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let existing: Option<(i64, bool, bool)> = tx
+        .query_row(
+            "SELECT u.id, u.active, coalesce(s.deleted, 0) FROM users u
+             LEFT JOIN scim_users s ON s.user_id = u.id
+             WHERE u.team_id = ?1 AND u.email = ?2 ORDER BY u.active DESC, u.id LIMIT 1",
+            params![team_id, email.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let created = match existing {
+        Some((_, true, false)) => {
+            return Err(Refusal::uniqueness(format!(
+                "A member with userName {} already exists in this team.",
+                email.as_str()
+            ))
+            .into())
+        }
+        Some((id, _, _)) => {
+            upsert_attrs(&tx, team_id, id, attrs)?;
+            audit::record(
+                &tx,
+                team_id,
+                actor,
+                "scim_user_updated",
+                email.as_str(),
+                "provisioned again",
+            )?;
+            Created::Restored(id)
+        }
+        None => {
+            let t = now();
+            let subject = format!("scim:{}", crate::crypto::random_string(16));
+            tx.execute(
+                "INSERT INTO users (team_id, issuer, subject, email, name, role, role_source,
+                                    joined_via, active, created_at, removed_at)
+                 VALUES (?1, '', ?2, ?3, ?4, 'member', 'default', 'invite', ?5, ?6, ?7)",
+                params![
+                    team_id,
+                    subject,
+                    email.as_str(),
+                    strip_unsafe(&attrs.shown_name()),
+                    attrs.active,
+                    t,
+                    (!attrs.active).then_some(t)
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            upsert_attrs(&tx, team_id, id, attrs)?;
+            audit::record(
+                &tx,
+                team_id,
+                actor,
+                "scim_user_created",
+                email.as_str(),
+                "provisioned, not signed in yet",
+            )?;
+            Created::New(id)
+        }
+    };
+    tx.commit()?;
+    if let Created::Restored(id) = created {
+        if attrs.active {
+            users::restore(conn, team_id, actor, id)?;
+        } else {
+            users::remove(conn, team_id, actor, id)?;
+        }
+    }
+    Ok(created)
+}
+
+/// PUT, and PATCH once its operations are applied: `attrs` become the user's. A change of
+/// `active` goes first, through the removal or restore an admin uses (sessions and personal
+/// tokens end in its transaction); a refused one (the last admin) changes nothing.
+pub fn replace_user(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+    id: i64,
+    attrs: &UserAttrs,
+) -> Result<()> {
+    let email = valid_email(attrs)?;
+    let current = get_user(conn, team_id, id)?.ok_or_else(Refusal::not_found)?;
+    if current.attrs.active && !attrs.active {
+        users::remove(conn, team_id, actor, id)?;
+    } else if !current.attrs.active && attrs.active {
+        users::restore(conn, team_id, actor, id)?;
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let taken: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users u LEFT JOIN scim_users s ON s.user_id = u.id
+                        WHERE u.team_id = ?1 AND u.email = ?2 AND u.id <> ?3 AND u.active
+                          AND NOT coalesce(s.deleted, 0))",
+        params![team_id, email.as_str(), id],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Err(Refusal::uniqueness(format!(
+            "Another member has userName {}.",
+            email.as_str()
+        ))
+        .into());
+    }
+    let shown = strip_unsafe(&attrs.shown_name());
+    tx.execute(
+        "UPDATE users SET email = ?2, name = CASE WHEN ?3 = '' THEN name ELSE ?3 END WHERE id = ?1",
+        params![id, email.as_str(), shown],
+    )?;
+    upsert_attrs(&tx, team_id, id, attrs)?;
+    let mut before = current.attrs.clone();
+    before.active = attrs.active;
+    if before != *attrs {
+        audit::record(&tx, team_id, actor, "scim_user_updated", email.as_str(), "")?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// DELETE /Users/{id}: removed as an admin removes, out of every group, and gone for SCIM.
+pub fn delete_user(conn: &mut Connection, team_id: &str, actor: &Actor, id: i64) -> Result<()> {
+    let current = get_user(conn, team_id, id)?.ok_or_else(Refusal::not_found)?;
+    users::remove(conn, team_id, actor, id)?;
+    let tx = conn.transaction()?;
+    upsert_attrs(&tx, team_id, id, &current.attrs)?;
+    tx.execute("UPDATE scim_users SET deleted = 1 WHERE user_id = ?1", [id])?;
+    tx.execute("DELETE FROM scim_group_members WHERE user_id = ?1", [id])?;
+    audit::record(
+        &tx,
+        team_id,
+        actor,
+        "scim_user_deleted",
+        &current.attrs.user_name,
+        "",
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+// ---- groups ----
+
+#[derive(Debug, Clone)]
+pub struct StoredGroup {
+    pub id: i64,
+    pub state: GroupState,
+    /// Members with their emails, for `display`.
+    pub members: Vec<(i64, String)>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn group_members(
+    conn: &Connection,
+    group_id: i64,
+) -> std::result::Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.email FROM scim_group_members m JOIN users u ON u.id = m.user_id
+         WHERE m.group_id = ?1 ORDER BY u.id",
+    )?;
+    let rows = stmt
+        .query_map([group_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+const GROUP_SELECT: &str =
+    "SELECT g.id, g.display_name, g.external_id, g.created_at, g.updated_at FROM scim_groups g";
+
+fn group_from_row(r: &Row<'_>) -> rusqlite::Result<StoredGroup> {
+    Ok(StoredGroup {
+        id: r.get(0)?,
+        state: GroupState {
+            display_name: r.get(1)?,
+            external_id: r.get(2)?,
+            members: Default::default(),
+        },
+        members: Vec::new(),
+        created_at: r.get(3)?,
+        updated_at: r.get(4)?,
+    })
+}
+
+fn with_members(
+    conn: &Connection,
+    mut g: StoredGroup,
+) -> std::result::Result<StoredGroup, StoreError> {
+    g.members = group_members(conn, g.id)?;
+    g.state.members = g.members.iter().map(|(id, _)| *id).collect();
+    Ok(g)
+}
+
+pub fn get_group(
+    conn: &Connection,
+    team_id: &str,
+    id: i64,
+) -> std::result::Result<Option<StoredGroup>, StoreError> {
+    let found = conn
+        .query_row(
+            &format!("{GROUP_SELECT} WHERE g.id = ?1 AND g.team_id = ?2"),
+            params![id, team_id],
+            group_from_row,
+        )
+        .optional()?;
+    found.map(|g| with_members(conn, g)).transpose()
+}
+
+fn group_column(attr: &str, value: &str, args: &mut Vec<Box<dyn ToSql>>) -> Option<String> {
+    let sql = match attr {
+        "displayname" => {
+            args.push(Box::new(value.to_string()));
+            "g.display_name = ? COLLATE NOCASE"
+        }
+        "externalid" => {
+            args.push(Box::new(value.to_string()));
+            "g.external_id = ?"
+        }
+        "id" => {
+            args.push(Box::new(id_arg(value)));
+            "g.id = ?"
+        }
+        "members.value" | "members" => {
+            args.push(Box::new(id_arg(value)));
+            "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.group_id = g.id AND m.user_id = ?)"
+        }
+        _ => return None,
+    };
+    Some(sql.to_string())
+}
+
+/// One page of the team's groups; `members` left out when `excluded` (Okta's import asks so).
+pub fn list_groups(
+    conn: &Connection,
+    team_id: &str,
+    filter: Option<&Filter>,
+    start: i64,
+    count: i64,
+    with_member_list: bool,
+) -> Result<(i64, Vec<StoredGroup>)> {
+    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(team_id.to_string())];
+    let cond = match filter {
+        Some(f) => filter_sql(f, &group_column, &mut args)?,
+        None => "1".into(),
+    };
+    let refs: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM scim_groups g WHERE g.team_id = ? AND {cond}"),
+        &refs[..],
+        |r| r.get(0),
+    )?;
+    let sql = format!(
+        "{GROUP_SELECT} WHERE g.team_id = ? AND {cond} ORDER BY g.id LIMIT {count} OFFSET {}",
+        start - 1
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(&refs[..], group_from_row)?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let rows = if with_member_list {
+        rows.into_iter()
+            .map(|g| with_members(conn, g))
+            .collect::<std::result::Result<Vec<_>, _>>()?
+    } else {
+        rows
+    };
+    Ok((total, rows))
+}
+
+fn check_group_name(conn: &Connection, team_id: &str, name: &str, except: i64) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Refusal::invalid_value("displayName is required.").into());
+    }
+    let taken: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM scim_groups WHERE team_id = ?1 AND display_name = ?2 COLLATE NOCASE AND id <> ?3)",
+        params![team_id, name, except],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Err(Refusal::uniqueness(format!("A group named {name:?} already exists.")).into());
+    }
+    Ok(())
+}
+
+/// Writes a group's members: only users of this team that SCIM has not deleted; ids from
+/// elsewhere are ignored. Returns every user whose membership changed.
+fn set_members(
+    conn: &Connection,
+    team_id: &str,
+    group_id: i64,
+    want: &std::collections::BTreeSet<i64>,
+) -> std::result::Result<Vec<i64>, StoreError> {
+    let have: std::collections::BTreeSet<i64> = group_members(conn, group_id)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut changed = Vec::new();
+    for id in have.difference(want) {
+        conn.execute(
+            "DELETE FROM scim_group_members WHERE group_id = ?1 AND user_id = ?2",
+            params![group_id, id],
+        )?;
+        changed.push(*id);
+    }
+    for id in want.difference(&have) {
+        let added = conn.execute(
+            "INSERT OR IGNORE INTO scim_group_members (group_id, user_id)
+             SELECT ?1, u.id FROM users u LEFT JOIN scim_users s ON s.user_id = u.id
+             WHERE u.id = ?2 AND u.team_id = ?3 AND NOT coalesce(s.deleted, 0)",
+            params![group_id, id, team_id],
+        )?;
+        if added > 0 {
+            changed.push(*id);
+        }
+    }
+    Ok(changed)
+}
+
+/// Grants or takes back admin from group membership, as the `groups` claim does at sign-in:
+/// admin with source `groups` for members of a group named in `admin_groups`; taken back only
+/// from `groups` admins, and never from the last admin.
+fn sync_admins(
+    conn: &Connection,
+    team_id: &str,
+    actor: &Actor,
+    user_ids: &[i64],
+) -> std::result::Result<(), StoreError> {
+    for &uid in user_ids {
+        let Some(user) = users::get_in_team(conn, team_id, uid)? else {
+            continue;
+        };
+        if !user.active {
+            continue;
+        }
+        let in_admin_group: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id
+                 WHERE m.user_id = ?1 AND g.team_id = ?2 AND g.display_name IN
+                     (SELECT value FROM json_each((SELECT admin_groups FROM teams WHERE id = ?2))))",
+            params![uid, team_id],
+            |r| r.get(0),
+        )?;
+        use crate::domain::{Role, RoleSource};
+        if in_admin_group && user.role == Role::Member {
+            conn.execute(
+                "UPDATE users SET role = 'admin', role_source = 'groups' WHERE id = ?1",
+                [uid],
+            )?;
+            audit::record(
+                conn,
+                team_id,
+                actor,
+                "role_changed",
+                &user.email,
+                "member -> admin (SCIM group in admin_groups)",
+            )?;
+        } else if !in_admin_group
+            && user.role == Role::Admin
+            && user.role_source == RoleSource::Groups
+        {
+            let admins: i64 = conn.query_row(
+                "SELECT count(*) FROM users WHERE team_id = ?1 AND active AND role = 'admin'",
+                [team_id],
+                |r| r.get(0),
+            )?;
+            if admins > 1 {
+                conn.execute(
+                    "UPDATE users SET role = 'member', role_source = 'default' WHERE id = ?1",
+                    [uid],
+                )?;
+                audit::record(
+                    conn,
+                    team_id,
+                    actor,
+                    "role_changed",
+                    &user.email,
+                    "admin -> member (left SCIM admin group)",
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn create_group(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+    state: &GroupState,
+) -> Result<i64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let name = strip_unsafe(&state.display_name);
+    check_group_name(&tx, team_id, &name, -1)?;
+    let t = now();
+    tx.execute(
+        "INSERT INTO scim_groups (team_id, display_name, external_id, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4)",
+        params![team_id, name, state.external_id, t],
+    )?;
+    let id = tx.last_insert_rowid();
+    let changed = set_members(&tx, team_id, id, &state.members)?;
+    audit::record(
+        &tx,
+        team_id,
+        actor,
+        "scim_group_created",
+        &name,
+        &format!("{} member(s)", changed.len()),
+    )?;
+    sync_admins(&tx, team_id, actor, &changed)?;
+    tx.commit()?;
+    Ok(id)
+}
+
+/// PUT, and PATCH once applied: the group becomes `state`; admin rights follow.
+pub fn replace_group(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+    id: i64,
+    state: &GroupState,
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current = get_group(&tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
+    let name = strip_unsafe(&state.display_name);
+    check_group_name(&tx, team_id, &name, id)?;
+    tx.execute(
+        "UPDATE scim_groups SET display_name = ?2, external_id = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, name, state.external_id, now()],
+    )?;
+    let mut affected = set_members(&tx, team_id, id, &state.members)?;
+    let renamed = current.state.display_name != name;
+    if renamed {
+        // A rename can move the whole group in or out of `admin_groups`.
+        affected.extend(current.state.members.iter().chain(state.members.iter()));
+        affected.sort_unstable();
+        affected.dedup();
+    }
+    let detail = if renamed {
+        format!("renamed from {:?}", current.state.display_name)
+    } else {
+        "members changed".to_string()
+    };
+    if renamed || !affected.is_empty() || current.state.external_id != state.external_id {
+        audit::record(&tx, team_id, actor, "scim_group_updated", &name, &detail)?;
+    }
+    sync_admins(&tx, team_id, actor, &affected)?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub fn delete_group(conn: &mut Connection, team_id: &str, actor: &Actor, id: i64) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current = get_group(&tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
+    tx.execute("DELETE FROM scim_group_members WHERE group_id = ?1", [id])?;
+    tx.execute("DELETE FROM scim_groups WHERE id = ?1", [id])?;
+    audit::record(
+        &tx,
+        team_id,
+        actor,
+        "scim_group_deleted",
+        &current.state.display_name,
+        "",
+    )?;
+    let former: Vec<i64> = current.state.members.iter().copied().collect();
+    sync_admins(&tx, team_id, actor, &former)?;
+    tx.commit()?;
+    Ok(())
+}
