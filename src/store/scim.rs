@@ -259,11 +259,7 @@ type Args = Vec<Box<dyn ToSql>>;
 type Column = dyn Fn(&str, &str, &mut Args) -> Option<String>;
 
 /// SQL for a filter over one resource's attributes; unknown attributes are `invalidFilter`.
-fn filter_sql(
-    f: &Filter,
-    column: &Column,
-    args: &mut Args,
-) -> Result<String> {
+fn filter_sql(f: &Filter, column: &Column, args: &mut Args) -> Result<String> {
     Ok(match f {
         Filter::Eq(attr, value) => column(attr, value, args).ok_or_else(|| {
             Refusal::invalid_filter(format!("Filtering on {attr:?} is not supported."))

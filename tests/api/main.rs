@@ -8,6 +8,7 @@ mod billing;
 mod browser;
 mod hostile_idp;
 mod ops;
+mod scim;
 mod settings;
 mod shell;
 mod sso_e2e;
