@@ -502,6 +502,10 @@ pub fn replace_user(
     if before != *attrs {
         audit::record(&tx, team_id, actor, "scim_user_updated", email.as_str(), "")?;
     }
+    if !current.attrs.active && attrs.active {
+        // Restored as a member: an admin group they are still in grants admin again.
+        sync_admins(&tx, team_id, actor, &[id])?;
+    }
     tx.commit()?;
     Ok(())
 }
