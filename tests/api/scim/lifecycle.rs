@@ -109,6 +109,9 @@ async fn the_shell_prints_a_scim_token_once_and_the_previous_one_stops() {
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(token.starts_with("tpscim_") && token.len() >= 43, "{token}");
+    // A fresh connection: the command blocked this test's thread (and the in-process server
+    // on it) long enough for the server to close the kept-alive one.
+    let first = first.with_token(&first.token);
     assert_eq!(
         first.get("/Users").await.0,
         StatusCode::UNAUTHORIZED,
