@@ -4,6 +4,10 @@
 //! actor `SCIM` in its transaction. Ending and restoring access goes through
 //! `users::remove` / `users::restore`, as an admin's removal does.
 
+mod groups;
+
+pub use groups::*;
+
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, TransactionBehavior};
 
 use super::audit::{self, Actor};
@@ -12,7 +16,7 @@ use super::{now, StoreError};
 use crate::domain::text::strip_unsafe;
 use crate::domain::Email;
 use crate::scim::filter::Filter;
-use crate::scim::patch::{GroupState, UserAttrs};
+use crate::scim::patch::UserAttrs;
 use crate::scim::types::EmailValue;
 use crate::scim::Refusal;
 
@@ -41,7 +45,7 @@ impl From<ChangeError> for ScimStoreError {
     }
 }
 
-type Result<T> = std::result::Result<T, ScimStoreError>;
+pub(super) type Result<T> = std::result::Result<T, ScimStoreError>;
 
 /// The audit actor of every SCIM change.
 pub fn actor(ip: &str) -> Actor {
@@ -253,13 +257,13 @@ pub fn get_user(
     }
 }
 
-type Args = Vec<Box<dyn ToSql>>;
+pub(super) type Args = Vec<Box<dyn ToSql>>;
 /// A resource's filterable attributes: the SQL condition for `attr eq value`, its arguments
 /// pushed; `None` for an attribute it does not filter on.
-type Column = dyn Fn(&str, &str, &mut Args) -> Option<String>;
+pub(super) type Column = dyn Fn(&str, &str, &mut Args) -> Option<String>;
 
 /// SQL for a filter over one resource's attributes; unknown attributes are `invalidFilter`.
-fn filter_sql(f: &Filter, column: &Column, args: &mut Args) -> Result<String> {
+pub(super) fn filter_sql(f: &Filter, column: &Column, args: &mut Args) -> Result<String> {
     Ok(match f {
         Filter::Eq(attr, value) => column(attr, value, args).ok_or_else(|| {
             Refusal::invalid_filter(format!("Filtering on {attr:?} is not supported."))
@@ -277,7 +281,7 @@ fn filter_sql(f: &Filter, column: &Column, args: &mut Args) -> Result<String> {
     })
 }
 
-fn id_arg(value: &str) -> i64 {
+pub(super) fn id_arg(value: &str) -> i64 {
     // Ids are server-issued integers; anything else matches nothing.
     value.trim().parse().unwrap_or(-1)
 }
@@ -504,7 +508,7 @@ pub fn replace_user(
     }
     if !current.attrs.active && attrs.active {
         // Restored as a member: an admin group they are still in grants admin again.
-        sync_admins(&tx, team_id, actor, &[id])?;
+        groups::sync_admins(&tx, team_id, actor, &[id])?;
     }
     tx.commit()?;
     Ok(())
@@ -526,334 +530,6 @@ pub fn delete_user(conn: &mut Connection, team_id: &str, actor: &Actor, id: i64)
         &current.attrs.user_name,
         "",
     )?;
-    tx.commit()?;
-    Ok(())
-}
-
-// ---- groups ----
-
-#[derive(Debug, Clone)]
-pub struct StoredGroup {
-    pub id: i64,
-    pub state: GroupState,
-    /// Members with their emails, for `display`.
-    pub members: Vec<(i64, String)>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-fn group_members(
-    conn: &Connection,
-    group_id: i64,
-) -> std::result::Result<Vec<(i64, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT u.id, u.email FROM scim_group_members m JOIN users u ON u.id = m.user_id
-         WHERE m.group_id = ?1 ORDER BY u.id",
-    )?;
-    let rows = stmt
-        .query_map([group_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(rows)
-}
-
-const GROUP_SELECT: &str =
-    "SELECT g.id, g.display_name, g.external_id, g.created_at, g.updated_at FROM scim_groups g";
-
-fn group_from_row(r: &Row<'_>) -> rusqlite::Result<StoredGroup> {
-    Ok(StoredGroup {
-        id: r.get(0)?,
-        state: GroupState {
-            display_name: r.get(1)?,
-            external_id: r.get(2)?,
-            members: Default::default(),
-        },
-        members: Vec::new(),
-        created_at: r.get(3)?,
-        updated_at: r.get(4)?,
-    })
-}
-
-fn with_members(
-    conn: &Connection,
-    mut g: StoredGroup,
-) -> std::result::Result<StoredGroup, StoreError> {
-    g.members = group_members(conn, g.id)?;
-    g.state.members = g.members.iter().map(|(id, _)| *id).collect();
-    Ok(g)
-}
-
-pub fn get_group(
-    conn: &Connection,
-    team_id: &str,
-    id: i64,
-) -> std::result::Result<Option<StoredGroup>, StoreError> {
-    let found = conn
-        .query_row(
-            &format!("{GROUP_SELECT} WHERE g.id = ?1 AND g.team_id = ?2"),
-            params![id, team_id],
-            group_from_row,
-        )
-        .optional()?;
-    found.map(|g| with_members(conn, g)).transpose()
-}
-
-fn group_column(attr: &str, value: &str, args: &mut Vec<Box<dyn ToSql>>) -> Option<String> {
-    let sql = match attr {
-        "displayname" => {
-            args.push(Box::new(value.to_string()));
-            "g.display_name = ? COLLATE NOCASE"
-        }
-        "externalid" => {
-            args.push(Box::new(value.to_string()));
-            "g.external_id = ?"
-        }
-        "id" => {
-            args.push(Box::new(id_arg(value)));
-            "g.id = ?"
-        }
-        "members.value" | "members" => {
-            args.push(Box::new(id_arg(value)));
-            "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.group_id = g.id AND m.user_id = ?)"
-        }
-        _ => return None,
-    };
-    Some(sql.to_string())
-}
-
-/// One page of the team's groups; `members` left out when `excluded` (Okta's import asks so).
-pub fn list_groups(
-    conn: &Connection,
-    team_id: &str,
-    filter: Option<&Filter>,
-    start: i64,
-    count: i64,
-    with_member_list: bool,
-) -> Result<(i64, Vec<StoredGroup>)> {
-    let mut args: Vec<Box<dyn ToSql>> = vec![Box::new(team_id.to_string())];
-    let cond = match filter {
-        Some(f) => filter_sql(f, &group_column, &mut args)?,
-        None => "1".into(),
-    };
-    let refs: Vec<&dyn ToSql> = args.iter().map(|a| a.as_ref()).collect();
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM scim_groups g WHERE g.team_id = ? AND {cond}"),
-        &refs[..],
-        |r| r.get(0),
-    )?;
-    let sql = format!(
-        "{GROUP_SELECT} WHERE g.team_id = ? AND {cond} ORDER BY g.id LIMIT {count} OFFSET {}",
-        start - 1
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map(&refs[..], group_from_row)?
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let rows = if with_member_list {
-        rows.into_iter()
-            .map(|g| with_members(conn, g))
-            .collect::<std::result::Result<Vec<_>, _>>()?
-    } else {
-        rows
-    };
-    Ok((total, rows))
-}
-
-fn check_group_name(conn: &Connection, team_id: &str, name: &str, except: i64) -> Result<()> {
-    if name.trim().is_empty() {
-        return Err(Refusal::invalid_value("displayName is required.").into());
-    }
-    let taken: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM scim_groups WHERE team_id = ?1 AND display_name = ?2 COLLATE NOCASE AND id <> ?3)",
-        params![team_id, name, except],
-        |r| r.get(0),
-    )?;
-    if taken {
-        return Err(Refusal::uniqueness(format!("A group named {name:?} already exists.")).into());
-    }
-    Ok(())
-}
-
-/// Writes a group's members: only users of this team that SCIM has not deleted; ids from
-/// elsewhere are ignored. Returns every user whose membership changed.
-fn set_members(
-    conn: &Connection,
-    team_id: &str,
-    group_id: i64,
-    want: &std::collections::BTreeSet<i64>,
-) -> std::result::Result<Vec<i64>, StoreError> {
-    let have: std::collections::BTreeSet<i64> = group_members(conn, group_id)?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let mut changed = Vec::new();
-    for id in have.difference(want) {
-        conn.execute(
-            "DELETE FROM scim_group_members WHERE group_id = ?1 AND user_id = ?2",
-            params![group_id, id],
-        )?;
-        changed.push(*id);
-    }
-    for id in want.difference(&have) {
-        let added = conn.execute(
-            "INSERT OR IGNORE INTO scim_group_members (group_id, user_id)
-             SELECT ?1, u.id FROM users u LEFT JOIN scim_users s ON s.user_id = u.id
-             WHERE u.id = ?2 AND u.team_id = ?3 AND NOT coalesce(s.deleted, 0)",
-            params![group_id, id, team_id],
-        )?;
-        if added > 0 {
-            changed.push(*id);
-        }
-    }
-    Ok(changed)
-}
-
-/// Grants or takes back admin from group membership, as the `groups` claim does at sign-in:
-/// admin with source `groups` for members of a group named in `admin_groups`; taken back only
-/// from `groups` admins, and never from the last admin.
-fn sync_admins(
-    conn: &Connection,
-    team_id: &str,
-    actor: &Actor,
-    user_ids: &[i64],
-) -> std::result::Result<(), StoreError> {
-    for &uid in user_ids {
-        let Some(user) = users::get_in_team(conn, team_id, uid)? else {
-            continue;
-        };
-        if !user.active {
-            continue;
-        }
-        let in_admin_group: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id
-                 WHERE m.user_id = ?1 AND g.team_id = ?2 AND g.display_name IN
-                     (SELECT value FROM json_each((SELECT admin_groups FROM teams WHERE id = ?2))))",
-            params![uid, team_id],
-            |r| r.get(0),
-        )?;
-        use crate::domain::{Role, RoleSource};
-        if in_admin_group && user.role == Role::Member {
-            conn.execute(
-                "UPDATE users SET role = 'admin', role_source = 'groups' WHERE id = ?1",
-                [uid],
-            )?;
-            audit::record(
-                conn,
-                team_id,
-                actor,
-                "role_changed",
-                &user.email,
-                "member -> admin (SCIM group in admin_groups)",
-            )?;
-        } else if !in_admin_group
-            && user.role == Role::Admin
-            && user.role_source == RoleSource::Groups
-        {
-            let admins: i64 = conn.query_row(
-                "SELECT count(*) FROM users WHERE team_id = ?1 AND active AND role = 'admin'",
-                [team_id],
-                |r| r.get(0),
-            )?;
-            if admins > 1 {
-                conn.execute(
-                    "UPDATE users SET role = 'member', role_source = 'default' WHERE id = ?1",
-                    [uid],
-                )?;
-                audit::record(
-                    conn,
-                    team_id,
-                    actor,
-                    "role_changed",
-                    &user.email,
-                    "admin -> member (left SCIM admin group)",
-                )?;
-            }
-        }
-    }
-    Ok(())
-}
-
-pub fn create_group(
-    conn: &mut Connection,
-    team_id: &str,
-    actor: &Actor,
-    state: &GroupState,
-) -> Result<i64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let name = strip_unsafe(&state.display_name);
-    check_group_name(&tx, team_id, &name, -1)?;
-    let t = now();
-    tx.execute(
-        "INSERT INTO scim_groups (team_id, display_name, external_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![team_id, name, state.external_id, t],
-    )?;
-    let id = tx.last_insert_rowid();
-    let changed = set_members(&tx, team_id, id, &state.members)?;
-    audit::record(
-        &tx,
-        team_id,
-        actor,
-        "scim_group_created",
-        &name,
-        &format!("{} member(s)", changed.len()),
-    )?;
-    sync_admins(&tx, team_id, actor, &changed)?;
-    tx.commit()?;
-    Ok(id)
-}
-
-/// PUT, and PATCH once applied: the group becomes `state`; admin rights follow.
-pub fn replace_group(
-    conn: &mut Connection,
-    team_id: &str,
-    actor: &Actor,
-    id: i64,
-    state: &GroupState,
-) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let current = get_group(&tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
-    let name = strip_unsafe(&state.display_name);
-    check_group_name(&tx, team_id, &name, id)?;
-    tx.execute(
-        "UPDATE scim_groups SET display_name = ?2, external_id = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, name, state.external_id, now()],
-    )?;
-    let mut affected = set_members(&tx, team_id, id, &state.members)?;
-    let renamed = current.state.display_name != name;
-    if renamed {
-        // A rename can move the whole group in or out of `admin_groups`.
-        affected.extend(current.state.members.iter().chain(state.members.iter()));
-        affected.sort_unstable();
-        affected.dedup();
-    }
-    let detail = if renamed {
-        format!("renamed from {:?}", current.state.display_name)
-    } else {
-        "members changed".to_string()
-    };
-    if renamed || !affected.is_empty() || current.state.external_id != state.external_id {
-        audit::record(&tx, team_id, actor, "scim_group_updated", &name, &detail)?;
-    }
-    sync_admins(&tx, team_id, actor, &affected)?;
-    tx.commit()?;
-    Ok(())
-}
-
-pub fn delete_group(conn: &mut Connection, team_id: &str, actor: &Actor, id: i64) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let current = get_group(&tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
-    tx.execute("DELETE FROM scim_group_members WHERE group_id = ?1", [id])?;
-    tx.execute("DELETE FROM scim_groups WHERE id = ?1", [id])?;
-    audit::record(
-        &tx,
-        team_id,
-        actor,
-        "scim_group_deleted",
-        &current.state.display_name,
-        "",
-    )?;
-    let former: Vec<i64> = current.state.members.iter().copied().collect();
-    sync_admins(&tx, team_id, actor, &former)?;
     tx.commit()?;
     Ok(())
 }
