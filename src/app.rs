@@ -12,39 +12,17 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::Settings;
-use crate::crypto::Sealer;
+use crate::domain::TeamSource;
 use crate::metering::{spawn_flusher, Meter, TokenIndex};
 use crate::metrics::Metrics;
 use crate::session::{BrowserCookies, SqliteSessionStore};
 use crate::sso::ratelimit::RateLimiter;
 use crate::sso::Registry;
-use crate::store::members::PageCache;
 use crate::store::{teams, Store};
-use crate::views::team::RowCache;
 use crate::web::{self as routes, middleware};
 
-/// Shared state every handler can reach.
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub store: Store,
-    pub sso: Arc<Registry>,
-    pub sealer: Sealer,
-    pub meter: Arc<Meter>,
-    pub tokens: Arc<TokenIndex>,
-    /// `None` when `[metrics] listen` is not set: nothing is recorded.
-    pub metrics: Option<Arc<Metrics>>,
-    pub login_limiter: RateLimiter,
-    /// The cookies of browsers that are not signed in (anonymous CSRF, sign-in binding).
-    pub browser_cookies: BrowserCookies,
-    /// Anonymous refusals written to the audit log, per address (`web::audit::record_refusal`).
-    pub refusal_limiter: RateLimiter,
-    /// Pages of team lists, valid while their team's list version stands.
-    pub team_pages: Arc<PageCache>,
-    /// Those pages' rows as rendered HTML, valid while the page above is the same.
-    pub team_rows: Arc<RowCache>,
-    /// In `teamportal demo`: the demo accounts to show on the login page.
-    pub demo_accounts: Option<Vec<(String, String)>>,
-}
+// Kept under its old name for callers outside `web` (the demo); handlers use `crate::state`.
+pub use crate::state::AppState;
 
 /// Routes added to the URL table (the demo identity provider).
 pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
@@ -53,8 +31,8 @@ pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 pub struct Extras {
     pub demo_accounts: Option<Vec<(String, String)>>,
     pub extra_routes: Option<ExtraRoutes>,
-    /// Team source recorded in the store ("config" or "demo").
-    pub team_source: &'static str,
+    /// Team source recorded in the store (config or demo).
+    pub team_source: TeamSource,
     /// An already bound listener (the demo needs its port before building settings).
     pub listener: Option<TcpListener>,
     /// How long IdP discovery is trusted (tests use zero to exercise refreshes).
@@ -66,7 +44,7 @@ impl Default for Extras {
         Extras {
             demo_accounts: None,
             extra_routes: None,
-            team_source: "config",
+            team_source: TeamSource::Config,
             listener: None,
             discovery_ttl: None,
         }

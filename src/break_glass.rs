@@ -10,7 +10,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use std::net::IpAddr;
 
 use crate::sso::ratelimit::address_label;
-use crate::store::audit::{self, Actor};
+use crate::store::audit::{self, Action, Actor};
 use crate::store::{attempts, users, Store, StoreError};
 
 /// Failures allowed for one account from one address in a 15-minute window.
@@ -89,14 +89,14 @@ pub async fn attempt(
                     // Only this pair's count is cleared: the address's stays, so a valid
                     // password for one account does not reset guessing at the others.
                     attempts::clear(c, &pair)?;
-                    audit::record(c, &team, &Actor { user_id: Some(user_id), ..actor }, "password_sign_in", &email, "break-glass")?;
+                    audit::record(c, &team, &Actor { user_id: Some(user_id), ..actor }, Action::PasswordSignIn, &email, "break-glass")?;
                     Ok(Outcome::SignedIn(user_id))
                 }
                 None => {
                     attempts::record_failure(c, &pair)?;
                     attempts::record_failure(c, &address)?;
                     if team_known {
-                        audit::record(c, &team, &actor, "password_sign_in_failed", &email, "")?;
+                        audit::record(c, &team, &actor, Action::PasswordSignInFailed, &email, "")?;
                     }
                     Ok(Outcome::Refused)
                 }

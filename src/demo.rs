@@ -24,7 +24,7 @@ use serde_json::json;
 use crate::app::{Application, BuildError, Extras};
 use crate::config::{self, ClientAuth, Provisioning, Secret, Settings, TeamConfig};
 use crate::crypto;
-use crate::domain::{Email, TeamId};
+use crate::domain::{Email, TeamId, TeamSource};
 use crate::sso::GroupsClaim;
 use crate::web::extract::AnonCsrfForm;
 
@@ -162,7 +162,7 @@ pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
                 ("member".to_string(), MEMBER_EMAIL.to_string()),
             ]),
             extra_routes: Some(routes),
-            team_source: "demo",
+            team_source: TeamSource::Demo,
             listener: Some(listener),
             discovery_ttl: None,
         },
@@ -411,7 +411,7 @@ async fn userinfo(req: HttpRequest, idp: web::Data<DemoIdp>) -> HttpResponse {
 fn seed(settings: &Settings) -> Result<(), crate::store::StoreError> {
     use crate::store::{self, audit::Actor, teams, usage};
     let db = store::Store::open(&settings.database, 2)?;
-    db.run_blocking(|c| teams::sync_from_config(c, &settings.teams, "demo"))?;
+    db.run_blocking(|c| teams::sync_from_config(c, &settings.teams, TeamSource::Demo))?;
     let key = db
         .run_blocking(|c| crate::keyguard::open(c, &settings.database))
         .map_err(|e| crate::store::StoreError::Task(e.to_string()))?;

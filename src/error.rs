@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::domain::admission::Refusal;
 use crate::sso::SsoError;
 use crate::store::users::{ChangeError, SignInError};
 use crate::store::StoreError;
@@ -30,11 +31,12 @@ pub enum AppError {
     #[error(transparent)]
     Sso(#[from] SsoError),
     #[error("sign-in refused: {0}")]
-    SignIn(&'static str),
+    SignIn(Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
+    /// A fault of ours: the person sees a generic page, the log the whole cause chain.
+    #[error(transparent)]
+    Internal(anyhow::Error),
 }
 
 pub type Result<T> = std::result::Result<T, AppError>;
@@ -43,6 +45,7 @@ impl From<ChangeError> for AppError {
     fn from(e: ChangeError) -> Self {
         match e {
             ChangeError::NotFound => AppError::NotFound,
+            ChangeError::Forbidden(why) => AppError::Forbidden(why),
             ChangeError::Rule(r) => AppError::Conflict(r.to_string()),
             ChangeError::Conflict(m) => AppError::Conflict(m.to_string()),
             ChangeError::Store(s) => AppError::Store(s),
@@ -53,11 +56,33 @@ impl From<ChangeError> for AppError {
 impl From<SignInError> for AppError {
     fn from(e: SignInError) -> Self {
         match e {
-            SignInError::NotInvited => AppError::SignIn("not_invited"),
-            SignInError::Removed => AppError::SignIn("removed"),
+            SignInError::Refused(r) => AppError::SignIn(r),
             SignInError::Store(s) => AppError::Store(s),
         }
     }
+}
+
+impl AppError {
+    /// An internal fault with no error value behind it (a missing piece, a failed unseal).
+    pub fn internal(what: &'static str) -> AppError {
+        AppError::Internal(anyhow::Error::msg(what))
+    }
+}
+
+/// `error: cause: cause ...`, for the log.
+pub fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        // `transparent` wrappers repeat their source's words; say them once.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }
 
 impl AppError {
@@ -71,11 +96,11 @@ impl AppError {
                 "Form expired",
                 "This form was not accepted because its security token is missing or out of date. Go back, reload the page and try again.".into(),
             ),
-            AppError::SignIn("not_invited") => (
+            AppError::SignIn(Refusal::NotInvited) => (
                 "Invitation needed",
                 "This team admits only people an admin has invited. Ask a team admin to invite your work email, then sign in again.".into(),
             ),
-            AppError::SignIn(_) => (
+            AppError::SignIn(Refusal::Removed) => (
                 "Access removed",
                 "Your access to this team was removed by an admin. Ask a team admin to restore it.".into(),
             ),
@@ -168,11 +193,11 @@ impl ResponseError for AppError {
                 .finish();
         }
         if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            tracing::error!(error = %cause_chain(self), "request failed");
         } else {
             // A refusal is an ordinary answer, one per request: at info it would be the
             // per-request line `[log] access = false` promises not to write.
-            tracing::debug!(error = %self, status = status.as_u16(), "request refused");
+            tracing::debug!(error = %cause_chain(self), status = status.as_u16(), "request refused");
         }
         let (title, message) = self.title_and_message();
         let mut resp = HttpResponse::build(status);
@@ -184,5 +209,32 @@ impl ResponseError for AppError {
         }
         resp.content_type("text/html; charset=utf-8")
             .body(views::error::page(status.as_u16(), title, &message).into_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_line_carries_every_cause_once() {
+        let io = std::io::Error::other("disk on fire");
+        let e = AppError::Internal(
+            anyhow::Error::new(io).context("the token secret could not be read"),
+        );
+        assert_eq!(
+            cause_chain(&e),
+            "the token secret could not be read: disk on fire"
+        );
+        let store = AppError::Store(StoreError::Sqlite(rusqlite::Error::InvalidQuery));
+        assert!(
+            cause_chain(&store).contains("Query is not read-only"),
+            "{}",
+            cause_chain(&store)
+        );
+        assert_eq!(
+            AppError::internal("app state missing").to_string(),
+            "app state missing"
+        );
     }
 }

@@ -6,7 +6,6 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod app;
-pub mod billing;
 pub mod break_glass;
 pub mod cli;
 pub mod config;
@@ -23,6 +22,7 @@ pub mod retention;
 pub mod scim;
 pub mod session;
 pub mod sso;
+pub mod state;
 pub mod store;
 pub mod tokens;
 pub mod views;

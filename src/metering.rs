@@ -399,7 +399,7 @@ mod tests {
         // 2025-12-01T00:00:00Z is 1_764_547_200: its last second before is still November.
         assert_eq!(day_of(1_764_547_199), "2025-11-30");
         assert_eq!(day_of(1_764_547_200), "2025-12-01");
-        let (start, end) = crate::billing::Month::parse("2025-11")
+        let (start, end) = crate::domain::billing::Month::parse("2025-11")
             .expect("month")
             .bounds();
         assert_eq!(

@@ -529,7 +529,9 @@ mod tests {
         );
         assert_eq!(of(SsoError::TooManyStarts), SignInOutcome::Error as usize);
         assert_eq!(
-            SignInOutcome::of(&AppError::SignIn("removed")) as usize,
+            SignInOutcome::of(&AppError::SignIn(
+                crate::domain::admission::Refusal::Removed
+            )) as usize,
             SignInOutcome::Refused as usize
         );
     }

@@ -19,6 +19,30 @@ pub enum Route<'a> {
     Ambiguous(Vec<&'a str>),
 }
 
+/// The rule a listed email domain breaks when it is not a domain name.
+pub const DOMAIN_RULE: &str = "must be a domain name such as \"acme.com\"";
+
+/// Email domains as an operator lists them (config file, `create-team`, `set-domains`):
+/// trimmed and lowercased, repeats dropped; or every entry that is not a domain name, as
+/// given.
+pub fn normalise_list<S: AsRef<str>>(given: &[S]) -> Result<Vec<String>, Vec<String>> {
+    let mut domains = Vec::new();
+    let mut bad = Vec::new();
+    for raw in given {
+        let d = raw.as_ref().trim().to_ascii_lowercase();
+        if !super::valid_domain(&d) {
+            bad.push(raw.as_ref().to_string());
+        } else if !domains.contains(&d) {
+            domains.push(d);
+        }
+    }
+    if bad.is_empty() {
+        Ok(domains)
+    } else {
+        Err(bad)
+    }
+}
+
 /// The team that owns `domain` (already lowercase).
 pub fn route<'a>(claims: &'a [DomainClaim], domain: &str) -> Route<'a> {
     let owners: Vec<&str> = claims
@@ -93,6 +117,20 @@ pub fn taken_by_others<'a>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn listed_domains_are_lowercased_and_deduplicated_and_every_bad_one_named() {
+        assert_eq!(
+            normalise_list(&[" Acme.COM", "acme.com", "eng.acme.com"]),
+            Ok(vec!["acme.com".to_string(), "eng.acme.com".to_string()])
+        );
+        assert_eq!(
+            normalise_list(&["acme.com", "not a domain", "-x.com"]),
+            Err(vec!["not a domain".to_string(), "-x.com".to_string()])
+        );
+        assert_eq!(normalise_list::<&str>(&[]), Ok(Vec::new()));
+    }
+
     use super::*;
 
     fn claim(team: &str, domains: &[&str]) -> DomainClaim {

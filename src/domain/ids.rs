@@ -1,6 +1,27 @@
-//! Validated identifiers: Team IDs and email addresses.
+//! Validated identifiers: Team IDs, email addresses, and the store's row ids as types (a
+//! user's id cannot be passed where a token's is meant).
 
 use std::fmt;
+
+/// A user's row id: one person in one team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(pub i64);
+
+/// An API token's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenId(pub i64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// A Team ID: lowercase ASCII letters and digits in dash-separated parts (the Okta
 /// convention `subdomain` or `subdomain-group`).

@@ -17,6 +17,41 @@ pub fn clean_name(raw: &str) -> Option<String> {
     (1..=64).contains(&name.chars().count()).then_some(name)
 }
 
+/// Where a token stands at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl TokenStatus {
+    /// Revoked wins over expired: a revoked token never verifies again.
+    pub fn of(revoked_at: Option<i64>, expires_at: Option<i64>, at: i64) -> TokenStatus {
+        if revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if expires_at.is_some_and(|e| e <= at) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "active",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Revoked => "revoked",
+        }
+    }
+}
+
+impl std::fmt::Display for TokenStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why one more token may not be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.message())]
@@ -60,6 +95,18 @@ mod tests {
         assert_eq!(clean_name("\u{2066}\t "), None);
         assert_eq!(clean_name(&"x".repeat(65)), None);
         assert!(clean_name(&"é".repeat(64)).is_some());
+    }
+
+    #[test]
+    fn a_token_is_revoked_before_it_is_expired_and_expires_at_its_second() {
+        assert_eq!(TokenStatus::of(None, None, 100), TokenStatus::Active);
+        assert_eq!(TokenStatus::of(None, Some(101), 100), TokenStatus::Active);
+        assert_eq!(TokenStatus::of(None, Some(100), 100), TokenStatus::Expired);
+        assert_eq!(
+            TokenStatus::of(Some(50), Some(10), 100),
+            TokenStatus::Revoked
+        );
+        assert_eq!(TokenStatus::Expired.to_string(), "expired");
     }
 
     #[test]

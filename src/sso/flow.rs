@@ -69,8 +69,7 @@ pub struct StartRequest {
     pub team: Arc<TeamConfig>,
     /// Binds the pending login to the browser that starts it (its sign-in binding cookie).
     pub browser: String,
-    /// "sign_in", or "test" for an admin testing pending SSO settings.
-    pub purpose: &'static str,
+    pub purpose: crate::store::logins::LoginPurpose,
     /// Started from one of the portal's own CSRF-protected forms (`POST /login/sso`, the
     /// admin's test on `/settings/sso`); false for `/sso/{team}/login` and `initiate`, which
     /// another site can make a browser follow.
@@ -134,7 +133,7 @@ pub async fn start(
         pkce_verifier: verifier,
         return_to: req.return_to,
         created_at: now(),
-        purpose: req.purpose.to_string(),
+        purpose: req.purpose,
         from_form: req.from_form,
     };
     store

@@ -5,6 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now, StoreError};
+pub use crate::domain::AuditAction as Action;
 
 /// Who is acting: a signed-in user, the shell, or an anonymous visitor (sign-in refusals).
 #[derive(Debug, Clone)]
@@ -44,7 +45,7 @@ pub fn record(
     conn: &Connection,
     team_id: &str,
     actor: &Actor,
-    action: &str,
+    action: Action,
     target: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
@@ -56,7 +57,7 @@ pub fn record(
             now(),
             actor.user_id,
             cap(&actor.label),
-            action,
+            action.as_str(),
             cap(target),
             cap(detail),
             cap(&actor.ip)
@@ -72,7 +73,7 @@ pub fn record_repeated(
     conn: &mut Connection,
     team_id: &str,
     actor: &Actor,
-    action: &str,
+    action: Action,
     target: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
@@ -92,7 +93,7 @@ pub fn record_repeated(
                      WHERE team_id = ?1 AND ip = ?2 AND action = ?3 AND actor_id IS NULL
                        AND at >= ?4 AND at < ?4 + 60
                      ORDER BY id LIMIT 1)",
-        params![team_id, cap(&actor.ip), action, minute],
+        params![team_id, cap(&actor.ip), action.as_str(), minute],
     )?;
     if counted == 0 {
         record(&tx, team_id, actor, action, target, detail)?;
@@ -188,15 +189,7 @@ mod tests {
     use super::*;
 
     fn db() -> Connection {
-        let mut c = Connection::open_in_memory().expect("db");
-        crate::store::migrate(&mut c).expect("migrate");
-        c.execute(
-            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
-             VALUES ('acme', 'Acme', 'config', 'https://idp.test', 'c', 0)",
-            [],
-        )
-        .expect("team");
-        c
+        crate::store::test_db(&["acme"])
     }
 
     fn anonymous(ip: &str) -> Actor {
@@ -216,7 +209,7 @@ mod tests {
             &c,
             "acme",
             &anonymous("192.0.2.1"),
-            "test",
+            Action::SignInRefused,
             &target,
             &detail,
         )
@@ -234,12 +227,12 @@ mod tests {
     #[test]
     fn repeats_of_one_address_and_action_in_a_minute_share_a_row() {
         let mut c = db();
-        for _ in 0..3 {
+        for ip in ["192.0.2.1", "192.0.2.1", "192.0.2.1", "192.0.2.2"] {
             record_repeated(
                 &mut c,
                 "acme",
-                &anonymous("192.0.2.1"),
-                "refused",
+                &anonymous(ip),
+                Action::SignInRefused,
                 "",
                 "why",
             )
@@ -248,15 +241,21 @@ mod tests {
         record_repeated(
             &mut c,
             "acme",
-            &anonymous("192.0.2.2"),
-            "refused",
+            &anonymous("192.0.2.1"),
+            Action::PasswordSignInThrottled,
             "",
-            "why",
+            "",
         )
         .expect("record");
-        record_repeated(&mut c, "acme", &anonymous("192.0.2.1"), "other", "", "").expect("record");
-        record_repeated(&mut c, "nope", &anonymous("192.0.2.1"), "refused", "", "")
-            .expect("an unknown team records nothing");
+        record_repeated(
+            &mut c,
+            "nope",
+            &anonymous("192.0.2.1"),
+            Action::SignInRefused,
+            "",
+            "",
+        )
+        .expect("an unknown team records nothing");
         let (rows, _) = list(&c, "acme", &Filter::default(), 0, 50).expect("list");
         let mut seen: Vec<(String, String, i64)> = rows
             .into_iter()
@@ -266,19 +265,19 @@ mod tests {
         // Unless the minute turned between the writes, the first address's three are one.
         let first: i64 = seen
             .iter()
-            .filter(|(ip, a, _)| ip == "192.0.2.1" && a == "refused")
+            .filter(|(ip, a, _)| ip == "192.0.2.1" && a == "sign_in_refused")
             .map(|(_, _, n)| n)
             .sum();
         assert_eq!(first, 3);
         assert!(seen.len() <= 4, "{seen:?}");
-        assert!(seen.contains(&("192.0.2.2".into(), "refused".into(), 1)));
-        assert!(seen.contains(&("192.0.2.1".into(), "other".into(), 1)));
+        assert!(seen.contains(&("192.0.2.2".into(), "sign_in_refused".into(), 1)));
+        assert!(seen.contains(&("192.0.2.1".into(), "password_sign_in_throttled".into(), 1)));
     }
 
     #[test]
     fn rows_before_the_cutoff_are_purged_and_later_ones_kept() {
         let c = db();
-        record(&c, "acme", &anonymous(""), "new", "", "").expect("record");
+        record(&c, "acme", &anonymous(""), Action::TeamCreated, "", "").expect("record");
         c.execute(
             "INSERT INTO audit (team_id, at, actor, action) VALUES ('acme', 1000, 'x', 'old')",
             [],
@@ -287,6 +286,6 @@ mod tests {
         assert_eq!(purge_before(&c, 2000).expect("purge"), 1);
         let (rows, _) = list(&c, "acme", &Filter::default(), 0, 50).expect("list");
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].action, "new");
+        assert_eq!(rows[0].action, "team_created");
     }
 }

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::audit::{self, Actor};
+use super::audit::{self, Action, Actor};
 use super::{now, StoreError};
 
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ pub fn create(
         params![team_id, email, actor.user_id, now()],
     )?;
     let id = tx.last_insert_rowid();
-    audit::record(&tx, team_id, actor, "invite_created", email, "")?;
+    audit::record(&tx, team_id, actor, Action::InviteCreated, email, "")?;
     tx.commit()?;
     Ok(Invited::New(id))
 }
@@ -95,7 +95,7 @@ pub fn cancel(
     let Some(email) = email else {
         return Ok(false);
     };
-    audit::record(&tx, team_id, actor, "invite_cancelled", &email, "")?;
+    audit::record(&tx, team_id, actor, Action::InviteCancelled, &email, "")?;
     tx.commit()?;
     Ok(true)
 }

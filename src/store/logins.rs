@@ -7,6 +7,43 @@ use super::{now, StoreError};
 
 pub const LIFETIME_SECS: i64 = 600;
 
+/// Why a sign-in was started: to sign in, or for an admin to test pending SSO settings
+/// (whose callback leaves the admin's session as it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginPurpose {
+    SignIn,
+    Test,
+}
+
+impl LoginPurpose {
+    /// The stored word (`sso_logins.purpose`, which the schema holds to these two).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginPurpose::SignIn => "sign_in",
+            LoginPurpose::Test => "test",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LoginPurpose> {
+        match s {
+            "sign_in" => Some(LoginPurpose::SignIn),
+            "test" => Some(LoginPurpose::Test),
+            _ => None,
+        }
+    }
+}
+
+fn purpose_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<LoginPurpose> {
+    let word: String = r.get(i)?;
+    LoginPurpose::parse(&word).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unknown sign-in purpose {word:?}").into(),
+        )
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct PendingLogin {
     pub state: String,
@@ -16,8 +53,7 @@ pub struct PendingLogin {
     pub pkce_verifier: String,
     pub return_to: Option<String>,
     pub created_at: i64,
-    /// "sign_in", or "test" when an admin tests pending SSO settings.
-    pub purpose: String,
+    pub purpose: LoginPurpose,
     /// Started from one of the portal's own CSRF-protected forms (`POST /login/sso`, the
     /// admin's test), not by a link another site can make the browser follow.
     pub from_form: bool,
@@ -27,7 +63,7 @@ pub fn insert(conn: &Connection, p: &PendingLogin) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO sso_logins (state, team_id, browser, nonce, pkce_verifier, return_to, created_at, purpose, from_form)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![p.state, p.team_id, p.browser, p.nonce, p.pkce_verifier, p.return_to, p.created_at, p.purpose, p.from_form],
+        params![p.state, p.team_id, p.browser, p.nonce, p.pkce_verifier, p.return_to, p.created_at, p.purpose.as_str(), p.from_form],
     )?;
     Ok(())
 }
@@ -79,7 +115,7 @@ pub fn take(
                     pkce_verifier: r.get(4)?,
                     return_to: r.get(5)?,
                     created_at: r.get(6)?,
-                    purpose: r.get(7)?,
+                    purpose: purpose_at(r, 7)?,
                     from_form: r.get(8)?,
                 })
             },
@@ -101,14 +137,7 @@ mod tests {
 
     #[test]
     fn another_browser_cannot_take_or_burn_a_pending_login() {
-        let mut c = Connection::open_in_memory().expect("db");
-        crate::store::migrate(&mut c).expect("schema");
-        c.execute(
-            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
-             VALUES ('t', 'T', 'shell', 'https://idp.test', 'c', 0)",
-            [],
-        )
-        .expect("team");
+        let c = crate::store::test_db(&["t"]);
         let pending = PendingLogin {
             state: "s1".into(),
             team_id: "t".into(),
@@ -117,7 +146,7 @@ mod tests {
             pkce_verifier: "v".into(),
             return_to: None,
             created_at: now(),
-            purpose: "sign_in".into(),
+            purpose: LoginPurpose::SignIn,
             from_form: false,
         };
         insert(&c, &pending).expect("insert");

@@ -252,15 +252,7 @@ mod tests {
     use super::*;
 
     fn store() -> Connection {
-        let mut c = Connection::open_in_memory().expect("db");
-        crate::store::migrate(&mut c).expect("schema");
-        c.execute_batch(
-            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
-                 VALUES ('t', 'T', 'shell', 'https://idp.test', 'c', 0),
-                        ('u', 'U', 'shell', 'https://idp.test', 'c', 0);",
-        )
-        .expect("teams");
-        c
+        crate::store::test_db(&["t", "u"])
     }
 
     fn add(c: &Connection, team: &str, name: &str) {

@@ -11,6 +11,8 @@ pub mod logins;
 pub mod members;
 pub mod scim;
 pub mod sessions;
+pub mod sign_in;
+pub mod statements;
 pub mod teams;
 pub mod tokens;
 pub mod usage;
@@ -333,6 +335,23 @@ pub fn backup(src: &Path, dest: &Path) -> Result<(), StoreError> {
 pub fn ping(conn: &Connection) -> Result<(), StoreError> {
     conn.query_row("SELECT count(*) FROM teams", [], |_| Ok(()))?;
     Ok(())
+}
+
+/// A migrated in-memory database holding the (browser-managed) teams `ids`, for the
+/// store's unit tests.
+#[cfg(test)]
+pub(crate) fn test_db(ids: &[&str]) -> Connection {
+    let mut c = Connection::open_in_memory().expect("db");
+    migrate(&mut c).expect("schema");
+    for id in ids {
+        c.execute(
+            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
+             VALUES (?1, upper(?1), 'shell', 'https://idp.test', 'c', 0)",
+            [id],
+        )
+        .expect("team");
+    }
+    c
 }
 
 #[cfg(test)]

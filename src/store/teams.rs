@@ -2,22 +2,34 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::audit::Action;
 use super::{now, StoreError};
 use crate::config::TeamConfig;
 use crate::domain::domains::DomainClaim;
+use crate::domain::TeamSource;
 
 #[derive(Debug, Clone)]
 pub struct TeamRow {
     pub id: String,
     pub name: String,
-    pub source: String,
+    pub source: TeamSource,
+}
+
+fn team_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TeamRow> {
+    let source: String = r.get(2)?;
+    Ok(TeamRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        // The schema's CHECK allows no other word; a config team is the safe reading.
+        source: TeamSource::parse(&source).unwrap_or(TeamSource::Config),
+    })
 }
 
 /// Upserts the teams of the config file so users, tokens and audit rows can refer to them.
 pub fn sync_from_config(
     conn: &mut Connection,
     teams: &[TeamConfig],
-    source: &str,
+    source: TeamSource,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     for t in teams {
@@ -33,7 +45,7 @@ pub fn sync_from_config(
             params![
                 t.id.as_str(),
                 t.name,
-                source,
+                source.as_str(),
                 t.issuer_str(),
                 t.client_id,
                 t.admin_email.as_ref().map(|e| e.as_str().to_string()),
@@ -54,13 +66,7 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<TeamRow>, StoreError> {
         .query_row(
             "SELECT id, name, source FROM teams WHERE id = ?1",
             [id],
-            |r| {
-                Ok(TeamRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    source: r.get(2)?,
-                })
-            },
+            team_row,
         )
         .optional()?)
 }
@@ -68,13 +74,7 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<TeamRow>, StoreError> {
 pub fn list(conn: &Connection) -> Result<Vec<TeamRow>, StoreError> {
     let mut stmt = conn.prepare("SELECT id, name, source FROM teams ORDER BY id")?;
     let rows = stmt
-        .query_map([], |r| {
-            Ok(TeamRow {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                source: r.get(2)?,
-            })
-        })?
+        .query_map([], team_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
@@ -134,7 +134,7 @@ pub fn create_shell(conn: &mut Connection, t: &ShellTeam) -> Result<bool, StoreE
             &tx,
             &t.id,
             &super::audit::Actor::shell(),
-            "team_created",
+            Action::TeamCreated,
             &t.id,
             &format!("issuer {}", t.sso.issuer),
         )?;
@@ -233,7 +233,14 @@ pub fn save_pending(
             now()
         ],
     )?;
-    super::audit::record(&tx, team_id, actor, "sso_settings_saved", team_id, summary)?;
+    super::audit::record(
+        &tx,
+        team_id,
+        actor,
+        Action::SsoSettingsSaved,
+        team_id,
+        summary,
+    )?;
     tx.commit()?;
     Ok(())
 }
@@ -251,8 +258,8 @@ pub fn record_test(
         params![team_id, error, now()],
     )?;
     let (action, detail) = match error {
-        None => ("sso_settings_test_passed", String::new()),
-        Some(e) => ("sso_settings_test_failed", e.to_string()),
+        None => (Action::SsoSettingsTestPassed, String::new()),
+        Some(e) => (Action::SsoSettingsTestFailed, e.to_string()),
     };
     super::audit::record(&tx, team_id, actor, action, team_id, &detail)?;
     tx.commit()?;
@@ -267,22 +274,50 @@ pub fn discard_pending(
     let tx = conn.transaction()?;
     let n = tx.execute("DELETE FROM sso_pending WHERE team_id = ?1", [team_id])?;
     if n == 1 {
-        super::audit::record(&tx, team_id, actor, "sso_settings_discarded", team_id, "")?;
+        super::audit::record(
+            &tx,
+            team_id,
+            actor,
+            Action::SsoSettingsDiscarded,
+            team_id,
+            "",
+        )?;
     }
     tx.commit()?;
     Ok(n == 1)
 }
 
-/// Applies tested pending settings to a shell team; `None` when there is nothing tested.
+/// What applying pending settings did.
+#[derive(Debug)]
+pub enum Applied {
+    /// No browser-managed team has this ID.
+    NoSuchTeam,
+    /// Nothing pending has passed a test sign-in.
+    NothingTested,
+    /// The team as it stood before, and the settings it has now.
+    Done(Box<Change>),
+}
+
+#[derive(Debug)]
+pub struct Change {
+    pub before: ShellTeam,
+    pub now: SsoRecord,
+}
+
+/// Applies tested pending settings to a shell team in one transaction: reads the team and
+/// its pending settings, writes them, and audits them described by `describe(old, new)`.
 pub fn apply_pending(
     conn: &mut Connection,
     team_id: &str,
     actor: &super::audit::Actor,
-    summary: &str,
-) -> Result<Option<SsoRecord>, StoreError> {
+    describe: impl FnOnce(&SsoRecord, &SsoRecord) -> String,
+) -> Result<Applied, StoreError> {
     let tx = conn.transaction()?;
+    let Some(before) = shell_teams(&tx)?.into_iter().find(|t| t.id == team_id) else {
+        return Ok(Applied::NoSuchTeam);
+    };
     let Some(p) = pending(&tx, team_id)?.filter(|p| p.tested_at.is_some()) else {
-        return Ok(None);
+        return Ok(Applied::NothingTested);
     };
     tx.execute(
         "UPDATE teams SET issuer = ?2, client_id = ?3, client_secret_enc = ?4, provisioning = ?5,
@@ -297,26 +332,23 @@ pub fn apply_pending(
             p.sso.trust_email
         ],
     )?;
-    // Email domains are the operator's (`admin set-domains`), never a pending change's.
-    let email_domains: Vec<String> = tx.query_row(
-        "SELECT email_domains FROM teams WHERE id = ?1",
-        [team_id],
-        |r| Ok(json_list(r.get(0)?)),
-    )?;
     tx.execute("DELETE FROM sso_pending WHERE team_id = ?1", [team_id])?;
+    // Email domains are the operator's (`admin set-domains`), never a pending change's.
+    let now = SsoRecord {
+        email_domains: before.sso.email_domains.clone(),
+        ..p.sso
+    };
+    let summary = describe(&before.sso, &now);
     super::audit::record(
         &tx,
         team_id,
         actor,
-        "sso_settings_applied",
+        Action::SsoSettingsApplied,
         team_id,
-        summary,
+        &summary,
     )?;
     tx.commit()?;
-    Ok(Some(SsoRecord {
-        email_domains,
-        ..p.sso
-    }))
+    Ok(Applied::Done(Box::new(Change { before, now })))
 }
 
 /// Every live team's claim on email domains: the config file's teams as configured, then
@@ -376,7 +408,7 @@ pub fn set_domains(
     let Some(team) = get(&tx, team_id)? else {
         return Ok(SetDomains::NoSuchTeam);
     };
-    if team.source != "shell" || config_teams.iter().any(|c| c.id.as_str() == team_id) {
+    if !team.source.browser_managed() || config_teams.iter().any(|c| c.id.as_str() == team_id) {
         return Ok(SetDomains::ConfigManaged);
     }
     let claims = live_domain_claims(&tx, config_teams)?;
@@ -399,7 +431,7 @@ pub fn set_domains(
         &tx,
         team_id,
         actor,
-        "email_domains_set",
+        Action::EmailDomainsSet,
         team_id,
         &format!("{} -> {}", list_or_none(&before), list_or_none(domains)),
     )?;

@@ -3,10 +3,12 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::audit::{self, Actor};
+use super::audit::{self, Action, Actor};
 use super::users::ChangeError;
 use super::{now, StoreError};
-use crate::domain::tokens::{check_token_limits, PAGE_SIZE};
+use crate::domain::token_access::{Refusal, TokenAction, TokenFacts, Viewer};
+use crate::domain::tokens::{check_token_limits, TokenStatus, PAGE_SIZE};
+use crate::domain::{TokenId, UserId};
 
 #[derive(Debug, Clone)]
 pub struct Token {
@@ -24,13 +26,16 @@ pub struct Token {
 }
 
 impl Token {
-    pub fn status(&self, at: i64) -> &'static str {
-        if self.revoked_at.is_some() {
-            "revoked"
-        } else if self.expires_at.is_some_and(|e| e <= at) {
-            "expired"
-        } else {
-            "active"
+    pub fn status(&self, at: i64) -> TokenStatus {
+        TokenStatus::of(self.revoked_at, self.expires_at, at)
+    }
+
+    /// What the access policy looks at.
+    pub fn facts(&self) -> TokenFacts {
+        TokenFacts {
+            id: TokenId(self.id),
+            creator: UserId(self.created_by),
+            personal: self.personal,
         }
     }
 }
@@ -105,7 +110,7 @@ pub fn insert(
         &tx,
         t.team_id,
         actor,
-        "token_created",
+        Action::TokenCreated,
         &format!("{} (#{id})", t.name),
         kind,
     )?;
@@ -119,8 +124,7 @@ pub fn insert(
 pub fn list(
     conn: &Connection,
     team_id: &str,
-    viewer: i64,
-    viewer_is_admin: bool,
+    viewer: Viewer,
     page: i64,
 ) -> Result<(Vec<Token>, bool), StoreError> {
     let offset = page.saturating_sub(1).saturating_mul(PAGE_SIZE);
@@ -131,7 +135,13 @@ pub fn list(
     ))?;
     let mut rows = stmt
         .query_map(
-            params![team_id, viewer, viewer_is_admin, PAGE_SIZE + 1, offset],
+            params![
+                team_id,
+                viewer.id.0,
+                viewer.sees_personal_of_others(),
+                PAGE_SIZE + 1,
+                offset
+            ],
             from_row,
         )?
         .collect::<Result<Vec<_>, _>>()?;
@@ -140,68 +150,89 @@ pub fn list(
     Ok((rows, more))
 }
 
-pub fn get(conn: &Connection, team_id: &str, id: i64) -> Result<Option<Token>, StoreError> {
+pub fn get(conn: &Connection, team_id: &str, id: TokenId) -> Result<Option<Token>, StoreError> {
     Ok(conn
         .query_row(
             &format!("SELECT {COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by WHERE t.id = ?1 AND t.team_id = ?2"),
-            params![id, team_id],
+            params![id.0, team_id],
             from_row,
         )
         .optional()?)
 }
 
+/// The token if `viewer` may do `action` to it; the policy's refusal otherwise.
+fn authorized(
+    conn: &Connection,
+    team_id: &str,
+    viewer: Viewer,
+    id: TokenId,
+    action: TokenAction,
+) -> Result<Token, ChangeError> {
+    let token = get(conn, team_id, id)?.ok_or(ChangeError::NotFound)?;
+    viewer.may(action, token.facts()).map_err(|r| match r {
+        Refusal::NotFound => ChangeError::NotFound,
+        Refusal::Forbidden(why) => ChangeError::Forbidden(why),
+    })?;
+    Ok(token)
+}
+
 /// A token's encrypted secret and its secret hash.
 pub type Sealed = (Vec<u8>, Vec<u8>);
 
-/// The encrypted secret and its hash, with an audit row saying who revealed it; `None` (and
-/// no audit row) when the token is revoked, checked in the same transaction as the read.
+/// Reveal in one transaction: the policy's check, the read of the sealed secret and the
+/// audit row saying who revealed it. A revoked token has no secret to show any more
+/// (`NotFound`, no audit row).
 pub fn reveal(
     conn: &mut Connection,
     team_id: &str,
     actor: &Actor,
-    token: &Token,
-) -> Result<Option<Sealed>, StoreError> {
+    viewer: Viewer,
+    id: TokenId,
+) -> Result<(Token, Sealed), ChangeError> {
     let tx = conn.transaction()?;
-    let enc: Option<Sealed> = tx
+    let token = authorized(&tx, team_id, viewer, id, TokenAction::Reveal)?;
+    let sealed: Sealed = tx
         .query_row(
             "SELECT secret_enc, secret_hash FROM api_tokens
              WHERE id = ?1 AND team_id = ?2 AND revoked_at IS NULL",
-            params![token.id, team_id],
+            params![id.0, team_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()?;
-    if enc.is_none() {
-        return Ok(None);
-    }
+        .optional()?
+        .ok_or(ChangeError::NotFound)?;
     audit::record(
         &tx,
         team_id,
         actor,
-        "token_revealed",
+        Action::TokenRevealed,
         &format!("{} (#{})", token.name, token.id),
         "",
     )?;
     tx.commit()?;
-    Ok(enc)
+    Ok((token, sealed))
 }
 
+/// Revoke in one transaction: the policy's check, the change and its audit row. Revoking an
+/// already revoked token changes nothing and writes no row.
 pub fn revoke(
     conn: &mut Connection,
     team_id: &str,
     actor: &Actor,
-    token: &Token,
-) -> Result<(), StoreError> {
+    viewer: Viewer,
+    id: TokenId,
+) -> Result<(), ChangeError> {
     let tx = conn.transaction()?;
+    let token = authorized(&tx, team_id, viewer, id, TokenAction::Revoke)?;
     let n = tx.execute(
         "UPDATE api_tokens SET revoked_at = ?3, revoked_by = ?4 WHERE id = ?1 AND team_id = ?2 AND revoked_at IS NULL",
-        params![token.id, team_id, now(), actor.user_id],
+        params![id.0, team_id, now(), actor.user_id],
     )?;
     if n == 1 {
         audit::record(
             &tx,
             team_id,
             actor,
-            "token_revoked",
+            Action::TokenRevoked,
             &format!("{} (#{})", token.name, token.id),
             "",
         )?;

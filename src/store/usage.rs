@@ -107,14 +107,7 @@ pub fn report(
     Ok(Reported::Stored)
 }
 
-#[derive(Debug, Clone)]
-pub struct DailyRow {
-    pub day: String,
-    pub token_id: i64,
-    pub token_name: String,
-    pub unit: String,
-    pub quantity: i64,
-}
+pub use crate::domain::billing::DailyRow;
 
 /// Usage rows of days in [first_day, last_day] (inclusive, `YYYY-MM-DD`), ordered by day,
 /// token and unit.

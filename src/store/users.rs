@@ -1,13 +1,14 @@
-//! Users: one person in one team, known by issuer + subject. Sign-in (accounts on first
-//! sign-in, invitations, `admin_email`, group-managed roles), role changes, removal and
-//! restore, each in one transaction with its audit row.
+//! Users: one person in one team, known by issuer + subject. Reads, role changes, removal
+//! and restore, each in one transaction with its audit row; sign-in is in `store::sign_in`.
 
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
-use super::audit::{self, Actor};
-use super::{invites, now, sessions, StoreError};
-use crate::config::Provisioning;
-use crate::domain::{check_role_change, Email, Role, RoleSource, RuleError};
+use super::audit::{self, Action, Actor};
+use super::{now, sessions, StoreError};
+use crate::domain::{check_role_change, Role, RoleSource, RuleError};
+
+// Sign-in lives in its own module; callers know it as `users::sign_in`.
+pub use super::sign_in::{sign_in, Identity, Policy, SignInError};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -33,9 +34,9 @@ impl User {
     }
 }
 
-const COLUMNS: &str = "id, team_id, email, name, role, role_source, joined_via, active, created_at, last_login_at, password_hash IS NOT NULL";
+pub(super) const COLUMNS: &str = "id, team_id, email, name, role, role_source, joined_via, active, created_at, last_login_at, password_hash IS NOT NULL";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(4)?;
     let source: String = r.get(5)?;
     Ok(User {
@@ -86,7 +87,7 @@ pub fn find_by_email(
     Ok(rows)
 }
 
-fn active_admins(conn: &Connection, team_id: &str) -> Result<i64, StoreError> {
+pub(super) fn active_admins(conn: &Connection, team_id: &str) -> Result<i64, StoreError> {
     Ok(conn.query_row(
         "SELECT count(*) FROM users WHERE team_id = ?1 AND active AND role = 'admin'",
         [team_id],
@@ -94,313 +95,7 @@ fn active_admins(conn: &Connection, team_id: &str) -> Result<i64, StoreError> {
     )?)
 }
 
-/// What the team's config says about admitting and promoting people at sign-in.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub team_id: String,
-    pub admin_email: Option<Email>,
-    pub provisioning: Provisioning,
-    pub admin_groups: Vec<String>,
-}
-
-/// The verified identity from an SSO sign-in.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    pub issuer: String,
-    pub subject: String,
-    pub email: Email,
-    /// The IdP itself said `email_verified: true` (not merely trusted by `trust_email`).
-    pub email_verified: bool,
-    pub name: String,
-    /// `None` when the IdP sent no `groups` claim: group-managed roles are left alone.
-    pub groups: Option<Vec<String>>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SignInError {
-    #[error("not invited")]
-    NotInvited,
-    #[error("removed from the team")]
-    Removed,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl From<rusqlite::Error> for SignInError {
-    fn from(e: rusqlite::Error) -> Self {
-        SignInError::Store(e.into())
-    }
-}
-
-/// Admits (or refuses) a verified identity: creates the account on first sign-in, applies
-/// `admin_email` and `admin_groups`, and records the sign-in. Refusals are audited too.
-pub fn sign_in(
-    conn: &mut Connection,
-    policy: &Policy,
-    id: &Identity,
-    ip: &str,
-) -> Result<User, SignInError> {
-    let tx = conn.transaction()?;
-    let actor = Actor {
-        user_id: None,
-        label: id.email.to_string(),
-        ip: ip.to_string(),
-    };
-    let result = admit(&tx, policy, id, &actor);
-    match result {
-        Ok(user_id) => {
-            let user = get(&tx, user_id)?
-                .ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))?;
-            audit::record(
-                &tx,
-                &policy.team_id,
-                &Actor {
-                    user_id: Some(user.id),
-                    ..actor
-                },
-                "sign_in",
-                &user.email,
-                &format!("role {} ({})", user.role, user.role_source.as_str()),
-            )?;
-            tx.commit()?;
-            Ok(user)
-        }
-        Err(SignInError::Store(e)) => Err(SignInError::Store(e)),
-        Err(refusal) => {
-            audit::record(
-                &tx,
-                &policy.team_id,
-                &actor,
-                "sign_in_refused",
-                id.email.as_str(),
-                &refusal.to_string(),
-            )?;
-            tx.commit()?;
-            Err(refusal)
-        }
-    }
-}
-
-fn in_admin_groups(policy: &Policy, id: &Identity) -> Option<bool> {
-    if policy.admin_groups.is_empty() {
-        return None;
-    }
-    let groups = id.groups.as_ref()?;
-    Some(groups.iter().any(|g| policy.admin_groups.contains(g)))
-}
-
-fn admit(
-    tx: &Transaction<'_>,
-    policy: &Policy,
-    id: &Identity,
-    actor: &Actor,
-) -> Result<i64, SignInError> {
-    let t = now();
-    let existing: Option<User> = tx
-        .query_row(
-            &format!(
-                "SELECT {COLUMNS} FROM users WHERE team_id = ?1 AND issuer = ?2 AND subject = ?3"
-            ),
-            params![policy.team_id, id.issuer, id.subject],
-            from_row,
-        )
-        .optional()?;
-    let group_admin = in_admin_groups(policy, id);
-
-    let Some(user) = existing else {
-        if let Some(user_id) = link_provisioned(tx, policy, id, actor, group_admin)? {
-            return Ok(user_id);
-        }
-        let email_taken: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND email = ?2)",
-            params![policy.team_id, id.email.as_str()],
-            |r| r.get(0),
-        )?;
-        let is_admin_email = crate::domain::admission::admin_email_applies(
-            policy.admin_email.as_ref(),
-            &id.email,
-            id.email_verified,
-            email_taken,
-        );
-        let invite = if policy.provisioning == Provisioning::Invite && !is_admin_email {
-            Some(
-                invites::find_pending(tx, &policy.team_id, id.email.as_str())?
-                    .ok_or(SignInError::NotInvited)?,
-            )
-        } else {
-            None
-        };
-        let (role, source) = if is_admin_email {
-            (Role::Admin, RoleSource::AdminEmail)
-        } else if group_admin == Some(true) {
-            (Role::Admin, RoleSource::Groups)
-        } else {
-            (Role::Member, RoleSource::Default)
-        };
-        tx.execute(
-            "INSERT INTO users (team_id, issuer, subject, email, name, role, role_source, joined_via,
-                                created_at, last_login_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-            params![
-                policy.team_id,
-                id.issuer,
-                id.subject,
-                id.email.as_str(),
-                id.name,
-                role.as_str(),
-                source.as_str(),
-                if invite.is_some() { "invite" } else { "jit" },
-                t
-            ],
-        )?;
-        let user_id = tx.last_insert_rowid();
-        if let Some(invite_id) = invite {
-            invites::mark_accepted(tx, invite_id)?;
-        }
-        audit::record(
-            tx,
-            &policy.team_id,
-            &Actor {
-                user_id: Some(user_id),
-                ..actor.clone()
-            },
-            "account_created",
-            id.email.as_str(),
-            &format!(
-                "joined via {}",
-                if invite.is_some() {
-                    "invitation"
-                } else {
-                    "JIT"
-                }
-            ),
-        )?;
-        return Ok(user_id);
-    };
-
-    if !user.active {
-        // A removed member comes back only through a new invitation on an invite-only team.
-        let invite = match policy.provisioning {
-            Provisioning::Invite => invites::find_pending(tx, &policy.team_id, id.email.as_str())?,
-            Provisioning::Jit => None,
-        };
-        let Some(invite_id) = invite else {
-            return Err(SignInError::Removed);
-        };
-        tx.execute(
-            "UPDATE users SET active = 1, removed_at = NULL WHERE id = ?1",
-            [user.id],
-        )?;
-        invites::mark_accepted(tx, invite_id)?;
-    }
-
-    tx.execute(
-        "UPDATE users SET email = ?2, name = ?3, last_login_at = ?4 WHERE id = ?1",
-        params![user.id, id.email.as_str(), id.name, t],
-    )?;
-    match group_admin {
-        Some(true) if user.role == Role::Member => {
-            set_role_row(tx, user.id, Role::Admin, RoleSource::Groups)?;
-            audit::record(
-                tx,
-                &policy.team_id,
-                actor,
-                "role_changed",
-                &user.email,
-                "member -> admin (admin_groups)",
-            )?;
-        }
-        // Take back only what the groups granted, and never the last admin.
-        Some(false)
-            if user.role == Role::Admin
-                && user.role_source == RoleSource::Groups
-                && active_admins(tx, &policy.team_id)? > 1 =>
-        {
-            set_role_row(tx, user.id, Role::Member, RoleSource::Default)?;
-            audit::record(
-                tx,
-                &policy.team_id,
-                actor,
-                "role_changed",
-                &user.email,
-                "admin -> member (left admin_groups)",
-            )?;
-        }
-        _ => {}
-    }
-    Ok(user.id)
-}
-
-/// The first sign-in of a member SCIM provisioned: the account with this email and no IdP
-/// identity yet takes the sign-in's issuer and subject. Only this team's account, only for an
-/// email that passed the team's email trust (checked before admission), and a member SCIM
-/// deactivated stays refused. `None` when there is nothing to link.
-fn link_provisioned(
-    tx: &Transaction<'_>,
-    policy: &Policy,
-    id: &Identity,
-    actor: &Actor,
-    group_admin: Option<bool>,
-) -> Result<Option<i64>, SignInError> {
-    let provisioned: Option<User> = tx
-        .query_row(
-            &format!(
-                "SELECT {COLUMNS} FROM users WHERE team_id = ?1 AND email = ?2 AND issuer = ''
-                 ORDER BY id LIMIT 1"
-            ),
-            params![policy.team_id, id.email.as_str()],
-            from_row,
-        )
-        .optional()?;
-    let Some(user) = provisioned else {
-        return Ok(None);
-    };
-    if !user.active {
-        return Err(SignInError::Removed);
-    }
-    let others_with_email: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND email = ?2 AND id <> ?3)",
-        params![policy.team_id, id.email.as_str(), user.id],
-        |r| r.get(0),
-    )?;
-    let is_admin_email = crate::domain::admission::admin_email_applies(
-        policy.admin_email.as_ref(),
-        &id.email,
-        id.email_verified,
-        others_with_email,
-    );
-    let name = if id.name.trim().is_empty() {
-        user.name.clone()
-    } else {
-        id.name.clone()
-    };
-    tx.execute(
-        "UPDATE users SET issuer = ?2, subject = ?3, name = ?4, last_login_at = ?5 WHERE id = ?1",
-        params![user.id, id.issuer, id.subject, name, now()],
-    )?;
-    if user.role == Role::Member && (is_admin_email || group_admin == Some(true)) {
-        let source = if is_admin_email {
-            RoleSource::AdminEmail
-        } else {
-            RoleSource::Groups
-        };
-        set_role_row(tx, user.id, Role::Admin, source)?;
-    }
-    audit::record(
-        tx,
-        &policy.team_id,
-        &Actor {
-            user_id: Some(user.id),
-            ..actor.clone()
-        },
-        "scim_user_linked",
-        id.email.as_str(),
-        "first sign-in of a provisioned member",
-    )?;
-    Ok(Some(user.id))
-}
-
-fn set_role_row(
+pub(super) fn set_role_row(
     conn: &Connection,
     id: i64,
     role: Role,
@@ -417,6 +112,8 @@ fn set_role_row(
 pub enum ChangeError {
     #[error("no such member in this team")]
     NotFound,
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error(transparent)]
     Rule(#[from] RuleError),
     #[error("{0}")]
@@ -461,7 +158,7 @@ pub fn set_role(
             &tx,
             team_id,
             actor,
-            "role_changed",
+            Action::RoleChanged,
             &user.email,
             &format!("{} -> {}", user.role, role),
         )?;
@@ -499,7 +196,7 @@ pub fn remove(
         &tx,
         team_id,
         actor,
-        "member_removed",
+        Action::MemberRemoved,
         &user.email,
         &format!("{revoked} personal token(s) revoked"),
     )?;
@@ -522,7 +219,7 @@ pub fn restore(
             "UPDATE users SET active = 1, removed_at = NULL, role = 'member', role_source = 'default' WHERE id = ?1",
             [user.id],
         )?;
-        audit::record(&tx, team_id, actor, "member_restored", &user.email, "")?;
+        audit::record(&tx, team_id, actor, Action::MemberRestored, &user.email, "")?;
     }
     let updated = get(&tx, user.id)?.ok_or(ChangeError::NotFound)?;
     tx.commit()?;
@@ -565,9 +262,9 @@ pub fn set_password(
         params![user_id, team_id, hash],
     )?;
     let action = if hash.is_some() {
-        "password_set"
+        Action::PasswordSet
     } else {
-        "password_cleared"
+        Action::PasswordCleared
     };
     let email: String = tx.query_row("SELECT email FROM users WHERE id = ?1", [user_id], |r| {
         r.get(0)

@@ -3,7 +3,7 @@
 
 use maud::{html, Markup, PreEscaped};
 
-use crate::billing::{Month, Statement};
+use crate::domain::billing::{Month, Statement};
 
 use super::Chrome;
 

@@ -2,6 +2,7 @@
 
 use maud::{html, Markup};
 
+use crate::domain::tokens::TokenStatus;
 use crate::store::tokens::Token;
 
 use super::{copyable, csrf_field, when, Chrome};
@@ -68,13 +69,13 @@ pub fn page(c: &Chrome<'_>, l: &Listing<'_>, shown: Option<&(i64, String)>, now:
                                 td { (when(t.expires_at)) }
                                 td { span class=(format!("status {status}")) { (status) } }
                                 td.actions {
-                                    @if status != "revoked" && (!t.personal || mine) {
+                                    @if status != TokenStatus::Revoked && (!t.personal || mine) {
                                         form.inline method="post" action=(format!("/tokens/{}/reveal", t.id)) {
                                             (csrf_field(c.csrf))
                                             button type="submit" { "Reveal" }
                                         }
                                     }
-                                    @if status != "revoked" && (mine || is_admin) {
+                                    @if status != TokenStatus::Revoked && (mine || is_admin) {
                                         form.inline method="post" action=(format!("/tokens/{}/revoke", t.id)) {
                                             (csrf_field(c.csrf))
                                             button.danger type="submit" { "Revoke" }

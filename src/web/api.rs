@@ -6,11 +6,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::crypto;
 use crate::domain::valid_unit;
 use crate::metering::today;
 use crate::metrics::VerifyOutcome;
+use crate::state::AppState;
 use std::sync::Arc;
 
 use crate::metering::Indexed;

@@ -6,10 +6,10 @@ use std::net::IpAddr;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::domain::text::strip_unsafe;
 use crate::error::Result;
 use crate::sso::ratelimit::address_label;
+use crate::state::AppState;
 use crate::store::audit::{self, Actor, Filter};
 use crate::store::StoreError;
 use crate::views;
@@ -30,7 +30,7 @@ pub async fn record_refusal(
     team: &str,
     ip: IpAddr,
     who: &str,
-    action: &'static str,
+    action: crate::domain::AuditAction,
     target: &str,
     detail: &str,
 ) {
@@ -48,7 +48,7 @@ pub async fn record_refusal(
         .run(move |c| audit::record_repeated(c, &team, &actor, action, &target, &detail))
         .await;
     if let Err(err) = written {
-        tracing::warn!(error = %err, action, "could not audit a refusal");
+        tracing::warn!(error = %err, action = action.as_str(), "could not audit a refusal");
     }
 }
 
@@ -93,7 +93,5 @@ pub async fn audit_page(
         page,
         PER_PAGE,
     );
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body.into_string()))
+    Ok(super::respond::html(body))
 }

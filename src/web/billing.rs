@@ -4,10 +4,10 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::billing::{self, Month};
+use crate::domain::billing::{self, Month};
 use crate::error::{AppError, Result};
-use crate::store::usage;
+use crate::state::AppState;
+use crate::store::{now, statements, usage};
 use crate::views;
 
 use super::extract::Admin;
@@ -19,7 +19,7 @@ pub struct MonthQuery {
 
 fn month_of(q: &MonthQuery) -> Result<Month> {
     match q.month.as_deref().filter(|m| !m.is_empty()) {
-        None => Ok(Month::current()),
+        None => Ok(Month::of_now(now())),
         Some(m) => Month::parse(m).ok_or_else(|| {
             AppError::BadRequest("month must be written YYYY-MM, e.g. 2026-11.".into())
         }),
@@ -32,14 +32,14 @@ pub async fn billing_page(
     q: web::Query<MonthQuery>,
 ) -> Result<HttpResponse> {
     let month = month_of(&q)?;
-    let (team, prices) = (admin.0.team().to_string(), state.settings.billing.clone());
+    let (team, billing) = (admin.0.team().to_string(), state.settings.billing.clone());
     let (statement, months) = state
         .store
         .run(
             move |c| -> std::result::Result<_, crate::store::StoreError> {
                 Ok((
-                    billing::statement(c, &team, month, &prices)?,
-                    billing::statement_months(c, &team)?,
+                    statements::statement(c, &team, month, &billing.prices())?,
+                    statements::statement_months(c, &team)?,
                 ))
             },
         )
@@ -48,11 +48,9 @@ pub async fn billing_page(
         &admin.0.chrome("/billing"),
         &statement,
         &months,
-        Month::current(),
+        Month::of_now(now()),
     );
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body.into_string()))
+    Ok(super::respond::html(body))
 }
 
 pub async fn usage_csv(

@@ -8,12 +8,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::config::TeamConfig;
 use crate::crypto;
 use crate::domain::Email;
 use crate::error::{AppError, Result};
 use crate::session::{HeldSignIn, TypedSession};
+use crate::state::AppState;
 use crate::store::users::{self, Identity, User};
 use crate::store::{logins, now};
 use crate::views;

@@ -12,9 +12,9 @@ use rusqlite::Connection;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::session::TypedSession;
+use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::users::{self, User};
 use crate::store::StoreError;
@@ -78,7 +78,7 @@ impl FromRequest for SignedIn {
         let signed_in = || {
             let state = req
                 .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| AppError::Internal("app state missing".into()))?
+                .ok_or_else(|| AppError::internal("app state missing"))?
                 .clone();
             let session = req.get_session();
             let typed = TypedSession(&session);

@@ -5,7 +5,7 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::store::{self, StoreError};
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {

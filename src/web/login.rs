@@ -11,13 +11,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::config::TeamConfig;
 use crate::domain::{domains, Email, TeamId};
 use crate::error::{AppError, Result};
 use crate::metrics::SignInOutcome;
 use crate::session::TypedSession;
 use crate::sso::{self, redirect, CallbackParams, SsoError, StartRequest};
+use crate::state::AppState;
 use crate::store::logins;
 use crate::store::teams;
 use crate::store::users::{self, Identity, User};
@@ -243,7 +243,7 @@ async fn begin(
         StartRequest {
             team,
             browser,
-            purpose: "sign_in",
+            purpose: crate::store::logins::LoginPurpose::SignIn,
             from_form: origin == Origin::Form,
             return_to,
             login_hint,
@@ -377,7 +377,7 @@ pub async fn sso_callback(
         Ok(p) => p,
         Err(e) => return Err(refused(e).await),
     };
-    if pending.purpose == "test" {
+    if pending.purpose == crate::store::logins::LoginPurpose::Test {
         return super::settings::finish_test(&state, &session, &team, pending, params).await;
     }
     let finished = match sso::finish(&state.sso, &base, &team, pending, params).await {
@@ -455,7 +455,7 @@ async fn record_refusal(state: &AppState, team: &TeamConfig, ip: IpAddr, e: &Sso
         team.id.as_str(),
         ip,
         "anonymous",
-        "sign_in_refused",
+        crate::domain::AuditAction::SignInRefused,
         "",
         &detail,
     )
@@ -531,7 +531,7 @@ pub async fn login_password(
             team,
             ip,
             email,
-            "password_sign_in_throttled",
+            crate::domain::AuditAction::PasswordSignInThrottled,
             email,
             "",
         )

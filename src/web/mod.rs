@@ -1,5 +1,6 @@
 //! The web layer: the one URL table, extractors, middleware and handlers grouped by page.
 
+pub mod acting;
 pub mod api;
 pub mod assets;
 pub mod audit;
@@ -11,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod login;
 pub mod middleware;
+pub mod respond;
 pub mod scim;
 pub mod scim_settings;
 pub mod settings;

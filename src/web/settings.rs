@@ -8,20 +8,22 @@ use actix_session::Session;
 use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
 use crate::config::TeamConfig;
 use crate::error::{AppError, Result};
 use crate::session::TypedSession;
 use crate::sso::editable::{self, SettingsForm};
 use crate::sso::provider::check_browser_endpoints;
 use crate::sso::{self, CallbackParams, StartRequest};
+use crate::state::AppState;
 use crate::store::audit::Actor;
-use crate::store::logins::PendingLogin;
-use crate::store::teams::{self, Pending, ShellTeam};
+use crate::store::logins::{LoginPurpose, PendingLogin};
+use crate::store::teams::{self, Applied, Pending, ShellTeam};
 use crate::store::{users, StoreError};
 use crate::views;
 
+use super::acting::acting;
 use super::extract::{Admin, CsrfForm};
+use super::respond;
 
 const MANAGED: &str =
     "This team's SSO is managed in the config file: change it there and restart teamportal.";
@@ -31,9 +33,7 @@ fn back() -> HttpResponse {
 }
 
 fn back_to(location: &'static str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .finish()
+    respond::see_other(location)
 }
 
 /// `?done=` after apply or discard, so the page can say what just happened.
@@ -117,9 +117,7 @@ pub async fn sso_page(
         notice: notice(&q),
     };
     let body = views::settings::page(&admin.0.chrome("/settings/sso"), &view);
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(body.into_string()))
+    Ok(respond::html(body))
 }
 
 /// Keeps the new values as pending and sends the admin through a real sign-in with them.
@@ -139,13 +137,12 @@ pub async fn save_and_test(
         .await
         .map_err(AppError::BadRequest)?;
     let test_config = editable::to_config(&state.sealer, &shell, &record)
-        .ok_or_else(|| AppError::Internal("the client secret could not be sealed".into()))?;
+        .ok_or_else(|| AppError::internal("the client secret could not be sealed"))?;
     let summary = editable::describe_change(&shell.sso, &record);
-    let (team, actor) = (me.team().to_string(), me.actor());
-    state
-        .store
-        .run(move |c| teams::save_pending(c, &team, &actor, &record, &summary))
-        .await?;
+    acting(&state, &me, move |c, team, actor| {
+        teams::save_pending(c, team, actor, &record, &summary)
+    })
+    .await?;
     let (browser, binding) = state
         .browser_cookies
         .binding_for_start(&req, crate::store::logins::LIFETIME_SECS);
@@ -156,7 +153,7 @@ pub async fn save_and_test(
         StartRequest {
             team: Arc::new(test_config),
             browser,
-            purpose: "test",
+            purpose: LoginPurpose::Test,
             from_form: true,
             return_to: None,
             login_hint: Some(me.user.email.clone()),
@@ -230,7 +227,7 @@ pub async fn finish_test(
         "There are no pending settings to test.".into(),
     ))?;
     let config = editable::to_config(&state.sealer, &shell, &pending.sso)
-        .ok_or_else(|| AppError::Internal("pending client secret could not be opened".into()))?;
+        .ok_or_else(|| AppError::internal("pending client secret could not be opened"))?;
     // Checked again: the setting may have changed, or the name moved, since the save.
     let outcome = match check_issuer_allowed(state, &pending.sso.issuer).await {
         Err(refused) => Some(refused),
@@ -255,22 +252,19 @@ pub async fn apply(
 ) -> Result<HttpResponse> {
     let me = admin.0;
     ensure_editable(&state, me.team())?;
-    let (shell, pending) = stored(&state, me.team()).await?;
-    let shell = shell.ok_or(AppError::NotFound)?;
-    let summary = pending
-        .as_ref()
-        .map(|p| editable::describe_change(&shell.sso, &p.sso))
-        .unwrap_or_default();
-    let (team, actor) = (me.team().to_string(), me.actor());
-    let applied = state
-        .store
-        .run(move |c| teams::apply_pending(c, &team, &actor, &summary))
-        .await?
-        .ok_or_else(|| AppError::Conflict("Save and test the new settings first; only settings that passed a test sign-in can be applied.".into()))?;
-    let config = editable::to_config(&state.sealer, &shell, &applied)
-        .ok_or_else(|| AppError::Internal("applied client secret could not be opened".into()))?;
-    state.sso.providers.forget(&shell.sso.issuer).await;
-    state.sso.providers.forget(&applied.issuer).await;
+    let applied = acting(&state, &me, |c, team, actor| {
+        teams::apply_pending(c, team, actor, editable::describe_change)
+    })
+    .await?;
+    let teams::Change { before, now } = match applied {
+        Applied::Done(change) => *change,
+        Applied::NoSuchTeam => return Err(AppError::NotFound),
+        Applied::NothingTested => return Err(AppError::Conflict("Save and test the new settings first; only settings that passed a test sign-in can be applied.".into())),
+    };
+    let config = editable::to_config(&state.sealer, &before, &now)
+        .ok_or_else(|| AppError::internal("applied client secret could not be opened"))?;
+    state.sso.providers.forget(&before.sso.issuer).await;
+    state.sso.providers.forget(&now.issuer).await;
     state.sso.insert(config);
     Ok(back_to("/settings/sso?done=applied"))
 }
@@ -282,10 +276,9 @@ pub async fn discard(
 ) -> Result<HttpResponse> {
     let me = admin.0;
     ensure_editable(&state, me.team())?;
-    let (team, actor) = (me.team().to_string(), me.actor());
-    state
-        .store
-        .run(move |c| teams::discard_pending(c, &team, &actor))
-        .await?;
+    acting(&state, &me, |c, team, actor| {
+        teams::discard_pending(c, team, actor)
+    })
+    .await?;
     Ok(back_to("/settings/sso?done=discarded"))
 }

@@ -1,18 +1,22 @@
 //! The team page and what admins do there: roles, removal, restore, invitations.
 
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
+use rusqlite::Connection;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::config::Provisioning;
 use crate::domain::text::strip_unsafe;
+use crate::domain::Provisioning;
 use crate::domain::{Email, Role};
 use crate::error::{AppError, Result};
+use crate::state::AppState;
+use crate::store::audit::Actor;
+use crate::store::users::{ChangeError, User};
 use crate::store::{invites, members, users};
 use crate::views;
 
+use super::acting::acting;
 use super::extract::{Admin, CsrfForm, SignedIn};
+use super::respond;
 
 pub const PER_PAGE: i64 = 50;
 
@@ -52,7 +56,7 @@ pub async fn team_page(
         .get(me.team())
         .map(|t| t.provisioning)
         .unwrap_or(Provisioning::Jit);
-    Ok(html(views::team::page(
+    Ok(respond::html(views::team::page(
         &me.chrome("/team"),
         me.user.id,
         me.user.is_admin(),
@@ -62,16 +66,8 @@ pub async fn team_page(
     )))
 }
 
-fn html(m: maud::Markup) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(m.into_string())
-}
-
 fn back_to_team() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/team"))
-        .finish()
+    respond::see_other("/team")
 }
 
 #[derive(Deserialize)]
@@ -88,15 +84,11 @@ pub async fn set_role(
 ) -> Result<HttpResponse> {
     let role = Role::parse(&form.0.role)
         .ok_or_else(|| AppError::BadRequest("role must be \"admin\" or \"member\".".into()))?;
-    let (team, actor, target) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
-    state
-        .store
-        .run(move |c| users::set_role(c, &team, &actor, target, role))
-        .await?;
+    let target = path.into_inner();
+    acting(&state, &admin.0, move |c, team, actor| {
+        users::set_role(c, team, actor, target, role)
+    })
+    .await?;
     Ok(back_to_team())
 }
 
@@ -106,19 +98,7 @@ pub async fn remove(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let (team, actor, target) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
-    state
-        .store
-        .run(move |c| users::remove(c, &team, &actor, target))
-        .await?;
-    // Their personal tokens were revoked in the same transaction; the index follows before
-    // the answer, so they stop verifying once it has returned.
-    state.tokens.catch_up_with(&state.store).await?;
-    Ok(back_to_team())
+    change_membership(&state, &admin, path.into_inner(), users::remove).await
 }
 
 pub async fn restore(
@@ -127,15 +107,22 @@ pub async fn restore(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let (team, actor, target) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
-    state
-        .store
-        .run(move |c| users::restore(c, &team, &actor, target))
-        .await?;
+    change_membership(&state, &admin, path.into_inner(), users::restore).await
+}
+
+/// Removal or restore. A removal revokes the member's personal tokens in its transaction
+/// (a restore brings none back); the index follows before the answer, so they stop
+/// verifying once it has returned.
+async fn change_membership(
+    state: &AppState,
+    admin: &Admin,
+    target: i64,
+    change: fn(&mut Connection, &str, &Actor, i64) -> std::result::Result<User, ChangeError>,
+) -> Result<HttpResponse> {
+    acting(state, &admin.0, move |c, team, actor| {
+        change(c, team, actor, target)
+    })
+    .await?;
     state.tokens.catch_up_with(&state.store).await?;
     Ok(back_to_team())
 }
@@ -153,15 +140,11 @@ pub async fn invite(
 ) -> Result<HttpResponse> {
     let email = Email::parse(&form.0.email)
         .ok_or_else(|| AppError::BadRequest("Enter a valid email address to invite.".into()))?;
-    let (team, actor, address) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        email.as_str().to_string(),
-    );
-    let invited = state
-        .store
-        .run(move |c| invites::create(c, &team, &actor, email.as_str()))
-        .await?;
+    let address = email.as_str().to_string();
+    let invited = acting(&state, &admin.0, move |c, team, actor| {
+        invites::create(c, team, actor, email.as_str())
+    })
+    .await?;
     if invited == invites::Invited::AlreadyMember {
         return Err(AppError::Conflict(format!(
             "{address} is already an active member of this team: there is nothing to invite."
@@ -176,15 +159,11 @@ pub async fn cancel_invite(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let (team, actor, id) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
-    let found = state
-        .store
-        .run(move |c| invites::cancel(c, &team, &actor, id))
-        .await?;
+    let id = path.into_inner();
+    let found = acting(&state, &admin.0, move |c, team, actor| {
+        invites::cancel(c, team, actor, id)
+    })
+    .await?;
     if !found {
         return Err(AppError::NotFound);
     }

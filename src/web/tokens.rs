@@ -1,15 +1,17 @@
 //! Shared API tokens: list, create (secret shown once, revealable later), reveal, revoke.
 
-use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::domain::token_access::Viewer;
+use crate::domain::{TokenId, UserId};
 use crate::error::{AppError, Result};
+use crate::state::AppState;
 use crate::store::now;
-use crate::store::tokens::{self, Token};
+use crate::store::tokens;
 use crate::views;
 
+use super::acting::acting;
 use super::extract::{CsrfForm, CurrentUser};
 
 async fn render(
@@ -19,10 +21,10 @@ async fn render(
     shown: Option<(i64, String)>,
     status: actix_web::http::StatusCode,
 ) -> Result<HttpResponse> {
-    let (team, viewer, admin) = (me.team().to_string(), me.user.id, me.user.is_admin());
+    let (team, who, admin) = (me.team().to_string(), viewer(me), me.user.is_admin());
     let (list, more) = state
         .store
-        .run(move |c| tokens::list(c, &team, viewer, admin, page))
+        .run(move |c| tokens::list(c, &team, who, page))
         .await?;
     let portal_url = state.settings.server.base();
     let body = views::tokens::page(
@@ -39,9 +41,7 @@ async fn render(
         shown.as_ref(),
         now(),
     );
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body.into_string()))
+    Ok(super::respond::html_status(status, body))
 }
 
 #[derive(Deserialize)]
@@ -130,27 +130,12 @@ pub async fn create(
     .await
 }
 
-/// The token if `me` may see it: personal tokens exist only for their creator (404 for
-/// everyone else, admins included, except that admins may revoke them).
-async fn visible(
-    state: &AppState,
-    me: &CurrentUser,
-    id: i64,
-    admin_may_see_personal: bool,
-) -> Result<Token> {
-    let team = me.team().to_string();
-    let token = state
-        .store
-        .run(move |c| tokens::get(c, &team, id))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if token.personal
-        && token.created_by != me.user.id
-        && !(admin_may_see_personal && me.user.is_admin())
-    {
-        return Err(AppError::NotFound);
+/// The signed-in member as the token access policy sees them.
+fn viewer(me: &CurrentUser) -> Viewer {
+    Viewer {
+        id: UserId(me.user.id),
+        admin: me.user.is_admin(),
     }
-    Ok(token)
 }
 
 pub async fn reveal(
@@ -159,19 +144,14 @@ pub async fn reveal(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let token = visible(&state, &me, path.into_inner(), false).await?;
-    let (team, actor, t) = (me.team().to_string(), me.actor(), token.clone());
-    // A revoked token has no secret to show any more (checked with the read, not before it).
-    let (sealed, hash) = state
-        .store
-        .run(move |c| tokens::reveal(c, &team, &actor, &t))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let (who, id) = (viewer(&me), TokenId(path.into_inner()));
+    let (token, (sealed, hash)) = acting(&state, &me, move |c, team, actor| {
+        tokens::reveal(c, team, actor, who, id)
+    })
+    .await?;
     let secret =
         crate::tokens::unseal(&state.sealer, me.team(), &hash, &sealed).ok_or_else(|| {
-            AppError::Internal(
-                "a token secret could not be decrypted with this instance key".into(),
-            )
+            AppError::internal("a token secret could not be decrypted with this instance key")
         })?;
     render(
         &state,
@@ -189,20 +169,12 @@ pub async fn revoke(
     path: web::Path<i64>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let token = visible(&state, &me, path.into_inner(), true).await?;
-    if token.created_by != me.user.id && !me.user.is_admin() {
-        return Err(AppError::Forbidden(
-            "Only the token's creator or a team admin may revoke it.",
-        ));
-    }
-    let (team, actor, t) = (me.team().to_string(), me.actor(), token.clone());
-    state
-        .store
-        .run(move |c| tokens::revoke(c, &team, &actor, &t))
-        .await?;
+    let (who, id) = (viewer(&me), TokenId(path.into_inner()));
+    acting(&state, &me, move |c, team, actor| {
+        tokens::revoke(c, team, actor, who, id)
+    })
+    .await?;
     // Out of the index before the response: once this returns, the token no longer verifies.
     state.tokens.catch_up_with(&state.store).await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/tokens"))
-        .finish())
+    Ok(super::respond::see_other("/tokens"))
 }

@@ -208,7 +208,7 @@ async fn an_admin_sees_seats_usage_and_totals_matching_what_was_metered_and_the_
         "the page states its month boundaries"
     );
 
-    let month = teamportal::billing::Month::current().to_string();
+    let month = teamportal::domain::billing::Month::of_now(teamportal::store::now()).to_string();
     let resp = s
         .app
         .get(&alice, &format!("/billing/usage.csv?month={month}"))
@@ -293,7 +293,7 @@ fn seed_usage(app: &TestApp, team: &str, name: &str, days: &[(&str, i64)]) {
 async fn months_are_cut_at_utc_midnight_for_seats_and_usage() {
     let s = two_teams().await;
     let alice = s.sign_in("acme", "alice").await;
-    let (oct_start, nov_start) = teamportal::billing::Month::parse("2025-10")
+    let (oct_start, nov_start) = teamportal::domain::billing::Month::parse("2025-10")
         .expect("month")
         .bounds();
     let db = s.app.db();
@@ -384,7 +384,7 @@ async fn token_names_a_spreadsheet_would_run_are_escaped_in_the_csv() {
     for id in ids {
         metered(&s.app, id, "requests", 1).await;
     }
-    let month = teamportal::billing::Month::current().to_string();
+    let month = teamportal::domain::billing::Month::of_now(teamportal::store::now()).to_string();
     let (status, csv) = s
         .app
         .text(&alice, &format!("/billing/usage.csv?month={month}"))
@@ -418,7 +418,7 @@ async fn a_team_without_usage_shows_an_empty_state() {
     assert!(billing.contains("No metered usage"), "{billing}");
     assert_eq!(statement_row(&billing, "Seats (active members)").0, 1);
     assert_eq!(total_in(&billing), "10.00 EUR");
-    let month = teamportal::billing::Month::current().to_string();
+    let month = teamportal::domain::billing::Month::of_now(teamportal::store::now()).to_string();
     let (status, csv) = s
         .app
         .text(&alice, &format!("/billing/usage.csv?month={month}"))

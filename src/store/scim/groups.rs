@@ -10,7 +10,7 @@ use crate::domain::text::strip_unsafe;
 use crate::scim::filter::Filter;
 use crate::scim::patch::GroupState;
 use crate::scim::Refusal;
-use crate::store::audit::{self, Actor};
+use crate::store::audit::{self, Action, Actor};
 use crate::store::users;
 use crate::store::{now, StoreError};
 
@@ -189,6 +189,21 @@ fn set_members(
     Ok(changed)
 }
 
+/// Whether SCIM pushed this user into a group named in the team's `admin_groups`.
+pub fn in_admin_group(
+    conn: &Connection,
+    team_id: &str,
+    user_id: i64,
+) -> std::result::Result<bool, StoreError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id
+             WHERE m.user_id = ?1 AND g.team_id = ?2 AND g.display_name IN
+                 (SELECT value FROM json_each((SELECT admin_groups FROM teams WHERE id = ?2))))",
+        params![user_id, team_id],
+        |r| r.get(0),
+    )?)
+}
+
 /// Grants or takes back admin from group membership, as the `groups` claim does at sign-in:
 /// admin with source `groups` for members of a group named in `admin_groups`; taken back only
 /// from `groups` admins, and never from the last admin.
@@ -205,13 +220,7 @@ pub(super) fn sync_admins(
         if !user.active {
             continue;
         }
-        let in_admin_group: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id
-                 WHERE m.user_id = ?1 AND g.team_id = ?2 AND g.display_name IN
-                     (SELECT value FROM json_each((SELECT admin_groups FROM teams WHERE id = ?2))))",
-            params![uid, team_id],
-            |r| r.get(0),
-        )?;
+        let in_admin_group = in_admin_group(conn, team_id, uid)?;
         use crate::domain::{Role, RoleSource};
         if in_admin_group && user.role == Role::Member {
             conn.execute(
@@ -222,7 +231,7 @@ pub(super) fn sync_admins(
                 conn,
                 team_id,
                 actor,
-                "role_changed",
+                Action::RoleChanged,
                 &user.email,
                 "member -> admin (SCIM group in admin_groups)",
             )?;
@@ -244,7 +253,7 @@ pub(super) fn sync_admins(
                     conn,
                     team_id,
                     actor,
-                    "role_changed",
+                    Action::RoleChanged,
                     &user.email,
                     "admin -> member (left SCIM admin group)",
                 )?;
@@ -275,7 +284,7 @@ pub fn create_group(
         &tx,
         team_id,
         actor,
-        "scim_group_created",
+        Action::ScimGroupCreated,
         &name,
         &format!("{} member(s)", changed.len()),
     )?;
@@ -314,7 +323,14 @@ pub fn replace_group(
         "members changed".to_string()
     };
     if renamed || !affected.is_empty() || current.state.external_id != state.external_id {
-        audit::record(&tx, team_id, actor, "scim_group_updated", &name, &detail)?;
+        audit::record(
+            &tx,
+            team_id,
+            actor,
+            Action::ScimGroupUpdated,
+            &name,
+            &detail,
+        )?;
     }
     sync_admins(&tx, team_id, actor, &affected)?;
     tx.commit()?;
@@ -330,7 +346,7 @@ pub fn delete_group(conn: &mut Connection, team_id: &str, actor: &Actor, id: i64
         &tx,
         team_id,
         actor,
-        "scim_group_deleted",
+        Action::ScimGroupDeleted,
         &current.state.display_name,
         "",
     )?;

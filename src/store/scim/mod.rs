@@ -10,7 +10,7 @@ pub use groups::*;
 
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, TransactionBehavior};
 
-use super::audit::{self, Actor};
+use super::audit::{self, Action, Actor};
 use super::users::{self, ChangeError};
 use super::{now, StoreError};
 use crate::domain::text::strip_unsafe;
@@ -40,6 +40,7 @@ impl From<ChangeError> for ScimStoreError {
             ChangeError::NotFound => Refusal::not_found().into(),
             ChangeError::Rule(r) => Refusal::new(409, None, r.to_string()).into(),
             ChangeError::Conflict(m) => Refusal::new(409, None, m).into(),
+            ChangeError::Forbidden(m) => Refusal::new(403, None, m).into(),
             ChangeError::Store(s) => ScimStoreError::Store(s),
         }
     }
@@ -72,9 +73,9 @@ pub fn set_token(
         params![team_id, &hash[..], now()],
     )?;
     let action = if replaced {
-        "scim_token_rotated"
+        Action::ScimTokenRotated
     } else {
-        "scim_token_created"
+        Action::ScimTokenCreated
     };
     audit::record(&tx, team_id, actor, action, "SCIM token", "")?;
     tx.commit()?;
@@ -90,7 +91,14 @@ pub fn revoke_token(
     let tx = conn.transaction()?;
     let gone = tx.execute("DELETE FROM scim_tokens WHERE team_id = ?1", [team_id])? > 0;
     if gone {
-        audit::record(&tx, team_id, actor, "scim_token_revoked", "SCIM token", "")?;
+        audit::record(
+            &tx,
+            team_id,
+            actor,
+            Action::ScimTokenRevoked,
+            "SCIM token",
+            "",
+        )?;
     }
     tx.commit()?;
     Ok(gone)
@@ -416,7 +424,7 @@ pub fn create_user(
                 &tx,
                 team_id,
                 actor,
-                "scim_user_updated",
+                Action::ScimUserUpdated,
                 email.as_str(),
                 "provisioned again",
             )?;
@@ -445,7 +453,7 @@ pub fn create_user(
                 &tx,
                 team_id,
                 actor,
-                "scim_user_created",
+                Action::ScimUserCreated,
                 email.as_str(),
                 "provisioned, not signed in yet",
             )?;
@@ -504,7 +512,14 @@ pub fn replace_user(
     let mut before = current.attrs.clone();
     before.active = attrs.active;
     if before != *attrs {
-        audit::record(&tx, team_id, actor, "scim_user_updated", email.as_str(), "")?;
+        audit::record(
+            &tx,
+            team_id,
+            actor,
+            Action::ScimUserUpdated,
+            email.as_str(),
+            "",
+        )?;
     }
     if !current.attrs.active && attrs.active {
         // Restored as a member: an admin group they are still in grants admin again.
@@ -526,7 +541,7 @@ pub fn delete_user(conn: &mut Connection, team_id: &str, actor: &Actor, id: i64)
         &tx,
         team_id,
         actor,
-        "scim_user_deleted",
+        Action::ScimUserDeleted,
         &current.attrs.user_name,
         "",
     )?;

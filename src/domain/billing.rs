@@ -1,15 +1,29 @@
-//! Billing rules: UTC months, statements (seats plus metered usage at configured prices,
-//! exact decimal money rounded to cents per line, half away from zero) and the CSV export.
+//! Billing arithmetic: UTC months, statements (seats plus metered usage at configured
+//! prices, exact decimal money rounded to cents per line, half away from zero) and the CSV
+//! export. No I/O here: `store::statements` reads the rows and calls [`compute`].
 
 use std::collections::BTreeMap;
 
-use rusqlite::Connection;
 use rust_decimal::{Decimal, RoundingStrategy};
 use time::{Date, Month as TMonth, OffsetDateTime, Time};
 
-use crate::config::BillingSettings;
-use crate::store::usage::{self, DailyRow};
-use crate::store::{users, StoreError};
+/// Metered usage of one token and unit on one UTC day.
+#[derive(Debug, Clone)]
+pub struct DailyRow {
+    pub day: String,
+    pub token_id: i64,
+    pub token_name: String,
+    pub unit: String,
+    pub quantity: i64,
+}
+
+/// The configured prices (`[billing]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Prices<'a> {
+    pub currency: &'a str,
+    pub seat_price: Decimal,
+    pub unit_prices: &'a BTreeMap<String, Decimal>,
+}
 
 /// A calendar month in UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,8 +51,9 @@ impl Month {
         }
     }
 
-    pub fn current() -> Month {
-        Month::containing(crate::store::now())
+    /// The month of `now` (Unix seconds); callers pass the clock.
+    pub fn of_now(now: i64) -> Month {
+        Month::containing(now)
     }
 
     fn first(&self) -> Date {
@@ -107,22 +122,20 @@ impl std::fmt::Display for Month {
     }
 }
 
-/// Months with statements, newest first: every month from the first to the last with usage.
-pub fn statement_months(conn: &Connection, team: &str) -> Result<Vec<Month>, StoreError> {
-    let Some((first, last)) = usage::day_range(conn, team)? else {
-        return Ok(Vec::new());
-    };
+/// Months with statements, newest first: every month from the one of `first_day` to the one
+/// of `last_day` (`YYYY-MM-DD`, the first and last day with usage).
+pub fn statement_months(first_day: &str, last_day: &str) -> Vec<Month> {
     let (Some(first), Some(last)) = (
-        first.get(..7).and_then(Month::parse),
-        last.get(..7).and_then(Month::parse),
+        first_day.get(..7).and_then(Month::parse),
+        last_day.get(..7).and_then(Month::parse),
     ) else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     let mut months = vec![last];
     while let Some(m) = months.last().map(Month::prev).filter(|m| *m >= first) {
         months.push(m);
     }
-    Ok(months)
+    months
 }
 
 pub fn round_money(d: Decimal) -> Decimal {
@@ -151,28 +164,7 @@ pub struct Statement {
     pub rows: Vec<DailyRow>,
 }
 
-/// The month's statement from the store; `rows` carries the CSV data.
-pub fn statement(
-    conn: &Connection,
-    team: &str,
-    month: Month,
-    prices: &BillingSettings,
-) -> Result<Statement, StoreError> {
-    let (start, end) = month.bounds();
-    let days = month.days();
-    let first = days.first().cloned().unwrap_or_default();
-    let last = days.last().cloned().unwrap_or_default();
-    let rows = usage::daily(conn, team, &first, &last)?;
-    let seats = users::seats_between(conn, team, start, end)?;
-    Ok(compute(month, seats, rows, prices))
-}
-
-pub fn compute(
-    month: Month,
-    seats: i64,
-    rows: Vec<DailyRow>,
-    prices: &BillingSettings,
-) -> Statement {
+pub fn compute(month: Month, seats: i64, rows: Vec<DailyRow>, prices: &Prices<'_>) -> Statement {
     let ndays = month.days().len();
     let mut per_unit: BTreeMap<String, i64> = BTreeMap::new();
     let mut per_token = BTreeMap::new();
@@ -215,7 +207,7 @@ pub fn compute(
     let total = lines.iter().map(|l| l.amount).sum();
     Statement {
         month,
-        currency: prices.currency.clone(),
+        currency: prices.currency.to_string(),
         seats,
         lines,
         total,
@@ -262,16 +254,19 @@ mod tests {
     use super::*;
     use std::str::FromStr;
 
-    fn prices() -> BillingSettings {
-        BillingSettings {
-            currency: "USD".into(),
+    fn unit_prices() -> BTreeMap<String, Decimal> {
+        [(
+            "requests".to_string(),
+            Decimal::from_str("0.0001").expect("dec"),
+        )]
+        .into()
+    }
+
+    fn prices(units: &BTreeMap<String, Decimal>) -> Prices<'_> {
+        Prices {
+            currency: "USD",
             seat_price: Decimal::from_str("10.00").expect("dec"),
-            unit_prices: [(
-                "requests".to_string(),
-                Decimal::from_str("0.0001").expect("dec"),
-            )]
-            .into(),
-            metering: true,
+            unit_prices: units,
         }
     }
 
@@ -308,6 +303,7 @@ mod tests {
 
     #[test]
     fn charges_are_exact_and_rounded_half_away_from_zero_per_line() {
+        let units = unit_prices();
         let m = Month::parse("2026-11").expect("month");
         // 12,345 requests at 0.0001 = 1.2345 -> 1.23; 3 seats at 10.00 = 30.00
         let s = compute(
@@ -317,7 +313,7 @@ mod tests {
                 row("2026-11-01", "requests", 12_000),
                 row("2026-11-30", "requests", 345),
             ],
-            &prices(),
+            &prices(&units),
         );
         assert_eq!(s.lines[0].amount.to_string(), "30.00");
         assert_eq!(s.lines[1].quantity, 12_345);
@@ -327,17 +323,28 @@ mod tests {
         assert_eq!(s.daily["requests"][29], 345);
         // 125 requests = 0.0125 -> 0.01; 150 = 0.015 -> 0.02 (half away from zero)
         assert_eq!(
-            compute(m, 0, vec![row("2026-11-02", "requests", 150)], &prices())
-                .total
-                .to_string(),
+            compute(
+                m,
+                0,
+                vec![row("2026-11-02", "requests", 150)],
+                &prices(&units)
+            )
+            .total
+            .to_string(),
             "0.02"
         );
     }
 
     #[test]
     fn unpriced_units_are_listed_at_zero() {
+        let units = unit_prices();
         let m = Month::parse("2026-11").expect("month");
-        let s = compute(m, 0, vec![row("2026-11-02", "gpu_seconds", 7)], &prices());
+        let s = compute(
+            m,
+            0,
+            vec![row("2026-11-02", "gpu_seconds", 7)],
+            &prices(&units),
+        );
         assert_eq!(s.lines[1].label, "gpu_seconds");
         assert_eq!(s.lines[1].amount, Decimal::ZERO);
     }
@@ -364,5 +371,70 @@ mod tests {
             out,
             "date,token,unit,quantity\n2026-11-01,'=cmd|' /C calc'!A0,requests,5\n"
         );
+    }
+
+    #[test]
+    fn months_step_across_year_ends_and_leap_februaries() {
+        let m = |s| Month::parse(s).expect("month");
+        assert_eq!(m("2026-01").prev(), m("2025-12"));
+        assert_eq!(m("2025-12").next(), m("2026-01"));
+        assert_eq!(m("2028-02").days().len(), 29);
+        assert_eq!(m("2100-02").days().len(), 28);
+        assert_eq!(m("2026-04").days().len(), 30);
+        let days = m("2026-12").days();
+        assert_eq!(days.first().map(String::as_str), Some("2026-12-01"));
+        assert_eq!(days.last().map(String::as_str), Some("2026-12-31"));
+        // The last second of a month is in it; the first of the next is not.
+        let (start, end) = m("2025-12").bounds();
+        assert_eq!(Month::containing(start), m("2025-12"));
+        assert_eq!(Month::containing(start - 1), m("2025-11"));
+        assert_eq!(Month::containing(end), m("2026-01"));
+        assert_eq!(end, m("2026-01").bounds().0);
+        assert_eq!(Month::of_now(end - 1), m("2025-12"));
+    }
+
+    #[test]
+    fn statement_months_run_newest_first_from_the_last_to_the_first_month_with_usage() {
+        let m = |s| Month::parse(s).expect("month");
+        assert_eq!(
+            statement_months("2025-11-30", "2026-02-01"),
+            vec![m("2026-02"), m("2026-01"), m("2025-12"), m("2025-11")]
+        );
+        assert_eq!(
+            statement_months("2026-03-05", "2026-03-09"),
+            vec![m("2026-03")]
+        );
+        assert_eq!(statement_months("garbage", "2026-03-09"), Vec::new());
+    }
+
+    #[test]
+    fn each_line_is_rounded_on_its_own_before_the_total() {
+        let units: BTreeMap<String, Decimal> = [
+            ("a".to_string(), Decimal::from_str("0.005").expect("dec")),
+            ("b".to_string(), Decimal::from_str("0.005").expect("dec")),
+        ]
+        .into();
+        let m = Month::parse("2026-11").expect("month");
+        // 1 x 0.005 = 0.005 -> 0.01 per line: 0.02 in all, not round(0.010) = 0.01.
+        let s = compute(
+            m,
+            0,
+            vec![row("2026-11-03", "a", 1), row("2026-11-03", "b", 1)],
+            &prices(&units),
+        );
+        assert_eq!(s.lines[1].amount.to_string(), "0.01");
+        assert_eq!(s.total.to_string(), "0.02");
+        assert_eq!(
+            round_money(Decimal::from_str("0.0149").expect("dec")).to_string(),
+            "0.01"
+        );
+        assert_eq!(
+            round_money(Decimal::from_str("-0.005").expect("dec")).to_string(),
+            "-0.01"
+        );
+        // Usage on the month's last day lands in the last slot of the chart.
+        let s = compute(m, 0, vec![row("2026-11-30", "a", 4)], &prices(&units));
+        assert_eq!(s.daily["a"].len(), 30);
+        assert_eq!(s.daily["a"][29], 4);
     }
 }
