@@ -217,7 +217,9 @@ pub(super) fn sync_admins(
         let Some(user) = users::get_in_team(conn, team_id, uid)? else {
             continue;
         };
-        if !user.active {
+        // Nobody has signed in to it yet: its admin-group membership applies when it links
+        // (with a verified email), never to a placeholder.
+        if !user.active || !user.linked {
             continue;
         }
         let in_admin_group = in_admin_group(conn, team_id, uid)?;
@@ -239,11 +241,7 @@ pub(super) fn sync_admins(
             && user.role == Role::Admin
             && user.role_source == RoleSource::Groups
         {
-            let admins: i64 = conn.query_row(
-                "SELECT count(*) FROM users WHERE team_id = ?1 AND active AND role = 'admin'",
-                [team_id],
-                |r| r.get(0),
-            )?;
+            let admins = users::active_admins(conn, team_id)?;
             if admins > 1 {
                 conn.execute(
                     "UPDATE users SET role = 'member', role_source = 'default' WHERE id = ?1",
@@ -302,14 +300,45 @@ pub fn replace_group(
     state: &GroupState,
 ) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let current = get_group(&tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
+    replace_group_in(&tx, team_id, actor, id, state)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// PATCH: loads the group, applies the operations and writes the result in one immediate
+/// transaction, so concurrent PATCHes cannot lose a member change.
+pub fn patch_group(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+    id: i64,
+    apply: impl FnOnce(&mut GroupState) -> std::result::Result<(), Refusal>,
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut state = get_group(&tx, team_id, id)?
+        .ok_or_else(Refusal::not_found)?
+        .state;
+    apply(&mut state)?;
+    replace_group_in(&tx, team_id, actor, id, &state)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn replace_group_in(
+    tx: &rusqlite::Transaction<'_>,
+    team_id: &str,
+    actor: &Actor,
+    id: i64,
+    state: &GroupState,
+) -> Result<()> {
+    let current = get_group(tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
     let name = strip_unsafe(&state.display_name);
-    check_group_name(&tx, team_id, &name, id)?;
+    check_group_name(tx, team_id, &name, id)?;
     tx.execute(
         "UPDATE scim_groups SET display_name = ?2, external_id = ?3, updated_at = ?4 WHERE id = ?1",
         params![id, name, state.external_id, now()],
     )?;
-    let mut affected = set_members(&tx, team_id, id, &state.members)?;
+    let mut affected = set_members(tx, team_id, id, &state.members)?;
     let renamed = current.state.display_name != name;
     if renamed {
         // A rename can move the whole group in or out of `admin_groups`.
@@ -323,17 +352,9 @@ pub fn replace_group(
         "members changed".to_string()
     };
     if renamed || !affected.is_empty() || current.state.external_id != state.external_id {
-        audit::record(
-            &tx,
-            team_id,
-            actor,
-            Action::ScimGroupUpdated,
-            &name,
-            &detail,
-        )?;
+        audit::record(tx, team_id, actor, Action::ScimGroupUpdated, &name, &detail)?;
     }
-    sync_admins(&tx, team_id, actor, &affected)?;
-    tx.commit()?;
+    sync_admins(tx, team_id, actor, &affected)?;
     Ok(())
 }
 

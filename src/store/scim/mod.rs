@@ -460,14 +460,16 @@ pub fn create_user(
             Created::New(id)
         }
     };
-    tx.commit()?;
     if let Created::Restored(id) = created {
         if attrs.active {
-            users::restore(conn, team_id, actor, id)?;
+            users::restore_in(&tx, team_id, actor, id)?;
+            // Restored as a member: an admin group they are still in grants admin again.
+            groups::sync_admins(&tx, team_id, actor, &[id])?;
         } else {
-            users::remove(conn, team_id, actor, id)?;
+            users::remove_in(&tx, team_id, actor, id)?;
         }
     }
+    tx.commit()?;
     Ok(created)
 }
 
@@ -481,39 +483,77 @@ pub fn replace_user(
     id: i64,
     attrs: &UserAttrs,
 ) -> Result<()> {
-    let email = valid_email(attrs)?;
-    let current = get_user(conn, team_id, id)?.ok_or_else(Refusal::not_found)?;
-    if current.attrs.active && !attrs.active {
-        users::remove(conn, team_id, actor, id)?;
-    } else if !current.attrs.active && attrs.active {
-        users::restore(conn, team_id, actor, id)?;
-    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let taken: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM users u LEFT JOIN scim_users s ON s.user_id = u.id
-                        WHERE u.team_id = ?1 AND u.email = ?2 AND u.id <> ?3 AND u.active
-                          AND NOT coalesce(s.deleted, 0))",
-        params![team_id, email.as_str(), id],
-        |r| r.get(0),
-    )?;
-    if taken {
-        return Err(Refusal::uniqueness(format!(
-            "Another member has userName {}.",
-            email.as_str()
-        ))
-        .into());
+    replace_user_in(&tx, team_id, actor, id, attrs)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// PATCH: loads the user, applies the operations and writes the result in one immediate
+/// transaction, so two PATCHes at once run one after the other instead of losing one.
+pub fn patch_user(
+    conn: &mut Connection,
+    team_id: &str,
+    actor: &Actor,
+    id: i64,
+    apply: impl FnOnce(&mut UserAttrs) -> std::result::Result<(), Refusal>,
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut attrs = get_user(&tx, team_id, id)?
+        .ok_or_else(Refusal::not_found)?
+        .attrs;
+    apply(&mut attrs)?;
+    replace_user_in(&tx, team_id, actor, id, &attrs)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// [`replace_user`] inside the caller's immediate transaction: the read, the userName check,
+/// the removal or restore, the attributes, admin rights and the audit rows commit together
+/// or not at all.
+pub(super) fn replace_user_in(
+    tx: &rusqlite::Transaction<'_>,
+    team_id: &str,
+    actor: &Actor,
+    id: i64,
+    attrs: &UserAttrs,
+) -> Result<()> {
+    let email = valid_email(attrs)?;
+    let current = get_user(tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
+    // Two active accounts may share an email (JIT sign-ins from two IdP accounts): only a
+    // change of userName is checked against the others.
+    if !current.attrs.user_name.eq_ignore_ascii_case(email.as_str()) {
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM users u LEFT JOIN scim_users s ON s.user_id = u.id
+                            WHERE u.team_id = ?1 AND u.email = ?2 AND u.id <> ?3 AND u.active
+                              AND NOT coalesce(s.deleted, 0))",
+            params![team_id, email.as_str(), id],
+            |r| r.get(0),
+        )?;
+        if taken {
+            return Err(Refusal::uniqueness(format!(
+                "Another member has userName {}.",
+                email.as_str()
+            ))
+            .into());
+        }
+    }
+    if current.attrs.active && !attrs.active {
+        users::remove_in(tx, team_id, actor, id)?;
+    } else if !current.attrs.active && attrs.active {
+        users::restore_in(tx, team_id, actor, id)?;
     }
     let shown = strip_unsafe(&attrs.shown_name());
     tx.execute(
         "UPDATE users SET email = ?2, name = CASE WHEN ?3 = '' THEN name ELSE ?3 END WHERE id = ?1",
         params![id, email.as_str(), shown],
     )?;
-    upsert_attrs(&tx, team_id, id, attrs)?;
+    upsert_attrs(tx, team_id, id, attrs)?;
     let mut before = current.attrs.clone();
     before.active = attrs.active;
     if before != *attrs {
         audit::record(
-            &tx,
+            tx,
             team_id,
             actor,
             Action::ScimUserUpdated,
@@ -523,17 +563,16 @@ pub fn replace_user(
     }
     if !current.attrs.active && attrs.active {
         // Restored as a member: an admin group they are still in grants admin again.
-        groups::sync_admins(&tx, team_id, actor, &[id])?;
+        groups::sync_admins(tx, team_id, actor, &[id])?;
     }
-    tx.commit()?;
     Ok(())
 }
 
 /// DELETE /Users/{id}: removed as an admin removes, out of every group, and gone for SCIM.
 pub fn delete_user(conn: &mut Connection, team_id: &str, actor: &Actor, id: i64) -> Result<()> {
-    let current = get_user(conn, team_id, id)?.ok_or_else(Refusal::not_found)?;
-    users::remove(conn, team_id, actor, id)?;
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current = get_user(&tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
+    users::remove_in(&tx, team_id, actor, id)?;
     upsert_attrs(&tx, team_id, id, &current.attrs)?;
     tx.execute("UPDATE scim_users SET deleted = 1 WHERE user_id = ?1", [id])?;
     tx.execute("DELETE FROM scim_group_members WHERE user_id = ?1", [id])?;

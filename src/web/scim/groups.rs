@@ -128,9 +128,14 @@ pub async fn patch(
     body: ScimBody<PatchRequest>,
 ) -> Result<HttpResponse, ScimError> {
     let id = id_of(&path)?;
-    let mut group = load(&state, caller.team_id.clone(), id).await?.state;
-    apply_group(&mut group, &body.0.operations)?;
-    replace(&state, &caller, id, group).await
+    let ops = body.0.operations;
+    let (team, actor) = (caller.team_id.clone(), caller.actor());
+    state
+        .store
+        .run(move |c| store::patch_group(c, &team, &actor, id, |g| apply_group(g, &ops)))
+        .await?;
+    let g = load(&state, caller.team_id.clone(), id).await?;
+    Ok(scim_json(200, &resource(&base_url(&state), g)))
 }
 
 pub async fn delete(

@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::scim::patch::{apply_user, UserAttrs};
 use crate::scim::types::{GroupRef, Meta, NameOut, PatchRequest, UserInput, UserResource};
 use crate::scim::{filter, paging, Refusal};
-use crate::store::scim::{self as store, Created, StoredUser};
+use crate::store::scim::{self as store, Created, ScimStoreError, StoredUser};
 
 use super::base_url;
 use super::wire::{scim_json, ScimBody, ScimCaller, ScimError};
@@ -149,11 +149,11 @@ pub async fn create(
     let created = state
         .store
         .run(move |c| store::create_user(c, &team, &actor, &attrs))
-        .await?;
-    let id = match created {
+        .await;
+    state.tokens.catch_up_with(&state.store).await?;
+    let id = match created? {
         Created::New(id) | Created::Restored(id) => id,
     };
-    state.tokens.catch_up_with(&state.store).await?;
     let u = load(&state, caller.team_id, id).await?;
     let r = resource(&base_url(&state), u);
     let mut resp = scim_json(201, &r);
@@ -170,12 +170,23 @@ async fn replace(
     attrs: UserAttrs,
 ) -> Result<HttpResponse, ScimError> {
     let (team, actor) = (caller.team_id.clone(), caller.actor());
-    state
+    let done = state
         .store
         .run(move |c| store::replace_user(c, &team, &actor, id, &attrs))
-        .await?;
-    // A deactivation revoked personal tokens: the index follows before the answer.
+        .await;
+    answer(state, caller, id, done).await
+}
+
+/// After a change: the token index follows before the answer, whatever the outcome (a
+/// deactivation revoked personal tokens), then the user as stored.
+async fn answer(
+    state: &AppState,
+    caller: &ScimCaller,
+    id: i64,
+    done: Result<(), ScimStoreError>,
+) -> Result<HttpResponse, ScimError> {
     state.tokens.catch_up_with(&state.store).await?;
+    done?;
     let u = load(state, caller.team_id.clone(), id).await?;
     Ok(scim_json(200, &resource(&base_url(state), u)))
 }
@@ -198,9 +209,13 @@ pub async fn patch(
     body: ScimBody<PatchRequest>,
 ) -> Result<HttpResponse, ScimError> {
     let id = id_of(&path)?;
-    let mut attrs = load(&state, caller.team_id.clone(), id).await?.attrs;
-    apply_user(&mut attrs, &body.0.operations)?;
-    replace(&state, &caller, id, attrs).await
+    let ops = body.0.operations;
+    let (team, actor) = (caller.team_id.clone(), caller.actor());
+    let done = state
+        .store
+        .run(move |c| store::patch_user(c, &team, &actor, id, |u| apply_user(u, &ops)))
+        .await;
+    answer(&state, &caller, id, done).await
 }
 
 pub async fn delete(
@@ -210,10 +225,11 @@ pub async fn delete(
 ) -> Result<HttpResponse, ScimError> {
     let id = id_of(&path)?;
     let (team, actor) = (caller.team_id.clone(), caller.actor());
-    state
+    let done = state
         .store
         .run(move |c| store::delete_user(c, &team, &actor, id))
-        .await?;
+        .await;
     state.tokens.catch_up_with(&state.store).await?;
+    done?;
     Ok(HttpResponse::NoContent().finish())
 }

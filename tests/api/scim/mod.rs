@@ -9,6 +9,7 @@ mod entra;
 mod lifecycle;
 mod okta;
 mod page;
+mod review;
 mod trust;
 
 use reqwest::{Client, Method, StatusCode};

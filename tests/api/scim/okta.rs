@@ -269,6 +269,9 @@ async fn push_groups_create_add_remove_rename_delete_and_admin_groups_grant_admi
     let scim = p.scim("acme", "alice@acme.test").await;
     let ann = scim.create_user("ann@acme.test", "Ann", "Lee").await;
     let bob = scim.create_user("bob@acme.test", "Bob", "Ray").await;
+    // Admin rights from a group apply to accounts someone has signed in to.
+    p.sign_in("acme", "ann@acme.test").await;
+    p.sign_in("acme", "bob@acme.test").await;
     let role = |email: &str| {
         p.app.user("acme", email, "role, role_source", |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -407,6 +410,7 @@ async fn a_pushed_admin_group_never_demotes_the_last_admin() {
     let p = Portal::acme("admin_groups = [\"portal-admins\"]").await;
     let scim = p.scim("acme", "alice@acme.test").await;
     let ann = scim.create_user("ann@acme.test", "Ann", "Lee").await;
+    p.sign_in("acme", "ann@acme.test").await;
     let (_, g) = scim
         .post(
             "/Groups",
