@@ -65,9 +65,25 @@ pub struct GroupState {
     pub members: BTreeSet<i64>,
 }
 
+/// The most members one request (POST, PUT or PATCH) may name: a bigger group is pushed in
+/// several PATCHes, as Okta and Entra do.
+pub const MAX_MEMBERS_PER_REQUEST: usize = 1000;
+
+fn too_many_members() -> Refusal {
+    Refusal::invalid_value(format!(
+        "At most {MAX_MEMBERS_PER_REQUEST} members per request; send the rest in further PATCH requests."
+    ))
+}
+
 impl GroupState {
-    pub fn from_input(g: GroupInput) -> GroupState {
-        GroupState {
+    pub fn from_input(g: GroupInput) -> Result<GroupState, Refusal> {
+        if g.members
+            .as_ref()
+            .is_some_and(|m| m.len() > MAX_MEMBERS_PER_REQUEST)
+        {
+            return Err(too_many_members());
+        }
+        Ok(GroupState {
             display_name: g.display_name.unwrap_or_default(),
             external_id: g.external_id,
             members: g
@@ -76,7 +92,7 @@ impl GroupState {
                 .iter()
                 .filter_map(|m| m.value.parse().ok())
                 .collect(),
-        }
+        })
     }
 }
 
@@ -348,6 +364,20 @@ fn member_ids(v: &Value) -> Vec<i64> {
 
 /// Applies `ops` to a group in order; the first bad operation refuses the whole PATCH.
 pub fn apply_group(g: &mut GroupState, ops: &[PatchOp]) -> Result<(), Refusal> {
+    let named: usize = ops
+        .iter()
+        .map(|p| match &p.value {
+            Some(Value::Array(items)) => items.len(),
+            Some(Value::Object(o)) => match o.get("members") {
+                Some(Value::Array(items)) => items.len(),
+                _ => 1,
+            },
+            _ => 0,
+        })
+        .sum();
+    if named > MAX_MEMBERS_PER_REQUEST {
+        return Err(too_many_members());
+    }
     for p in ops {
         let op = op_of(p)?;
         let value = p.value.clone().unwrap_or(Value::Null);
@@ -508,6 +538,30 @@ mod tests {
         assert_eq!(e.scim_type, Some("noTarget"));
         apply_user(&mut u, &ops(json!({"Operations": [{"op": "replace", "value": {"password": "x", "nickName": "a"}}]}))).expect("ignored");
         assert_eq!(u, ann());
+    }
+
+    #[test]
+    fn a_request_naming_more_than_1000_members_is_refused() {
+        let mut g = GroupState::default();
+        let many: Vec<Value> = (1..=1001)
+            .map(|i| json!({"value": i.to_string()}))
+            .collect();
+        let err = apply_group(
+            &mut g,
+            &ops(json!({"Operations": [{"op": "add", "path": "members", "value": many}]})),
+        )
+        .expect_err("refused");
+        assert_eq!(err.status, 400);
+        assert!(g.members.is_empty());
+        let few: Vec<Value> = (1..=1000)
+            .map(|i| json!({"value": i.to_string()}))
+            .collect();
+        apply_group(
+            &mut g,
+            &ops(json!({"Operations": [{"op": "add", "path": "members", "value": few}]})),
+        )
+        .expect("1000 is fine");
+        assert_eq!(g.members.len(), 1000);
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub async fn create(
     caller: ScimCaller,
     body: ScimBody<GroupInput>,
 ) -> Result<HttpResponse, ScimError> {
-    let group = GroupState::from_input(body.0);
+    let group = GroupState::from_input(body.0)?;
     let (team, actor) = (caller.team_id.clone(), caller.actor());
     let id = state
         .store
@@ -118,7 +118,7 @@ pub async fn put(
 ) -> Result<HttpResponse, ScimError> {
     let id = id_of(&path)?;
     load(&state, caller.team_id.clone(), id).await?;
-    replace(&state, &caller, id, GroupState::from_input(body.0)).await
+    replace(&state, &caller, id, GroupState::from_input(body.0)?).await
 }
 
 pub async fn patch(

@@ -19,31 +19,59 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/scim/v2")
             .app_data(web::Data::new(wire::CallLog::default()))
             .wrap(actix_web::middleware::from_fn(wire::record_call))
-            .service(web::resource("/Users").get(users::list).post(users::create))
+            .service(
+                web::resource("/Users")
+                    .get(users::list)
+                    .post(users::create)
+                    .default_service(web::to(wrong_method)),
+            )
             .service(
                 web::resource("/Users/{id}")
                     .get(users::get)
                     .put(users::put)
                     .patch(users::patch)
-                    .delete(users::delete),
+                    .delete(users::delete)
+                    .default_service(web::to(wrong_method)),
             )
             .service(
                 web::resource("/Groups")
                     .get(groups::list)
-                    .post(groups::create),
+                    .post(groups::create)
+                    .default_service(web::to(wrong_method)),
             )
             .service(
                 web::resource("/Groups/{id}")
                     .get(groups::get)
                     .put(groups::put)
                     .patch(groups::patch)
-                    .delete(groups::delete),
+                    .delete(groups::delete)
+                    .default_service(web::to(wrong_method)),
             )
-            .service(web::resource("/ServiceProviderConfig").get(service_provider_config))
-            .service(web::resource("/ResourceTypes").get(resource_types))
-            .service(web::resource("/ResourceTypes/{name}").get(resource_type))
-            .service(web::resource("/Schemas").get(schemas))
-            .service(web::resource("/Schemas/{urn}").get(schema))
+            .service(
+                web::resource("/ServiceProviderConfig")
+                    .get(service_provider_config)
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/ResourceTypes")
+                    .get(resource_types)
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/ResourceTypes/{name}")
+                    .get(resource_type)
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/Schemas")
+                    .get(schemas)
+                    .default_service(web::to(wrong_method)),
+            )
+            .service(
+                web::resource("/Schemas/{urn}")
+                    .get(schema)
+                    .default_service(web::to(wrong_method)),
+            )
             .default_service(web::to(unknown)),
     );
 }
@@ -102,6 +130,16 @@ async fn schema(
         crate::scim::GROUP_URN => Ok(scim_json(200, &discovery::group_schema(&base))),
         _ => Err(Refusal::not_found().into()),
     }
+}
+
+async fn wrong_method(req: HttpRequest) -> Result<HttpResponse, ScimError> {
+    wire::caller_of(&req).await?;
+    Err(Refusal::new(
+        405,
+        None,
+        format!("{} is not supported on this SCIM resource.", req.method()),
+    )
+    .into())
 }
 
 async fn unknown(req: HttpRequest) -> Result<HttpResponse, ScimError> {

@@ -198,8 +198,14 @@ pub async fn put(
     body: ScimBody<UserInput>,
 ) -> Result<HttpResponse, ScimError> {
     let id = id_of(&path)?;
-    load(&state, caller.team_id.clone(), id).await?;
-    replace(&state, &caller, id, UserAttrs::from_input(body.0)).await
+    let current = load(&state, caller.team_id.clone(), id).await?;
+    // A PUT without `active` leaves it as it is (RFC 7643: not a reactivation).
+    let keep_active = body.0.active.is_none();
+    let mut attrs = UserAttrs::from_input(body.0);
+    if keep_active {
+        attrs.active = current.attrs.active;
+    }
+    replace(&state, &caller, id, attrs).await
 }
 
 pub async fn patch(

@@ -169,7 +169,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for ScimBody<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
+        let req = req.clone();
         Box::pin(async move {
+            // The token first: a caller without one gets 401 whatever it sends, and nothing
+            // reads (or parses) its body. The caller is cached for the handler's ScimCaller.
+            caller_of(&req).await?;
             if declared.is_some_and(|n| n > MAX_BODY) {
                 return Err(too_large().into());
             }

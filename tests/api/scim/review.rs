@@ -156,6 +156,102 @@ async fn no_token_with_an_oversized_body_is_401() {
         .await
         .expect("request");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A wrong token with a body that is not JSON: 401, not 400.
+    let r = reqwest::Client::new()
+        .post(format!("{}/Users", scim.base))
+        .bearer_auth("tpscim_wrong")
+        .header("content-type", "application/scim+json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let (status, _) = ScimClient::new(&p.app, "tpscim_wrong").get("/Users").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[actix_web::test]
+async fn a_wrong_method_answers_a_scim_405_and_put_without_active_keeps_it() {
+    let p = Portal::acme("").await;
+    let scim = p.scim("acme", "alice@acme.test").await;
+    let ann = scim.create_user("ann@acme.test", "Ann", "Lee").await;
+    for (method, path) in [
+        (reqwest::Method::DELETE, "/Users".to_string()),
+        (reqwest::Method::POST, format!("/Users/{ann}")),
+        (reqwest::Method::PUT, "/Groups".to_string()),
+    ] {
+        let (status, body) = scim.send(method.clone(), &path, None).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_error(&body, "405", None);
+    }
+    let (status, _) = ScimClient::new(&p.app, "")
+        .send(reqwest::Method::DELETE, "/Users", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the token first");
+
+    scim.patch(
+        &format!("/Users/{ann}"),
+        &patch(json!([{"op": "replace", "value": {"active": false}}])),
+    )
+    .await;
+    let mut put = super::okta_user("ann@acme.test", "Ann", "Lee-Smith");
+    put.as_object_mut().map(|o| o.remove("active"));
+    let (status, body) = scim.put(&format!("/Users/{ann}"), &put).await;
+    assert_eq!(
+        (status, &body["active"]),
+        (StatusCode::OK, &json!(false)),
+        "{body}"
+    );
+    assert_eq!(body["name"]["familyName"], "Lee-Smith");
+    assert!(!p
+        .app
+        .user("acme", "ann@acme.test", "active", |r| r.get::<_, bool>(0)));
+}
+
+#[actix_web::test]
+async fn a_group_request_naming_more_than_1000_members_is_400() {
+    let p = Portal::acme("").await;
+    let scim = p.scim("acme", "alice@acme.test").await;
+    let many: Vec<Value> = (1..=1001)
+        .map(|i| json!({"value": i.to_string()}))
+        .collect();
+    let (status, body) = scim
+        .post("/Groups", &json!({"displayName": "big", "members": many}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&body, "400", Some("invalidValue"));
+    assert_eq!(p.app.count("SELECT count(*) FROM scim_groups"), 0);
+}
+
+#[actix_web::test]
+async fn a_member_scim_deleted_then_restored_by_an_admin_is_seen_by_scim_again() {
+    let p = Portal::acme("").await;
+    let alice = p.sign_in("acme", "alice@acme.test").await;
+    let scim = ScimClient::new(&p.app, &super::new_token(&p.app, &alice).await);
+    let ann = scim.create_user("ann@acme.test", "Ann", "Lee").await;
+    assert_eq!(
+        scim.delete(&format!("/Users/{ann}")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        scim.get(&format!("/Users/{ann}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let r = p
+        .app
+        .post_csrf(&alice, &format!("/team/members/{ann}/restore"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, body) = scim.get(&format!("/Users/{ann}")).await;
+    assert_eq!(
+        (status, &body["active"]),
+        (StatusCode::OK, &json!(true)),
+        "{body}"
+    );
+    assert_eq!(
+        p.app.count(&format!(
+            "SELECT count(*) FROM scim_users WHERE user_id = {ann} AND deleted"
+        )),
+        0
+    );
 }
