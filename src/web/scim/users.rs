@@ -163,20 +163,6 @@ pub async fn create(
     Ok(resp)
 }
 
-async fn replace(
-    state: &AppState,
-    caller: &ScimCaller,
-    id: i64,
-    attrs: UserAttrs,
-) -> Result<HttpResponse, ScimError> {
-    let (team, actor) = (caller.team_id.clone(), caller.actor());
-    let done = state
-        .store
-        .run(move |c| store::replace_user(c, &team, &actor, id, &attrs))
-        .await;
-    answer(state, caller, id, done).await
-}
-
 /// After a change: the token index follows before the answer, whatever the outcome (a
 /// deactivation revoked personal tokens), then the user as stored.
 async fn answer(
@@ -198,14 +184,23 @@ pub async fn put(
     body: ScimBody<UserInput>,
 ) -> Result<HttpResponse, ScimError> {
     let id = id_of(&path)?;
-    let current = load(&state, caller.team_id.clone(), id).await?;
-    // A PUT without `active` leaves it as it is (RFC 7643: not a reactivation).
+    // A PUT without `active` leaves it as it is (not a reactivation), read in the write's
+    // transaction.
     let keep_active = body.0.active.is_none();
-    let mut attrs = UserAttrs::from_input(body.0);
-    if keep_active {
-        attrs.active = current.attrs.active;
-    }
-    replace(&state, &caller, id, attrs).await
+    let new = UserAttrs::from_input(body.0);
+    let (team, actor) = (caller.team_id.clone(), caller.actor());
+    let done = state
+        .store
+        .run(move |c| {
+            store::patch_user(c, &team, &actor, id, move |u| {
+                let active = if keep_active { u.active } else { new.active };
+                *u = new;
+                u.active = active;
+                Ok(())
+            })
+        })
+        .await;
+    answer(&state, &caller, id, done).await
 }
 
 pub async fn patch(

@@ -128,6 +128,24 @@ async fn an_unlinked_member_in_an_admin_group_is_no_admin_until_a_verified_sign_
         1,
         "linked, not a second account"
     );
+    let dan = scim.create_user("dan@acme.test", "Dan", "Oak").await;
+    let (_, g) = scim.get("/Groups").await;
+    let gid = g["Resources"][0]["id"].as_str().unwrap().to_string();
+    scim.patch(
+        &format!("/Groups/{gid}"),
+        &patch(json!([{"op": "add", "path": "members", "value": [{"value": dan}]}])),
+    )
+    .await;
+    let (r, _) = p
+        .attempt("acme", "dan@acme.test", |c| {
+            if let Some(o) = c.as_object_mut() {
+                o.remove("email_verified");
+            }
+            c["groups"] = json!([]);
+        })
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "no email_verified claim");
+    assert_eq!(role("dan@acme.test"), "member");
 
     // A verified first sign-in carries the admin group.
     let eve = scim.create_user("eve@acme.test", "Eve", "Fox").await;
