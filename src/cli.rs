@@ -96,6 +96,12 @@ pub enum AdminCommand {
         #[arg(long)]
         expires_in_days: Option<i64>,
     },
+    /// Create the team's SCIM bearer token (Okta / Entra ID provisioning); prints it once.
+    /// The team's previous SCIM token stops working.
+    CreateScimToken {
+        #[arg(long)]
+        team: String,
+    },
     /// Give a browser-managed team its email domains (replacing its list; none clears it).
     /// Work-email sign-ins with these domains then go to that team's identity provider.
     SetDomains {

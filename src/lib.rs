@@ -21,6 +21,7 @@ pub mod logging;
 pub mod metering;
 pub mod metrics;
 pub mod retention;
+pub mod scim;
 pub mod session;
 pub mod sso;
 pub mod state;

@@ -175,6 +175,14 @@ pub struct Metrics {
     pool_connections: Gauge,
     pool_idle: Gauge,
     active_sessions: Gauge,
+    scim: Family<ScimLabels, Counter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ScimLabels {
+    method: String,
+    resource: &'static str,
+    status: u16,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -269,7 +277,14 @@ impl Metrics {
             "Browser sessions not yet expired (refreshed every few seconds)",
             active_sessions.clone(),
         );
+        let scim = Family::<ScimLabels, Counter>::default();
+        registry.register(
+            "scim_requests",
+            "SCIM provisioning requests by method, resource and status",
+            scim.clone(),
+        );
         Metrics {
+            scim,
             registry,
             requests,
             durations,
@@ -320,6 +335,21 @@ impl Metrics {
             .observe(elapsed);
         self.requests
             .get_or_create(&RequestLabels { route, status })
+            .inc();
+    }
+
+    /// One SCIM request; `resource` is one of a fixed few names, never a raw path.
+    pub fn scim(&self, method: &str, resource: &'static str, status: u16) {
+        let method = match method {
+            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" => method.to_string(),
+            _ => "other".to_string(),
+        };
+        self.scim
+            .get_or_create(&ScimLabels {
+                method,
+                resource,
+                status,
+            })
             .inc();
     }
 

@@ -96,6 +96,7 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
             creator.as_deref(),
             expires_in_days,
         ),
+        AdminCommand::CreateScimToken { team } => create_scim_token(&store, &team),
         AdminCommand::SetDomains { id, domains } => set_domains(&settings, &store, &id, &domains),
         AdminCommand::ClearPassword { email, team } => store
             .run_blocking(|c| -> Result<(), Msg> {
@@ -205,6 +206,25 @@ fn create_token(
         .map_err(|m| m.0)?;
     println!("{}", issued.secret);
     eprintln!("token #{} {:?} created for team {team}", issued.id, name);
+    Ok(())
+}
+
+fn create_scim_token(store: &Store, team: &str) -> Result<(), String> {
+    let known = store
+        .run_blocking(|c| crate::store::teams::get(c, team))
+        .map_err(|e| e.to_string())?;
+    if known.is_none() {
+        return Err(format!("there is no team {team:?} in this database"));
+    }
+    let token = crate::web::scim_settings::new_scim_token();
+    let hash = crate::crypto::sha256(token.as_bytes());
+    store
+        .run_blocking(|c| {
+            crate::store::scim::set_token(c, team, &crate::store::audit::Actor::shell(), &hash)
+        })
+        .map_err(|e| e.to_string())?;
+    println!("{token}");
+    eprintln!("SCIM token created for team {team}; its previous SCIM token no longer works");
     Ok(())
 }
 

@@ -43,6 +43,20 @@ pub struct Facts<'a> {
     pub invitation: Option<i64>,
     /// Active admins in the team before this sign-in.
     pub active_admins: i64,
+    /// With no account for this identity: the account SCIM provisioned with this email that
+    /// has no IdP identity yet (the sign-in links to it).
+    pub provisioned: Option<Provisioned>,
+}
+
+/// An account SCIM created before its first sign-in.
+#[derive(Debug, Clone, Copy)]
+pub struct Provisioned {
+    pub role: Role,
+    pub active: bool,
+    /// Another account in the team (any state) has the same email.
+    pub email_shared: bool,
+    /// SCIM pushed it into a group named in `admin_groups`.
+    pub scim_admin_group: bool,
 }
 
 /// Why a sign-in is refused.
@@ -110,6 +124,9 @@ pub enum Admission {
         via: JoinedVia,
         invitation: Option<i64>,
     },
+    /// The first sign-in of a SCIM-provisioned account: it takes this identity, and `admin`
+    /// when the link carries the admin role.
+    Link { admin: Option<RoleSource> },
     /// A returning account: reactivated through `restore_with` (an invitation) when it was
     /// removed; its role changed by `admin_groups` when `groups` says so.
     Return {
@@ -142,9 +159,36 @@ pub fn admin_email_applies(
     admin_email == Some(email) && email_verified && !email_already_in_team
 }
 
+/// Linking a provisioned account. A member SCIM deactivated stays refused. The link is by
+/// email, so it carries admin (from `admin_email`, the `groups` claim or a SCIM admin group)
+/// only when the IdP itself says the email is verified: `trust_email` links a member.
+fn link(f: &Facts<'_>, p: Provisioned, group_admin: Option<bool>) -> Result<Admission, Refusal> {
+    if !p.active {
+        return Err(Refusal::Removed);
+    }
+    let admin = if p.role != Role::Member || !f.claims.email_verified {
+        None
+    } else if admin_email_applies(
+        f.rules.admin_email,
+        f.claims.email,
+        f.claims.email_verified,
+        p.email_shared,
+    ) {
+        Some(RoleSource::AdminEmail)
+    } else if group_admin == Some(true) || p.scim_admin_group {
+        Some(RoleSource::Groups)
+    } else {
+        None
+    };
+    Ok(Admission::Link { admin })
+}
+
 /// The sign-in decision.
 pub fn decide(f: &Facts<'_>) -> Result<Admission, Refusal> {
     let group_admin = in_admin_groups(&f.rules, &f.claims);
+    if let (None, Some(p)) = (f.account, f.provisioned) {
+        return link(f, p, group_admin);
+    }
     let Some(account) = f.account else {
         let admin_email = admin_email_applies(
             f.rules.admin_email,
@@ -241,6 +285,7 @@ mod tests {
             email_in_team: false,
             invitation: None,
             active_admins: 1,
+            provisioned: None,
         }
     }
 
@@ -439,6 +484,44 @@ mod tests {
                 groups: Some(GroupChange::TakeBack)
             })
         );
+    }
+
+    #[test]
+    fn a_provisioned_account_links_and_carries_admin_only_with_a_verified_email() {
+        let mut w = world("alice@acme.com");
+        w.admin_groups = vec!["portal-admins".into()];
+        let p = Provisioned {
+            role: Role::Member,
+            active: true,
+            email_shared: false,
+            scim_admin_group: false,
+        };
+        let mut f = facts(&w, Provisioning::Invite);
+        f.provisioned = Some(p);
+        assert_eq!(
+            decide(&f),
+            Ok(Admission::Link {
+                admin: Some(RoleSource::AdminEmail)
+            })
+        );
+        f.claims.email_verified = false;
+        assert_eq!(decide(&f), Ok(Admission::Link { admin: None }));
+        let w = world("bob@acme.com");
+        let mut f = facts(&w, Provisioning::Jit);
+        f.provisioned = Some(Provisioned {
+            scim_admin_group: true,
+            ..p
+        });
+        assert_eq!(
+            decide(&f),
+            Ok(Admission::Link {
+                admin: Some(RoleSource::Groups)
+            })
+        );
+        f.claims.email_verified = false;
+        assert_eq!(decide(&f), Ok(Admission::Link { admin: None }));
+        f.provisioned = Some(Provisioned { active: false, ..p });
+        assert_eq!(decide(&f), Err(Refusal::Removed));
     }
 
     #[test]

@@ -33,10 +33,20 @@ pub enum AuditAction {
     OtherSessionsRevoked,
     BackchannelLogout,
     BackchannelLogoutRefused,
+    ScimTokenCreated,
+    ScimTokenRotated,
+    ScimTokenRevoked,
+    ScimUserCreated,
+    ScimUserUpdated,
+    ScimUserDeleted,
+    ScimUserLinked,
+    ScimGroupCreated,
+    ScimGroupUpdated,
+    ScimGroupDeleted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 38] = [
         AuditAction::AccountCreated,
         AuditAction::SignIn,
         AuditAction::SignInRefused,
@@ -65,6 +75,16 @@ impl AuditAction {
         AuditAction::OtherSessionsRevoked,
         AuditAction::BackchannelLogout,
         AuditAction::BackchannelLogoutRefused,
+        AuditAction::ScimTokenCreated,
+        AuditAction::ScimTokenRotated,
+        AuditAction::ScimTokenRevoked,
+        AuditAction::ScimUserCreated,
+        AuditAction::ScimUserUpdated,
+        AuditAction::ScimUserDeleted,
+        AuditAction::ScimUserLinked,
+        AuditAction::ScimGroupCreated,
+        AuditAction::ScimGroupUpdated,
+        AuditAction::ScimGroupDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -97,6 +117,16 @@ impl AuditAction {
             AuditAction::OtherSessionsRevoked => "other_sessions_revoked",
             AuditAction::BackchannelLogout => "backchannel_logout",
             AuditAction::BackchannelLogoutRefused => "backchannel_logout_refused",
+            AuditAction::ScimTokenCreated => "scim_token_created",
+            AuditAction::ScimTokenRotated => "scim_token_rotated",
+            AuditAction::ScimTokenRevoked => "scim_token_revoked",
+            AuditAction::ScimUserCreated => "scim_user_created",
+            AuditAction::ScimUserUpdated => "scim_user_updated",
+            AuditAction::ScimUserDeleted => "scim_user_deleted",
+            AuditAction::ScimUserLinked => "scim_user_linked",
+            AuditAction::ScimGroupCreated => "scim_group_created",
+            AuditAction::ScimGroupUpdated => "scim_group_updated",
+            AuditAction::ScimGroupDeleted => "scim_group_deleted",
         }
     }
 

@@ -11,6 +11,7 @@ pub mod key_check;
 pub mod logins;
 pub mod logout_jtis;
 pub mod members;
+pub mod scim;
 pub mod sessions;
 pub mod sign_in;
 pub mod statements;
@@ -53,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_login_origin.sql"),
     include_str!("migrations/0010_instance_key_check.sql"),
     include_str!("migrations/0011_session_details.sql"),
+    include_str!("migrations/0012_scim.sql"),
 ];
 
 #[derive(Clone)]

@@ -7,7 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::audit::{self, Action, Actor};
 use super::users::{self, User};
 use super::{invites, now, StoreError};
-use crate::domain::admission::{self, Account, Admission, Claims, Facts, Refusal, TeamRules};
+use crate::domain::admission::{
+    self, Account, Admission, Claims, Facts, Provisioned, Refusal, TeamRules,
+};
 use crate::domain::{Email, Provisioning};
 
 /// What the team's config says about admitting and promoting people at sign-in.
@@ -70,8 +72,16 @@ pub fn sign_in(
             users::from_row,
         )
         .optional()?;
-    let decided = decide(&tx, policy, id, existing.as_ref())?;
+    let provisioned = match existing {
+        Some(_) => None,
+        None => provisioned_account(&tx, policy, id)?,
+    };
+    let decided = decide(&tx, policy, id, existing.as_ref(), provisioned.as_ref())?;
     let user_id = match decided {
+        Ok(Admission::Link { admin }) => match &provisioned {
+            Some((user, _)) => link(&tx, policy, id, &actor, user, admin)?,
+            None => return Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows).into()),
+        },
         Ok(admission) => apply(&tx, policy, id, &actor, existing.as_ref(), admission)?,
         Err(refusal) => {
             audit::record(
@@ -109,6 +119,7 @@ fn decide(
     policy: &Policy,
     id: &Identity,
     existing: Option<&User>,
+    provisioned: Option<&(User, Provisioned)>,
 ) -> Result<Result<Admission, Refusal>, StoreError> {
     let email_in_team = match existing {
         Some(_) => true,
@@ -150,7 +161,88 @@ fn decide(
         email_in_team,
         invitation,
         active_admins,
+        provisioned: provisioned.map(|(_, p)| *p),
     }))
+}
+
+/// The account SCIM provisioned with this email and no IdP identity yet (the oldest).
+fn provisioned_account(
+    tx: &Transaction<'_>,
+    policy: &Policy,
+    id: &Identity,
+) -> Result<Option<(User, Provisioned)>, StoreError> {
+    let user = tx
+        .query_row(
+            &format!(
+                "SELECT {} FROM users WHERE team_id = ?1 AND email = ?2 AND issuer = ''
+                 ORDER BY id LIMIT 1",
+                users::COLUMNS
+            ),
+            params![policy.team_id, id.email.as_str()],
+            users::from_row,
+        )
+        .optional()?;
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    let email_shared = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND email = ?2 AND id <> ?3)",
+        params![policy.team_id, id.email.as_str(), user.id],
+        |r| r.get(0),
+    )?;
+    let scim_admin_group = super::scim::in_admin_group(tx, &policy.team_id, user.id)?;
+    let p = Provisioned {
+        role: user.role,
+        active: user.active,
+        email_shared,
+        scim_admin_group,
+    };
+    Ok(Some((user, p)))
+}
+
+/// The first sign-in of a provisioned member: the account takes the sign-in's issuer and
+/// subject (and its name, when the IdP sent one), and the admin role when the link carries it.
+fn link(
+    tx: &Transaction<'_>,
+    policy: &Policy,
+    id: &Identity,
+    actor: &Actor,
+    user: &User,
+    admin: Option<crate::domain::RoleSource>,
+) -> Result<i64, StoreError> {
+    let name = if id.name.trim().is_empty() {
+        user.name.clone()
+    } else {
+        id.name.clone()
+    };
+    tx.execute(
+        "UPDATE users SET issuer = ?2, subject = ?3, name = ?4, last_login_at = ?5 WHERE id = ?1",
+        params![user.id, id.issuer, id.subject, name, now()],
+    )?;
+    let actor = Actor {
+        user_id: Some(user.id),
+        ..actor.clone()
+    };
+    audit::record(
+        tx,
+        &policy.team_id,
+        &actor,
+        Action::ScimUserLinked,
+        id.email.as_str(),
+        "first sign-in of a provisioned member",
+    )?;
+    if let Some(source) = admin {
+        users::set_role_row(tx, user.id, crate::domain::Role::Admin, source)?;
+        audit::record(
+            tx,
+            &policy.team_id,
+            &actor,
+            Action::RoleChanged,
+            &user.email,
+            "member -> admin (first sign-in of a provisioned member)",
+        )?;
+    }
+    Ok(user.id)
 }
 
 /// Writes an admission; the account's id.
@@ -238,8 +330,8 @@ fn apply(
             }
             Ok(user.id)
         }
-        // `decide` returns `Return` only for an existing account.
-        (Admission::Return { .. }, None) => {
+        // `decide` returns `Return` only for an existing account, `Link` is applied by `link`.
+        (Admission::Return { .. }, None) | (Admission::Link { .. }, _) => {
             Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
         }
     }

@@ -23,6 +23,9 @@ pub struct User {
     pub created_at: i64,
     pub last_login_at: Option<i64>,
     pub has_password: bool,
+    /// Someone has signed in to the account (it has an IdP identity); `false` for an account
+    /// SCIM provisioned that nobody has signed in to yet.
+    pub linked: bool,
 }
 
 impl User {
@@ -34,7 +37,7 @@ impl User {
     }
 }
 
-pub(super) const COLUMNS: &str = "id, team_id, email, name, role, role_source, joined_via, active, created_at, last_login_at, password_hash IS NOT NULL";
+pub(super) const COLUMNS: &str = "id, team_id, email, name, role, role_source, joined_via, active, created_at, last_login_at, password_hash IS NOT NULL, issuer <> ''";
 
 pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(4)?;
@@ -51,6 +54,7 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         created_at: r.get(8)?,
         last_login_at: r.get(9)?,
         has_password: r.get(10)?,
+        linked: r.get(11)?,
     })
 }
 
@@ -87,9 +91,11 @@ pub fn find_by_email(
     Ok(rows)
 }
 
+/// Active admins who can sign in: an account SCIM provisioned and nobody has signed in to
+/// yet (no issuer) is never counted, so it can never be the "last admin".
 pub(super) fn active_admins(conn: &Connection, team_id: &str) -> Result<i64, StoreError> {
     Ok(conn.query_row(
-        "SELECT count(*) FROM users WHERE team_id = ?1 AND active AND role = 'admin'",
+        "SELECT count(*) FROM users WHERE team_id = ?1 AND active AND role = 'admin' AND issuer <> ''",
         [team_id],
         |r| r.get(0),
     )?)
@@ -176,18 +182,34 @@ pub fn remove(
     target: i64,
 ) -> Result<User, ChangeError> {
     let tx = checked_change(conn)?;
-    let user = get_in_team(&tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
+    let updated = remove_in(&tx, team_id, actor, target)?;
+    tx.commit()?;
+    Ok(updated)
+}
+
+/// [`remove`] inside the caller's transaction (which should be immediate: it checks the
+/// last-admin rule before it writes).
+pub fn remove_in(
+    tx: &Transaction<'_>,
+    team_id: &str,
+    actor: &Actor,
+    target: i64,
+) -> Result<User, ChangeError> {
+    let user = get_in_team(tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
     if !user.active {
         return Ok(user);
     }
-    check_role_change(user.role, None, active_admins(&tx, team_id)?)?;
+    let counted = user.role == Role::Admin && user.linked;
+    if counted {
+        check_role_change(user.role, None, active_admins(tx, team_id)?)?;
+    }
     let t = now();
     tx.execute(
         "UPDATE users SET active = 0, removed_at = ?2 WHERE id = ?1",
         params![user.id, t],
     )?;
     super::access::end_sessions(
-        &tx,
+        tx,
         team_id,
         &super::access::Sessions::AllOf { user_id: user.id },
     )?;
@@ -197,18 +219,17 @@ pub fn remove(
         params![user.id, t, actor.user_id],
     )?;
     audit::record(
-        &tx,
+        tx,
         team_id,
         actor,
         Action::MemberRemoved,
         &user.email,
         &format!("{revoked} personal token(s) revoked"),
     )?;
-    let updated = get(&tx, user.id)?.ok_or(ChangeError::NotFound)?;
-    tx.commit()?;
-    Ok(updated)
+    get(tx, user.id)?.ok_or(ChangeError::NotFound)
 }
 
+/// Restores a removed member (as a member). A member SCIM deleted is provisioned again.
 pub fn restore(
     conn: &mut Connection,
     team_id: &str,
@@ -216,18 +237,33 @@ pub fn restore(
     target: i64,
 ) -> Result<User, ChangeError> {
     let tx = conn.transaction()?;
-    let user = get_in_team(&tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
+    let updated = restore_in(&tx, team_id, actor, target)?;
+    tx.commit()?;
+    Ok(updated)
+}
+
+/// [`restore`] inside the caller's transaction.
+pub fn restore_in(
+    tx: &Transaction<'_>,
+    team_id: &str,
+    actor: &Actor,
+    target: i64,
+) -> Result<User, ChangeError> {
+    let user = get_in_team(tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
     if !user.active {
         // A restored admin comes back as a member: removal ended their admin rights.
         tx.execute(
             "UPDATE users SET active = 1, removed_at = NULL, role = 'member', role_source = 'default' WHERE id = ?1",
             [user.id],
         )?;
-        audit::record(&tx, team_id, actor, Action::MemberRestored, &user.email, "")?;
+        // Restored by an admin after a SCIM DELETE: SCIM sees the member again.
+        tx.execute(
+            "UPDATE scim_users SET deleted = 0 WHERE user_id = ?1",
+            [user.id],
+        )?;
+        audit::record(tx, team_id, actor, Action::MemberRestored, &user.email, "")?;
     }
-    let updated = get(&tx, user.id)?.ok_or(ChangeError::NotFound)?;
-    tx.commit()?;
-    Ok(updated)
+    get(tx, user.id)?.ok_or(ChangeError::NotFound)
 }
 
 /// Shell recovery: make the active member with this email an admin.

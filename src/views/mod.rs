@@ -7,6 +7,7 @@ pub mod billing;
 pub mod error;
 pub mod login;
 pub mod model;
+pub mod scim;
 pub mod sessions;
 pub mod settings;
 pub mod team;
@@ -55,6 +56,7 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: impl Render) -> Mark
                             @if c.is_admin {
                                 (nav_link("/billing", "Billing", c.current))
                                 (nav_link("/settings/sso", "SSO settings", c.current))
+                                (nav_link("/settings/scim", "Provisioning", c.current))
                                 (nav_link("/audit", "Audit log", c.current))
                             }
                         }

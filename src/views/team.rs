@@ -37,6 +37,7 @@ fn source_label(u: &Member) -> &'static str {
 fn joined_label(u: &Member) -> &'static str {
     match u.joined_via.as_str() {
         "jit" => "joined on first sign-in",
+        "invite" if u.provisioned_not_signed_in() => "provisioned by SCIM",
         "invite" => "joined by invitation",
         "shell" => "added from the shell",
         "demo" => "demo account",
@@ -319,7 +320,7 @@ fn row(u: &Member, me: Option<i64>, view: View, csrf: &Markup, back: Back<'_>) -
             td data-label="Name" { (u.display_name()) @if Some(u.id) == me { " " span.badge { "you" } } }
             td data-label="Email" { (u.email) }
             td data-label="Role" { (u.role) @if is_admin { small { (source_label(u)) ", " (joined_label(u)) } } }
-            td data-label="Last sign-in" { (when(u.last_login_at)) }
+            td data-label="Last sign-in" { @if u.provisioned_not_signed_in() { "provisioned, not signed in yet" } @else { (when(u.last_login_at)) } }
             td data-label="Status" { @if u.active { "active" } @else { "removed" } }
             @if let View::Admin(provisioning) = view { td data-label="Actions" { (actions(csrf, u, provisioning, back)) } }
         }

@@ -18,6 +18,8 @@ pub mod logout;
 pub mod middleware;
 pub mod respond;
 pub mod return_to;
+pub mod scim;
+pub mod scim_settings;
 pub mod server_timing;
 pub mod sessions;
 pub mod settings;
@@ -109,6 +111,10 @@ pub fn configure_pages(cfg: &mut web::ServiceConfig) {
                 .get(login::sso_callback)
                 .post(login::sso_callback_post),
         )
+        .configure(scim::configure)
+        .service(web::resource("/settings/scim").get(scim_settings::scim_page))
+        .service(web::resource("/settings/scim/token").post(scim_settings::create_token))
+        .service(web::resource("/settings/scim/token/revoke").post(scim_settings::revoke_token))
         .service(
             web::resource("/sso/{team}/backchannel-logout").post(backchannel::backchannel_logout),
         )

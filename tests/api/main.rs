@@ -10,6 +10,7 @@ mod hostile_idp;
 mod logout;
 mod ops;
 mod pages;
+mod scim;
 mod settings;
 mod shell;
 mod sso_e2e;

@@ -40,6 +40,7 @@ const PAGES: &[(&str, &str, Who)] = &[
     ("sso-settings", "/settings/sso", Who::Admin),
     ("audit", "/audit", Who::Admin),
     ("sessions", "/sessions", Who::Admin),
+    ("scim-settings", "/settings/scim", Who::Admin),
     ("member-sessions", "/sessions", Who::Member),
     (
         "end-sessions-confirm",
