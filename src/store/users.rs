@@ -344,7 +344,8 @@ pub fn for_live_session(
     id: i64,
     key_hash: &[u8],
 ) -> Result<Option<(User, bool)>, StoreError> {
-    const BREAK_GLASS: usize = 11;
+    // The column after COLUMNS (twelve of them).
+    const BREAK_GLASS: usize = 12;
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM users p WHERE p.team_id = users.team_id AND p.password_hash IS NOT NULL)
