@@ -9,6 +9,7 @@ mod ids;
 pub mod net;
 mod provisioning;
 mod roles;
+pub mod session_list;
 pub mod team_list;
 mod team_source;
 pub mod text;

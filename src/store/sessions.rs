@@ -121,17 +121,7 @@ pub fn delete(conn: &Connection, key_hash: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One of a user's live sessions, as the sessions page lists it.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    pub public_id: String,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    pub address: String,
-    pub browser: String,
-    /// The session this request came with.
-    pub current: bool,
-}
+pub use crate::domain::session_list::Listed;
 
 /// The user's live sessions, the most recently used first.
 pub fn list_for_user(

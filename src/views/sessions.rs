@@ -2,8 +2,8 @@
 
 use maud::{html, Markup};
 
+use crate::domain::session_list::Listed;
 use crate::domain::useragent;
-use crate::store::sessions::Listed;
 
 use super::{csrf_field, when, Chrome};
 

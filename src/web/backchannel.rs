@@ -10,9 +10,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::sso::backchannel::{self, IAT_WINDOW_SECS};
 use crate::sso::SsoError;
+use crate::state::AppState;
 use crate::store::access::{self, Logout, Sessions};
 use crate::store::audit::Actor;
 use crate::store::now;

@@ -5,10 +5,10 @@
 use actix_session::Session;
 use actix_web::{web, HttpResponse};
 
-use crate::app::AppState;
 use crate::error::Result;
 use crate::session::TypedSession;
 use crate::sso::logout::end_session_url;
+use crate::state::AppState;
 use crate::store::sessions::{self, ID_TOKEN_CONTEXT};
 use crate::store::users;
 

@@ -5,8 +5,8 @@ use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::error::Result;
+use crate::state::AppState;
 use crate::store::scim as store;
 use crate::views;
 

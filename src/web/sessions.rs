@@ -7,10 +7,10 @@ use actix_web::http::header::USER_AGENT;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::access;
-use crate::app::AppState;
 use crate::domain::text::strip_unsafe;
 use crate::error::{AppError, Result};
 use crate::session::TypedSession;
+use crate::state::AppState;
 use crate::store::access::Sessions;
 use crate::store::sessions::{self, Origin, BROWSER_MAX, ID_TOKEN_CONTEXT};
 use crate::views;

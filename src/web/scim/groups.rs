@@ -4,10 +4,10 @@
 use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
 use crate::scim::patch::{apply_group, GroupState};
 use crate::scim::types::{GroupInput, GroupResource, ListResponse, MemberOut, Meta, PatchRequest};
 use crate::scim::Refusal;
+use crate::state::AppState;
 use crate::store::scim::{self as store, StoredGroup};
 
 use super::base_url;

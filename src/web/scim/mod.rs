@@ -9,8 +9,8 @@ pub mod wire;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
 use crate::scim::{discovery, Refusal};
+use crate::state::AppState;
 use wire::{scim_json, ScimCaller, ScimError};
 
 /// The SCIM routes under `/scim/v2`, mounted by `web::configure`.

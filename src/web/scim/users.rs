@@ -5,10 +5,10 @@
 use actix_web::http::header::LOCATION;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::app::AppState;
 use crate::scim::patch::{apply_user, UserAttrs};
 use crate::scim::types::{GroupRef, Meta, NameOut, PatchRequest, UserInput, UserResource};
 use crate::scim::{filter, paging, Refusal};
+use crate::state::AppState;
 use crate::store::scim::{self as store, Created, ScimStoreError, StoredUser};
 
 use super::base_url;

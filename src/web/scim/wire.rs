@@ -16,9 +16,9 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::scim::types::ErrorBody;
 use crate::scim::Refusal;
+use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::scim::{self as store, ScimStoreError};
 use crate::store::StoreError;
