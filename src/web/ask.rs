@@ -33,37 +33,67 @@ async fn active_member(state: &AppState, me: &CurrentUser, id: i64) -> Result<us
         .ok_or(AppError::NotFound)
 }
 
+/// What is asked about a member on the team page.
+enum MemberAction {
+    Remove,
+    EndSessions,
+}
+
+/// The question about an active member of the admin's team, its form making the action's POST
+/// with the list's search and page to come back to.
+async fn ask_about_member(
+    state: &AppState,
+    admin: Admin,
+    id: i64,
+    q: &ListQuery,
+    action: MemberAction,
+) -> Result<HttpResponse> {
+    let me = admin.0;
+    let user = active_member(state, &me, id).await?;
+    let (name, email) = (user.display_name(), &user.email);
+    let page = q.page.unwrap_or(1).clamp(1, 1_000_000).to_string();
+    let hidden = [("back_q", q.q.as_str()), ("back_page", page.as_str())];
+    let (question, explain, path, button) = match action {
+        MemberAction::Remove => {
+            let own = if user.id == me.user.id {
+                " You are removing yourself: you will be signed out."
+            } else {
+                ""
+            };
+            (
+                format!("Remove {name}?"),
+                format!("{name} ({email}) loses access at once: their sessions end and their personal tokens are revoked. Tokens they shared with the team keep working. You can restore them later.{own}"),
+                format!("/team/members/{id}/remove"),
+                format!("Remove {name}"),
+            )
+        }
+        MemberAction::EndSessions => (
+            format!("End every session of {name}?"),
+            format!("Every browser {name} ({email}) is signed in with is signed out at once. They stay a member and may sign in again; their tokens keep working."),
+            format!("/team/members/{id}/sessions/revoke"),
+            format!("End sessions of {name}"),
+        ),
+    };
+    Ok(html(views::ask::page(
+        &me.chrome("/team"),
+        &views::ask::Ask {
+            question: &question,
+            explain: &explain,
+            action: &path,
+            button: &button,
+            back: &list_url("/team", &q.q, q.page.unwrap_or(1)),
+            hidden: &hidden,
+        },
+    )))
+}
+
 pub async fn remove_member(
     state: web::Data<AppState>,
     admin: Admin,
     path: web::Path<i64>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
-    let (me, id) = (admin.0, path.into_inner());
-    let user = active_member(&state, &me, id).await?;
-    let name = user.display_name();
-    let page = q.page.unwrap_or(1).clamp(1, 1_000_000).to_string();
-    let hidden = [("back_q", q.q.as_str()), ("back_page", page.as_str())];
-    let own = if user.id == me.user.id {
-        " You are removing yourself: you will be signed out."
-    } else {
-        ""
-    };
-    let explain = format!(
-        "{name} ({}) loses access at once: their sessions end and their personal tokens are revoked. Tokens they shared with the team keep working. You can restore them later.{own}",
-        user.email
-    );
-    Ok(html(views::ask::page(
-        &me.chrome("/team"),
-        &views::ask::Ask {
-            question: &format!("Remove {name}?"),
-            explain: &explain,
-            action: &format!("/team/members/{id}/remove"),
-            button: &format!("Remove {name}"),
-            back: &list_url("/team", &q.q, q.page.unwrap_or(1)),
-            hidden: &hidden,
-        },
-    )))
+    ask_about_member(&state, admin, path.into_inner(), &q, MemberAction::Remove).await
 }
 
 pub async fn end_member_sessions(
@@ -72,26 +102,14 @@ pub async fn end_member_sessions(
     path: web::Path<i64>,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse> {
-    let (me, id) = (admin.0, path.into_inner());
-    let user = active_member(&state, &me, id).await?;
-    let name = user.display_name();
-    let page = q.page.unwrap_or(1).clamp(1, 1_000_000).to_string();
-    let hidden = [("back_q", q.q.as_str()), ("back_page", page.as_str())];
-    let explain = format!(
-        "Every browser {name} ({}) is signed in with is signed out at once. They stay a member and may sign in again; their tokens keep working.",
-        user.email
-    );
-    Ok(html(views::ask::page(
-        &me.chrome("/team"),
-        &views::ask::Ask {
-            question: &format!("End every session of {name}?"),
-            explain: &explain,
-            action: &format!("/team/members/{id}/sessions/revoke"),
-            button: &format!("End sessions of {name}"),
-            back: &list_url("/team", &q.q, q.page.unwrap_or(1)),
-            hidden: &hidden,
-        },
-    )))
+    ask_about_member(
+        &state,
+        admin,
+        path.into_inner(),
+        &q,
+        MemberAction::EndSessions,
+    )
+    .await
 }
 
 pub async fn revoke_token(
