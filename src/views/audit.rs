@@ -87,6 +87,16 @@ fn action_label(code: &str) -> String {
         "password_sign_in" => "Break-glass sign-in",
         "password_sign_in_failed" => "Break-glass sign-in failed",
         "password_sign_in_throttled" => "Break-glass sign-in throttled",
+        "scim_token_created" => "SCIM token created",
+        "scim_token_rotated" => "SCIM token rotated",
+        "scim_token_revoked" => "SCIM token revoked",
+        "scim_user_created" => "Provisioned by SCIM",
+        "scim_user_updated" => "Updated by SCIM",
+        "scim_user_deleted" => "Deleted by SCIM",
+        "scim_user_linked" => "Provisioned account signed in",
+        "scim_group_created" => "SCIM group created",
+        "scim_group_updated" => "SCIM group updated",
+        "scim_group_deleted" => "SCIM group deleted",
         _ => "",
     };
     if known.is_empty() {
