@@ -18,7 +18,6 @@ pub mod error;
 pub mod healthcheck;
 pub mod keyguard;
 pub mod logging;
-pub mod metering;
 pub mod metrics;
 pub mod retention;
 pub mod scim;

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::crypto::Sealer;
-use crate::metering::{Meter, TokenIndex};
 use crate::metrics::Metrics;
 use crate::session::BrowserCookies;
 use crate::sso::ratelimit::RateLimiter;
 use crate::sso::Registry;
 use crate::store::members::PageCache;
 use crate::store::Store;
+use crate::tokens::index::TokenIndex;
+use crate::tokens::meter::Meter;
 use crate::views::team::RowCache;
 
 /// Shared state every handler can reach.
