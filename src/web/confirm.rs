@@ -18,9 +18,10 @@ use crate::store::users::{self, Identity, User};
 use crate::store::{logins, now};
 use crate::views;
 
+use super::callback::admit;
 use super::client_ip::client_ip;
 use super::extract::AnonCsrfForm;
-use super::login::{admit, html_with_cookie, known_team, see_other};
+use super::login::{html_with_cookie, known_team, see_other};
 
 /// Who this browser is signed in as, when a sign-in as `identity` would make it someone
 /// else (another user of its team, or anyone in another team). A browser can be made to

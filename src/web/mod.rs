@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backchannel;
 pub mod billing;
 pub mod body_deadline;
+pub mod callback;
 pub mod client_ip;
 pub mod confirm;
 pub mod extract;
@@ -108,8 +109,8 @@ pub fn configure_pages(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/sso/{team}/callback")
-                .get(login::sso_callback)
-                .post(login::sso_callback_post),
+                .get(callback::sso_callback)
+                .post(callback::sso_callback_post),
         )
         .configure(scim::configure)
         .service(web::resource("/settings/scim").get(scim_settings::scim_page))
