@@ -6,7 +6,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -14,29 +13,6 @@ use serde_json::Value;
 use crate::helpers::TestApp;
 use crate::sso_e2e::{start, start_with, user_agent, Sso};
 use crate::support::browser::Browser;
-
-/// A headless Chromium whose page loads and scripts are bounded in time.
-async fn open_browser() -> Browser {
-    let b = Browser::start().await.expect("headless Chromium starts");
-    b.client
-        .update_timeouts(TimeoutConfiguration::new(
-            Some(Duration::from_secs(20)),
-            Some(Duration::from_secs(20)),
-            Some(Duration::ZERO),
-        ))
-        .await
-        .expect("timeouts");
-    b
-}
-
-async fn click(b: &Browser, css: &str) {
-    b.wait_for(css)
-        .await
-        .expect("the element is there")
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
-}
 
 async fn js(b: &Browser, script: &str) -> Value {
     b.client
@@ -119,7 +95,8 @@ async fn sign_in_ui(b: &Browser, app: &TestApp, team: &str, account: &str) {
         .send_keys(team)
         .await
         .unwrap();
-    click(b, "form[action='/login/sso'] button[type=submit]").await;
+    b.click("form[action='/login/sso'] button[type=submit]")
+        .await;
     b.idp_sign_in(account)
         .await
         .expect("the IdP's sign-in form");
@@ -132,7 +109,7 @@ async fn sign_in_ui(b: &Browser, app: &TestApp, team: &str, account: &str) {
 #[actix_web::test]
 async fn signing_in_through_the_real_pages_shows_the_team_page_and_the_csp_allows_own_assets() {
     let s = start("").await;
-    let b = open_browser().await;
+    let b = Browser::start_bounded().await;
 
     b.client.goto(&s.app.url("/login")).await.unwrap();
     assert_eq!(csp_violations(&b).await, Vec::<String>::new(), "on /login");
@@ -203,15 +180,17 @@ async fn signing_in_through_the_real_pages_shows_the_team_page_and_the_csp_allow
 #[actix_web::test]
 async fn an_admin_promotes_a_member_who_then_sees_the_admin_navigation_until_demoted() {
     let s = start("").await;
-    let member = open_browser().await;
+    let member = Browser::start_bounded().await;
     sign_in_ui(&member, &s.app, "acme", "bob").await;
     assert!(!has_billing_link(&member).await);
-    let admin = open_browser().await;
+    let admin = Browser::start_bounded().await;
     sign_in_ui(&admin, &s.app, "acme", "alice").await;
     let bob = s.user_id("acme", "bob@acme.com");
     let row = format!("tr[data-user-id='{bob}']");
 
-    click(&admin, &format!("{row} form[action$='/role'] button")).await;
+    admin
+        .click(&format!("{row} form[action$='/role'] button"))
+        .await;
     admin
         .wait_for(&format!("{row} input[name='role'][value='member']"))
         .await
@@ -224,7 +203,9 @@ async fn an_admin_promotes_a_member_who_then_sees_the_admin_navigation_until_dem
     member.client.refresh().await.unwrap();
     assert!(has_billing_link(&member).await, "Bob sees Billing");
 
-    click(&admin, &format!("{row} form[action$='/role'] button")).await;
+    admin
+        .click(&format!("{row} form[action$='/role'] button"))
+        .await;
     admin
         .wait_for(&format!("{row} input[name='role'][value='admin']"))
         .await
@@ -241,7 +222,7 @@ async fn an_admin_promotes_a_member_who_then_sees_the_admin_navigation_until_dem
 #[actix_web::test]
 async fn a_member_creates_an_api_token_whose_secret_verifies() {
     let s = start("").await;
-    let b = open_browser().await;
+    let b = Browser::start_bounded().await;
     sign_in_ui(&b, &s.app, "acme", "bob").await;
 
     b.client.goto(&s.app.url("/tokens")).await.unwrap();
@@ -251,7 +232,7 @@ async fn a_member_creates_an_api_token_whose_secret_verifies() {
         .send_keys("ci-deploy")
         .await
         .unwrap();
-    click(&b, "form[action='/tokens'] button[type=submit]").await;
+    b.click("form[action='/tokens'] button[type=submit]").await;
     let secret = b
         .wait_for("#new-token-secret")
         .await
@@ -283,13 +264,13 @@ async fn the_admin_sees_billing_totals_and_a_member_gets_403_at_billing() {
         &[("acme", "admin_email = \"alice@acme.com\"")],
     )
     .await;
-    let member = open_browser().await;
+    let member = Browser::start_bounded().await;
     sign_in_ui(&member, &s.app, "acme", "bob").await;
-    let admin = open_browser().await;
+    let admin = Browser::start_bounded().await;
     sign_in_ui(&admin, &s.app, "acme", "alice").await;
 
     assert!(has_billing_link(&admin).await);
-    click(&admin, "header nav a[href='/billing']").await;
+    admin.click("header nav a[href='/billing']").await;
     let total = admin
         .wait_for("#billing-total")
         .await
@@ -375,7 +356,7 @@ async fn the_demo_prints_its_accounts_and_signs_in_the_admin_and_the_member() {
     );
     let base = format!("http://127.0.0.1:{port}");
 
-    let b = open_browser().await;
+    let b = Browser::start_bounded().await;
     for (button, email, admin) in [
         ("#as-demo-admin", "admin@demo.test", true),
         ("#as-demo-member", "member@demo.test", false),
@@ -387,15 +368,16 @@ async fn the_demo_prints_its_accounts_and_signs_in_the_admin_and_the_member() {
             .send_keys("demo")
             .await
             .unwrap();
-        click(&b, "form[action='/login/sso'] button[type=submit]").await;
-        click(&b, button).await;
+        b.click("form[action='/login/sso'] button[type=submit]")
+            .await;
+        b.click(button).await;
         b.wait_for_url(|u| u.path() == "/team")
             .await
             .expect("signed in");
         let text = main_text(&b).await;
         assert!(text.contains(email), "{text}");
         assert_eq!(has_billing_link(&b).await, admin, "{email}");
-        click(&b, "form[action='/logout'] button").await;
+        b.click("form[action='/logout'] button").await;
         b.wait_for_url(|u| u.path() == "/login")
             .await
             .expect("signed out");
@@ -406,10 +388,10 @@ async fn the_demo_prints_its_accounts_and_signs_in_the_admin_and_the_member() {
 #[actix_web::test]
 async fn signing_out_offers_the_idp_sign_out_which_comes_back_to_the_login_page() {
     let s = start("").await;
-    let b = open_browser().await;
+    let b = Browser::start_bounded().await;
     sign_in_ui(&b, &s.app, "acme", "bob").await;
 
-    click(&b, "form[action='/logout'] button").await;
+    b.click("form[action='/logout'] button").await;
     b.wait_for_url(|u| u.path() == "/login").await.unwrap();
     let link = b
         .wait_for("a[href*='/session/end']")
@@ -418,7 +400,7 @@ async fn signing_out_offers_the_idp_sign_out_which_comes_back_to_the_login_page(
     let href = link.attr("href").await.unwrap().unwrap_or_default();
     assert!(href.starts_with(&s.idp.url("/")), "{href}");
     link.click().await.unwrap();
-    click(&b, "#logout").await;
+    b.click("#logout").await;
     let port = s.app.port;
     b.wait_for_url(|u| u.port() == Some(port) && u.path() == "/login")
         .await
@@ -470,7 +452,7 @@ async fn save_and_test(b: &Browser, port: u16, secret: &str) -> String {
         .await
         .unwrap();
     js(b, "window.beforeSave = true; return true;").await;
-    click(b, "#save-and-test").await;
+    b.click("#save-and-test").await;
     // Off to the IdP (which may remember the admin, or ask again) and back to a new page.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -507,13 +489,13 @@ async fn save_and_test(b: &Browser, port: u16, secret: &str) -> String {
 #[actix_web::test]
 async fn an_admin_copies_the_redirect_uri_tests_a_wrong_secret_then_a_right_one_and_applies() {
     let s = shell_team_on_real_idp().await;
-    let b = open_browser().await;
+    let b = Browser::start_bounded().await;
     sign_in_ui(&b, &s.app, "shellco", "alice").await;
     b.client.goto(&s.app.url("/settings/sso")).await.unwrap();
 
     // Copy the redirect URI with the page's button, then paste it as a person would (with
     // the keyboard, into a text box; reading the clipboard from script needs a permission).
-    click(&b, "button[data-copy='redirect-uri']").await;
+    b.click("button[data-copy='redirect-uri']").await;
     b.wait_for("button.copy[data-copy='redirect-uri']")
         .await
         .unwrap();
@@ -556,7 +538,7 @@ async fn an_admin_copies_the_redirect_uri_tests_a_wrong_secret_then_a_right_one_
 
     let passed = save_and_test(&b, port, "shell-team-secret-0123456789").await;
     assert!(passed.contains("worked"), "{passed}");
-    click(&b, "#apply").await;
+    b.click("#apply").await;
     let text = main_text_when(&b, |t| t.contains("applied") || t.contains("Applied")).await;
     assert!(
         text.contains("applied") || text.contains("Applied"),

@@ -2,33 +2,10 @@
 
 use std::time::Duration;
 
-use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::Locator;
 
 use super::works;
 use crate::support::browser::Browser;
-
-async fn open_browser() -> Browser {
-    let b = Browser::start().await.expect("headless Chromium starts");
-    b.client
-        .update_timeouts(TimeoutConfiguration::new(
-            Some(Duration::from_secs(20)),
-            Some(Duration::from_secs(20)),
-            Some(Duration::ZERO),
-        ))
-        .await
-        .expect("timeouts");
-    b
-}
-
-async fn click(b: &Browser, css: &str) {
-    b.wait_for(css)
-        .await
-        .expect("the element is there")
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
-}
 
 /// The session rows shown, once there are `n` of them (up to 10 s).
 async fn rows_when(b: &Browser, n: usize) -> Vec<String> {
@@ -52,7 +29,7 @@ async fn the_sessions_page_in_chromium_ends_another_browsers_session_and_sign_ou
 ) {
     let s = super::e2e::start().await;
     let elsewhere = s.sign_in("acme", "bob").await;
-    let b = open_browser().await;
+    let b = Browser::start_bounded().await;
     b.client.goto(&s.app.url("/login")).await.unwrap();
     b.wait_for("#team_id")
         .await
@@ -60,14 +37,15 @@ async fn the_sessions_page_in_chromium_ends_another_browsers_session_and_sign_ou
         .send_keys("acme")
         .await
         .unwrap();
-    click(&b, "form[action='/login/sso'] button[type=submit]").await;
+    b.click("form[action='/login/sso'] button[type=submit]")
+        .await;
     b.idp_sign_in("bob").await.expect("the IdP's sign-in form");
     let port = s.app.port;
     b.wait_for_url(|u| u.port() == Some(port) && u.path() == "/team")
         .await
         .expect("signed in");
 
-    click(&b, "nav a[href='/sessions']").await;
+    b.click("nav a[href='/sessions']").await;
     b.wait_for_url(|u| u.path() == "/sessions").await.unwrap();
     let rows = rows_when(&b, 2).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
@@ -96,8 +74,8 @@ async fn the_sessions_page_in_chromium_ends_another_browsers_session_and_sign_ou
     );
 
     // Sign out: through the IdP's confirmation, back to the portal's sign-in page.
-    click(&b, "form[action='/logout'] button").await;
-    click(&b, "#logout").await;
+    b.click("form[action='/logout'] button").await;
+    b.click("#logout").await;
     b.wait_for_url(|u| u.port() == Some(port) && u.path() == "/login")
         .await
         .expect("the IdP sends the browser back to /login");

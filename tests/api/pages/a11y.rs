@@ -175,15 +175,6 @@ async fn shoot(b: &Browser, name: &str) {
     b.client.set_window_size(w, h).await.expect("resize back");
 }
 
-async fn click(b: &Browser, css: &str) {
-    b.wait_for(css)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
-}
-
 /// Signs in through the login page and the demo identity provider's page (checked with
 /// axe on the way) as `account` (`demo-admin`, `demo-member`).
 async fn sign_in(
@@ -214,7 +205,8 @@ async fn sign_in_to(
         .send_keys(team)
         .await
         .expect("type");
-    click(b, "form[action='/login/sso'] button[type=submit]").await;
+    b.click("form[action='/login/sso'] button[type=submit]")
+        .await;
     b.wait_for(&format!("#as-{account}"))
         .await
         .expect("the demo IdP's page");
@@ -222,7 +214,7 @@ async fn sign_in_to(
         seen.push(format!("{theme} demo-idp: {v}"));
     }
     shoot(b, &format!("demo-idp-{theme}")).await;
-    click(b, &format!("#as-{account}")).await;
+    b.click(&format!("#as-{account}")).await;
     b.wait_for_url(|u| u.path() == "/team")
         .await
         .expect("signed in");
@@ -231,7 +223,7 @@ async fn sign_in_to(
 /// From the team page (error pages have no header to sign out from).
 async fn sign_out(b: &Browser, demo: &Demo) {
     b.client.goto(&demo.url("/team")).await.expect("goto");
-    click(b, "form[action='/logout'] button").await;
+    b.click("form[action='/logout'] button").await;
     b.wait_for_url(|u| u.path() == "/login")
         .await
         .expect("signed out");
@@ -346,7 +338,8 @@ async fn in_the_browser_actions_confirm_first_answer_once_keep_the_search_and_fi
         .goto(&demo.url("/team?q=alan"))
         .await
         .expect("goto");
-    click(&b, &format!("{row} form[action$='/role'] button")).await;
+    b.click(&format!("{row} form[action$='/role'] button"))
+        .await;
     let flash = b
         .wait_for("#flash[role=status]")
         .await
@@ -369,7 +362,7 @@ async fn in_the_browser_actions_confirm_first_answer_once_keep_the_search_and_fi
     );
 
     // Remove asks first: dismissed, nothing happens; the page without script asks too.
-    click(&b, &format!("{row} a[data-confirm]")).await;
+    b.click(&format!("{row} a[data-confirm]")).await;
     let asked = b
         .client
         .get_alert_text()
@@ -381,12 +374,12 @@ async fn in_the_browser_actions_confirm_first_answer_once_keep_the_search_and_fi
     assert_eq!(active(&demo), 1, "nothing until confirmed");
     assert_eq!(b.client.current_url().await.expect("url").path(), "/team");
     js(&b, "document.querySelectorAll('a[data-confirm]').forEach((a) => a.removeAttribute('data-confirm')); return true;").await;
-    click(&b, &format!("{row} a.button.danger")).await;
+    b.click(&format!("{row} a.button.danger")).await;
     b.wait_for_url(|u| u.path().ends_with("/remove/confirm"))
         .await
         .expect("the confirmation page");
     assert_eq!(active(&demo), 1, "the confirmation page changes nothing");
-    click(&b, "section.ask button[type=submit]").await;
+    b.click("section.ask button[type=submit]").await;
     b.wait_for_url(|u| u.path() == "/team")
         .await
         .expect("back to the list");
@@ -403,7 +396,8 @@ async fn in_the_browser_actions_confirm_first_answer_once_keep_the_search_and_fi
     // Revoke asks first too.
     let token = demo.one("SELECT min(id) FROM api_tokens WHERE team_id = 'demo'");
     b.client.goto(&demo.url("/tokens")).await.expect("goto");
-    click(&b, &format!("tr[data-token-id='{token}'] a[data-confirm]")).await;
+    b.click(&format!("tr[data-token-id='{token}'] a[data-confirm]"))
+        .await;
     b.client.dismiss_alert().await.expect("dismiss");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -420,7 +414,7 @@ async fn in_the_browser_actions_confirm_first_answer_once_keep_the_search_and_fi
         .send_keys("from-the-browser")
         .await
         .expect("type");
-    click(&b, "form[action='/tokens'] button[type=submit]").await;
+    b.click("form[action='/tokens'] button[type=submit]").await;
     let secret = b
         .wait_for("#new-token-secret")
         .await
@@ -463,7 +457,7 @@ async fn in_the_browser_actions_confirm_first_answer_once_keep_the_search_and_fi
         .send_keys("0")
         .await
         .expect("type");
-    click(&b, "form[action='/tokens'] button[type=submit]").await;
+    b.click("form[action='/tokens'] button[type=submit]").await;
     b.wait_for("#token_expiry_error")
         .await
         .expect("the reason next to the field");
@@ -519,8 +513,9 @@ async fn a_deep_link_survives_sign_in_in_the_browser() {
         .send_keys("demo")
         .await
         .expect("type");
-    click(&b, "form[action='/login/sso'] button[type=submit]").await;
-    click(&b, "#as-demo-admin").await;
+    b.click("form[action='/login/sso'] button[type=submit]")
+        .await;
+    b.click("#as-demo-admin").await;
     let url = b
         .wait_for_url(|u| u.path() == "/billing")
         .await
@@ -557,9 +552,9 @@ async fn the_demos_browser_managed_team_edits_and_tests_its_sso_settings_and_bil
         .send_keys("lab-admins")
         .await
         .expect("type");
-    click(&b, "#save-and-test").await;
+    b.click("#save-and-test").await;
     // The test sign-in goes through the demo provider and back to the settings page.
-    click(&b, "#as-demo-admin").await;
+    b.click("#as-demo-admin").await;
     b.wait_for_url(|u| u.path() == "/settings/sso")
         .await
         .expect("back");
@@ -571,7 +566,7 @@ async fn the_demos_browser_managed_team_edits_and_tests_its_sso_settings_and_bil
         .await
         .expect("text");
     assert!(result.contains("worked"), "{result}");
-    click(&b, "#apply").await;
+    b.click("#apply").await;
     b.wait_for("#notice").await.expect("applied");
     assert_eq!(
         demo.one(

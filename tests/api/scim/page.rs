@@ -4,34 +4,16 @@
 
 use std::time::Duration;
 
-use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::Locator;
 use reqwest::StatusCode;
 
 use super::ScimClient;
 use crate::support::browser::Browser;
 
-async fn click(b: &Browser, css: &str) {
-    b.wait_for(css)
-        .await
-        .expect("the element is there")
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
-}
-
 #[actix_web::test]
 async fn an_admin_makes_and_copies_the_scim_token_and_sees_the_last_call() {
     let s = crate::sso_e2e::start("").await;
-    let b = Browser::start().await.expect("headless Chromium starts");
-    b.client
-        .update_timeouts(TimeoutConfiguration::new(
-            Some(Duration::from_secs(20)),
-            Some(Duration::from_secs(20)),
-            Some(Duration::ZERO),
-        ))
-        .await
-        .unwrap();
+    let b = Browser::start_bounded().await;
     b.client.goto(&s.app.url("/login")).await.unwrap();
     b.wait_for("#team_id")
         .await
@@ -39,7 +21,8 @@ async fn an_admin_makes_and_copies_the_scim_token_and_sees_the_last_call() {
         .send_keys("acme")
         .await
         .unwrap();
-    click(&b, "form[action='/login/sso'] button[type=submit]").await;
+    b.click("form[action='/login/sso'] button[type=submit]")
+        .await;
     b.idp_sign_in("alice")
         .await
         .expect("the IdP's sign-in form");
@@ -49,7 +32,7 @@ async fn an_admin_makes_and_copies_the_scim_token_and_sees_the_last_call() {
         .unwrap();
 
     // The admin navigation leads to the page.
-    click(&b, "nav a[href='/settings/scim']").await;
+    b.click("nav a[href='/settings/scim']").await;
     let base = b.wait_for("#scim-base-url").await.unwrap();
     assert_eq!(
         base.prop("value").await.unwrap().as_deref(),
@@ -74,7 +57,7 @@ async fn an_admin_makes_and_copies_the_scim_token_and_sees_the_last_call() {
         .unwrap()
         .contains("never"));
 
-    click(&b, "#create-token").await;
+    b.click("#create-token").await;
     let field = b.wait_for("#scim-token").await.unwrap();
     let token = field
         .prop("value")
@@ -82,7 +65,7 @@ async fn an_admin_makes_and_copies_the_scim_token_and_sees_the_last_call() {
         .unwrap()
         .expect("the token is shown");
     assert!(token.starts_with("tpscim_"), "{token}");
-    click(&b, "button[data-copy='scim-token']").await;
+    b.click("button[data-copy='scim-token']").await;
     let copied = b
         .client
         .wait()

@@ -87,6 +87,31 @@ impl Browser {
             .context("closing the Chromium session")
     }
 
+    /// A browser whose page loads and scripts are bounded to 20 s (a hung page fails the test
+    /// instead of hanging it).
+    pub async fn start_bounded() -> Browser {
+        let b = Browser::start().await.expect("headless Chromium starts");
+        b.client
+            .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                Some(Duration::from_secs(20)),
+                Some(Duration::from_secs(20)),
+                Some(Duration::ZERO),
+            ))
+            .await
+            .expect("timeouts");
+        b
+    }
+
+    /// Waits for an element and clicks it; panics naming it otherwise.
+    pub async fn click(&self, css: &str) {
+        self.wait_for(css)
+            .await
+            .expect("the element is there")
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
     /// Waits (up to 10 s) for an element, e.g. `browser.wait_for("#login")`.
     pub async fn wait_for(&self, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
         let found = self
