@@ -340,13 +340,7 @@ async fn in_the_browser_actions_confirm_first_answer_once_keep_the_search_and_fi
         .expect("goto");
     b.click(&format!("{row} form[action$='/role'] button"))
         .await;
-    let flash = b
-        .wait_for("#flash[role=status]")
-        .await
-        .expect("a confirmation")
-        .text()
-        .await
-        .expect("text");
+    let flash = b.text_of("#flash[role=status]").await;
     assert!(flash.contains("Alan Turing is now an admin"), "{flash}");
     let url = b.client.current_url().await.expect("url");
     assert_eq!((url.path(), url.query()), ("/team", Some("q=alan")));
@@ -383,13 +377,7 @@ async fn in_the_browser_actions_confirm_first_answer_once_keep_the_search_and_fi
     b.wait_for_url(|u| u.path() == "/team")
         .await
         .expect("back to the list");
-    let flash = b
-        .wait_for("#flash")
-        .await
-        .expect("said")
-        .text()
-        .await
-        .expect("text");
+    let flash = b.text_of("#flash").await;
     assert!(flash.contains("Alan Turing was removed"), "{flash}");
     assert_eq!(active(&demo), 0);
 
@@ -558,13 +546,7 @@ async fn the_demos_browser_managed_team_edits_and_tests_its_sso_settings_and_bil
     b.wait_for_url(|u| u.path() == "/settings/sso")
         .await
         .expect("back");
-    let result = b
-        .wait_for("#test-result")
-        .await
-        .expect("a test result")
-        .text()
-        .await
-        .expect("text");
+    let result = b.text_of("#test-result").await;
     assert!(result.contains("worked"), "{result}");
     b.click("#apply").await;
     b.wait_for("#notice").await.expect("applied");

@@ -102,6 +102,15 @@ impl Browser {
         b
     }
 
+    /// Waits for an element and returns its text; panics naming it otherwise.
+    pub async fn text_of(&self, css: &str) -> String {
+        let element = self.wait_for(css).await.expect("the element is there");
+        element
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("reading {css}: {e}"))
+    }
+
     /// Waits for an element and clicks it; panics naming it otherwise.
     pub async fn click(&self, css: &str) {
         self.wait_for(css)
