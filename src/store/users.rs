@@ -39,6 +39,9 @@ impl User {
 
 pub(super) const COLUMNS: &str = "id, team_id, email, name, role, role_source, joined_via, active, created_at, last_login_at, password_hash IS NOT NULL, issuer <> ''";
 
+/// How many columns [`COLUMNS`] selects: a query that adds one after them reads it here.
+const COLUMN_COUNT: usize = 12;
+
 pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(4)?;
     let source: String = r.get(5)?;
@@ -344,8 +347,7 @@ pub fn for_live_session(
     id: i64,
     key_hash: &[u8],
 ) -> Result<Option<(User, bool)>, StoreError> {
-    // The column after COLUMNS (twelve of them).
-    const BREAK_GLASS: usize = 12;
+    const BREAK_GLASS: usize = COLUMN_COUNT;
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM users p WHERE p.team_id = users.team_id AND p.password_hash IS NOT NULL)
@@ -407,4 +409,12 @@ pub fn insert_seeded(
         params![team_id, issuer, subject, email, name, created_at],
     )?;
     Ok(conn.last_insert_rowid())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_column_count_follows_the_column_list() {
+        assert_eq!(super::COLUMNS.split(',').count(), super::COLUMN_COUNT);
+    }
 }
