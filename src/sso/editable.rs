@@ -68,37 +68,45 @@ fn list(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Validates the form into a record; every problem is listed. The email domains stay the
-/// operator's (`admin set-domains`): a team admin cannot route another team's sign-ins.
+/// A problem with the form: the name of the field it concerns (as the form sends it) and
+/// what to do about it.
+pub type FieldError = (&'static str, String);
+
+/// Validates the form into a record; every problem is listed with its field. The email
+/// domains stay the operator's (`admin set-domains`): a team admin cannot route another
+/// team's sign-ins.
 pub fn parse_form(
     sealer: &Sealer,
     team: &str,
     form: &SettingsForm,
     current: &SsoRecord,
-) -> Result<SsoRecord, Vec<String>> {
+) -> Result<SsoRecord, Vec<FieldError>> {
     let mut errors = Vec::new();
     let issuer = match check_issuer(form.issuer.trim()) {
         Ok(u) => crate::config::issuer_string(&u),
         Err(rule) => {
-            errors.push(format!("Issuer {:?}: {rule}.", form.issuer.trim()));
+            errors.push((
+                "issuer",
+                format!("Issuer {:?}: {rule}.", form.issuer.trim()),
+            ));
             String::new()
         }
     };
     let client_id = form.client_id.trim().to_string();
     if client_id.is_empty() || client_id.len() > 256 {
-        errors.push("Client ID is required.".into());
+        errors.push(("client_id", "Client ID is required.".into()));
     }
     let provisioning = match Provisioning::parse(form.provisioning.trim()) {
         Some(p) => p.as_str().to_string(),
         None => {
-            errors.push("Provisioning must be jit or invite.".into());
+            errors.push(("provisioning", "Provisioning must be jit or invite.".into()));
             String::new()
         }
     };
     let admin_groups = list(&form.admin_groups);
     let secret = form.client_secret.trim();
     if secret.len() > 1024 {
-        errors.push("The client secret is too long.".into());
+        errors.push(("client_secret", "The client secret is too long.".into()));
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -19,6 +19,24 @@ pub struct SsoView<'a> {
     pub email_domains: &'a [String],
     /// What the admin just did (applied, discarded), said once at the top.
     pub notice: Option<&'static str>,
+    /// The form as the admin sent it, when a save was refused: shown again instead of the
+    /// pending or current values.
+    pub entered: Option<Entered<'a>>,
+    /// Why a save or apply was refused, by the name of the field it concerns (`""`: the
+    /// form as a whole).
+    pub errors: &'a [(&'static str, String)],
+}
+
+/// What the admin typed into a refused form. The client secret is never sent back: only
+/// whether one was typed, so the page can say it must be typed again.
+pub struct Entered<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub provisioning: &'a str,
+    pub admin_groups: &'a str,
+    pub trust_email: bool,
+    pub idp_logout: bool,
+    pub secret_typed: bool,
 }
 
 pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
@@ -117,19 +135,63 @@ fn provisioning_label(p: &str) -> &'static str {
     }
 }
 
+/// The refusal of `field`, its messages joined, if there is one.
+fn error_for(errors: &[(&'static str, String)], field: &str) -> Option<String> {
+    let said: Vec<&str> = errors
+        .iter()
+        .filter(|(f, _)| *f == field)
+        .map(|(_, e)| e.as_str())
+        .collect();
+    (!said.is_empty()).then(|| said.join(" "))
+}
+
+/// A refusal said next to its field, which names it with `aria-describedby`.
+fn field_error(field: &str, error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(e) = error { p.field-error id=(format!("{field}_error")) { (e) } }
+    }
+}
+
 fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
     let t = &v.team;
     let p = v.pending.as_ref();
-    let issuer = p.map_or(t.issuer.as_str(), |p| p.issuer.as_str());
-    let client_id = p.map_or(t.client_id.as_str(), |p| p.client_id.as_str());
-    let provisioning = p.map_or(t.provisioning, |p| p.provisioning.as_str());
-    let groups = p.map_or_else(|| t.admin_groups.join(", "), |p| p.admin_groups.join(", "));
-    let trust = p.map_or(t.trust_email, |p| p.trust_email);
-    let idp_logout = p.map_or(t.idp_logout, |p| p.idp_logout);
+    let groups_now = p.map_or_else(|| t.admin_groups.join(", "), |p| p.admin_groups.join(", "));
+    let e = v.entered.as_ref();
+    let issuer = e.map_or(p.map_or(t.issuer.as_str(), |p| p.issuer.as_str()), |e| {
+        e.issuer
+    });
+    let client_id = e.map_or(
+        p.map_or(t.client_id.as_str(), |p| p.client_id.as_str()),
+        |e| e.client_id,
+    );
+    let provisioning = e.map_or(p.map_or(t.provisioning, |p| p.provisioning.as_str()), |e| {
+        e.provisioning
+    });
+    let groups = e.map_or(groups_now.as_str(), |e| e.admin_groups);
+    let trust = e.map_or(p.map_or(t.trust_email, |p| p.trust_email), |e| {
+        e.trust_email
+    });
+    let idp_logout = e.map_or(p.map_or(t.idp_logout, |p| p.idp_logout), |e| e.idp_logout);
+    let error = |field: &str| error_for(v.errors, field);
+    let secret_error = error("client_secret").or_else(|| {
+        e.filter(|e| e.secret_typed).map(|_| {
+            "The client secret you typed is not sent back: type it again, or leave it empty to keep the current one.".to_string()
+        })
+    });
+    let (issuer_error, client_id_error, provisioning_error, form_error) = (
+        error("issuer"),
+        error("client_id"),
+        error("provisioning"),
+        error(""),
+    );
+    let described = |field: &'static str, on: bool| on.then(|| format!("{field}_error"));
     html! {
         section #edit {
             h2 { "Change SSO settings" }
             p.muted { "New values are kept as pending and tested with a real sign-in as you. Until you apply them, everyone keeps signing in with the current settings." }
+            @if let Some(e) = &form_error {
+                p #edit_error .banner.warn role="alert" { (e) }
+            }
             @if let Some(p) = &v.pending {
                 @if p.tested {
                     div #test-result .banner.ok role="status" {
@@ -152,16 +214,28 @@ fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
             form method="post" action="/settings/sso" {
                 (super::csrf_field(c.csrf))
                 label for="issuer" { "Issuer" }
-                input #issuer name="issuer" type="url" required value=(issuer);
+                input #issuer name="issuer" type="url" required value=(issuer)
+                    aria-invalid=[issuer_error.as_ref().map(|_| "true")]
+                    aria-describedby=[described("issuer", issuer_error.is_some())];
+                (field_error("issuer", issuer_error.as_deref()))
                 label for="client_id" { "Client ID" }
-                input #client_id name="client_id" type="text" required value=(client_id);
+                input #client_id name="client_id" type="text" required value=(client_id)
+                    aria-invalid=[client_id_error.as_ref().map(|_| "true")]
+                    aria-describedby=[described("client_id", client_id_error.is_some())];
+                (field_error("client_id", client_id_error.as_deref()))
                 label for="client_secret" { "Client secret (leave empty to keep the current one)" }
-                input #client_secret name="client_secret" type="password" autocomplete="off";
+                input #client_secret name="client_secret" type="password" autocomplete="off"
+                    aria-invalid=[error("client_secret").map(|_| "true")]
+                    aria-describedby=[described("client_secret", secret_error.is_some())];
+                (field_error("client_secret", secret_error.as_deref()))
                 label for="provisioning" { "Provisioning" }
-                select #provisioning name="provisioning" {
+                select #provisioning name="provisioning"
+                    aria-invalid=[provisioning_error.as_ref().map(|_| "true")]
+                    aria-describedby=[described("provisioning", provisioning_error.is_some())] {
                     option value="jit" selected[provisioning == "jit"] { "jit: accounts on first sign-in" }
                     option value="invite" selected[provisioning == "invite"] { "invite: invited people only" }
                 }
+                (field_error("provisioning", provisioning_error.as_deref()))
                 label for="admin_groups" { "Admin groups (comma-separated)" }
                 input #admin_groups name="admin_groups" type="text" value=(groups);
                 label.check { input type="checkbox" name="trust_email" value="on" checked[trust]; " Trust emails the IdP does not mark verified" }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_session::Session;
 use actix_web::http::header::LOCATION;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::config::TeamConfig;
@@ -81,6 +82,60 @@ pub async fn sso_page(
     admin: Admin,
     q: web::Query<DoneQuery>,
 ) -> Result<HttpResponse> {
+    render(&state, &admin, Refusal::none(notice(&q))).await
+}
+
+/// What the page says about the last form: a notice after a success, or the refused form
+/// with its status, what was entered and why, by field.
+struct Refusal<'a> {
+    notice: Option<&'static str>,
+    entered: Option<views::settings::Entered<'a>>,
+    errors: Vec<editable::FieldError>,
+    status: StatusCode,
+}
+
+impl Refusal<'_> {
+    fn none(notice: Option<&'static str>) -> Self {
+        Refusal {
+            notice,
+            entered: None,
+            errors: Vec::new(),
+            status: StatusCode::OK,
+        }
+    }
+}
+
+/// The form as it was sent, for the page that refuses it (the secret only as "typed").
+fn entered(f: &SettingsForm) -> views::settings::Entered<'_> {
+    let on = |v: &Option<String>| matches!(v.as_deref(), Some("on" | "true" | "1"));
+    views::settings::Entered {
+        issuer: &f.issuer,
+        client_id: &f.client_id,
+        provisioning: &f.provisioning,
+        admin_groups: &f.admin_groups,
+        trust_email: on(&f.trust_email),
+        idp_logout: on(&f.idp_logout),
+        secret_typed: !f.client_secret.trim().is_empty(),
+    }
+}
+
+/// The save form refused (400): the page again with what was typed and why.
+async fn refuse_save(
+    state: &AppState,
+    admin: &Admin,
+    form: &SettingsForm,
+    errors: Vec<editable::FieldError>,
+) -> Result<HttpResponse> {
+    let refusal = Refusal {
+        notice: None,
+        entered: Some(entered(form)),
+        errors,
+        status: StatusCode::BAD_REQUEST,
+    };
+    render(state, admin, refusal).await
+}
+
+async fn render(state: &AppState, admin: &Admin, said: Refusal<'_>) -> Result<HttpResponse> {
     let team = state.sso.get(admin.0.team()).ok_or(AppError::NotFound)?;
     let base = state.settings.server.base();
     let discovery = state
@@ -94,9 +149,9 @@ pub async fn sso_page(
             }
             Ok(d)
         });
-    let editable = !config_managed(&state, admin.0.team());
+    let editable = !config_managed(state, admin.0.team());
     let (shell, pending) = if editable {
-        stored(&state, admin.0.team()).await?
+        stored(state, admin.0.team()).await?
     } else {
         (None, None)
     };
@@ -116,10 +171,12 @@ pub async fn sso_page(
         email_domains: shell
             .as_ref()
             .map_or(&team.email_domains, |s| &s.sso.email_domains),
-        notice: notice(&q),
+        notice: said.notice,
+        entered: said.entered,
+        errors: &said.errors,
     };
     let body = views::settings::page(&admin.0.chrome("/settings/sso"), &view);
-    Ok(respond::html(body))
+    Ok(respond::html_status(said.status, body))
 }
 
 /// What the page shows of the team's settings: never the client secret, only its mask.
@@ -178,19 +235,21 @@ pub async fn save_and_test(
     admin: Admin,
     form: CsrfForm<SettingsForm>,
 ) -> Result<HttpResponse> {
-    let me = admin.0;
+    let me = &admin.0;
     ensure_editable(&state, me.team())?;
     let (shell, _) = stored(&state, me.team()).await?;
     let shell = shell.ok_or(AppError::NotFound)?;
-    let record = editable::parse_form(&state.sealer, me.team(), &form.0, &shell.sso)
-        .map_err(|errors| AppError::BadRequest(errors.join(" ")))?;
-    check_issuer_allowed(&state, &record.issuer)
-        .await
-        .map_err(AppError::BadRequest)?;
+    let record = match editable::parse_form(&state.sealer, me.team(), &form.0, &shell.sso) {
+        Ok(record) => record,
+        Err(errors) => return refuse_save(&state, &admin, &form.0, errors).await,
+    };
+    if let Err(why) = check_issuer_allowed(&state, &record.issuer).await {
+        return refuse_save(&state, &admin, &form.0, vec![("issuer", why)]).await;
+    }
     let test_config = editable::to_config(&state.sealer, &shell, &record)
         .ok_or_else(|| AppError::internal("the client secret could not be sealed"))?;
     let summary = editable::describe_change(&shell.sso, &record);
-    acting(&state, &me, move |c, team, actor| {
+    acting(&state, me, move |c, team, actor| {
         teams::save_pending(c, team, actor, &record, &summary)
     })
     .await?;
@@ -308,16 +367,23 @@ pub async fn apply(
     admin: Admin,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let me = admin.0;
+    let me = &admin.0;
     ensure_editable(&state, me.team())?;
-    let applied = acting(&state, &me, |c, team, actor| {
+    let applied = acting(&state, me, |c, team, actor| {
         teams::apply_pending(c, team, actor, editable::describe_change)
     })
     .await?;
     let teams::Change { before, now } = match applied {
         Applied::Done(change) => *change,
         Applied::NoSuchTeam => return Err(AppError::NotFound),
-        Applied::NothingTested => return Err(AppError::Conflict("Save and test the new settings first; only settings that passed a test sign-in can be applied.".into())),
+        Applied::NothingTested => {
+            let refusal = Refusal {
+                errors: vec![("", "Save and test the new settings first; only settings that passed a test sign-in can be applied.".into())],
+                status: StatusCode::CONFLICT,
+                ..Refusal::none(None)
+            };
+            return render(&state, &admin, refusal).await;
+        }
     };
     let config = editable::to_config(&state.sealer, &before, &now)
         .ok_or_else(|| AppError::internal("applied client secret could not be opened"))?;

@@ -47,7 +47,7 @@ async fn callback_as(
 /// A team made with `teamportal admin create-team` (client secret "right-secret"), on an
 /// instance that lets its admin enter the loopback fake IdP's issuer; `security` is more of
 /// the `[security]` table.
-async fn shell_team_app(security: &str) -> (TestApp, FakeIdp, std::path::PathBuf) {
+pub(crate) async fn shell_team_app(security: &str) -> (TestApp, FakeIdp, std::path::PathBuf) {
     let extra = format!("[security]\nallow_private_issuers = true\n{security}");
     let extra = extra.as_str();
     let idp = FakeIdp::start().await;
@@ -75,7 +75,7 @@ async fn shell_team_app(security: &str) -> (TestApp, FakeIdp, std::path::PathBuf
     (app, idp, cfg)
 }
 
-fn form_fields(issuer: &str, secret: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn form_fields(issuer: &str, secret: &str) -> Vec<(&'static str, String)> {
     vec![
         ("issuer", issuer.to_string()),
         ("client_id", CLIENT_ID.to_string()),
@@ -85,7 +85,7 @@ fn form_fields(issuer: &str, secret: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn post_settings(
+pub(crate) async fn post_settings(
     app: &TestApp,
     client: &Client,
     fields: &[(&str, String)],

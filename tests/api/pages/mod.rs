@@ -5,3 +5,4 @@
 
 mod a11y;
 mod answers;
+mod forms;
