@@ -13,6 +13,25 @@ pub struct LoginView<'a> {
     pub demo: Option<&'a [(String, String)]>,
     pub signed_out: bool,
     pub idp_logout: Option<&'a str>,
+    /// A refused break-glass sign-in: its form is shown open with what was typed.
+    pub password: Option<PasswordRefused<'a>>,
+}
+
+/// The break-glass field a refusal is said next to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PasswordField {
+    TeamId,
+    Email,
+    Password,
+}
+
+/// A break-glass sign-in refused just now: the Team ID and email as typed (never the
+/// password) and why.
+pub struct PasswordRefused<'a> {
+    pub team_id: &'a str,
+    pub email: &'a str,
+    pub field: PasswordField,
+    pub error: &'a str,
 }
 
 pub fn page(v: &LoginView<'_>) -> Markup {
@@ -59,19 +78,7 @@ pub fn page(v: &LoginView<'_>) -> Markup {
                     }
                 }
                 @if v.password_login {
-                    details.break-glass {
-                        summary { "Break-glass admin sign-in" }
-                        form method="post" action="/login/password" {
-                            (super::csrf_field(v.csrf))
-                            label for="pw_team" { "Team ID" }
-                            input #pw_team name="team_id" type="text" required;
-                            label for="pw_email" { "Email" }
-                            input #pw_email name="email" type="email" required autocomplete="username";
-                            label for="pw_password" { "Password" }
-                            input #pw_password name="password" type="password" required autocomplete="current-password";
-                            button type="submit" { "Sign in with password" }
-                        }
-                    }
+                    (break_glass(v))
                 }
             }
         },
@@ -110,4 +117,40 @@ pub fn confirm_page(v: &ConfirmView<'_>) -> Markup {
             }
         },
     )
+}
+
+/// The break-glass form, open with what was typed and the reason next to its field when a
+/// sign-in was just refused.
+fn break_glass(v: &LoginView<'_>) -> Markup {
+    let r = v.password.as_ref();
+    let error_on = |f: PasswordField| r.filter(|r| r.field == f).map(|r| r.error);
+    let field = |id: &str, f: PasswordField| {
+        let error = error_on(f);
+        let described = error.map(|_| format!("{id}_error"));
+        (error, described)
+    };
+    let (team_error, team_described) = field("pw_team", PasswordField::TeamId);
+    let (email_error, email_described) = field("pw_email", PasswordField::Email);
+    let (password_error, password_described) = field("pw_password", PasswordField::Password);
+    html! {
+        details.break-glass open[r.is_some()] {
+            summary { "Break-glass admin sign-in" }
+            form method="post" action="/login/password" {
+                (super::csrf_field(v.csrf))
+                label for="pw_team" { "Team ID" }
+                input #pw_team name="team_id" type="text" required value=[r.map(|r| r.team_id)]
+                    aria-invalid=[team_error.map(|_| "true")] aria-describedby=[team_described.as_deref()];
+                @if let Some(e) = team_error { p #pw_team_error .field-error role="alert" { (e) } }
+                label for="pw_email" { "Email" }
+                input #pw_email name="email" type="email" required autocomplete="username" value=[r.map(|r| r.email)]
+                    aria-invalid=[email_error.map(|_| "true")] aria-describedby=[email_described.as_deref()];
+                @if let Some(e) = email_error { p #pw_email_error .field-error role="alert" { (e) } }
+                label for="pw_password" { "Password" }
+                input #pw_password name="password" type="password" required autocomplete="current-password"
+                    aria-invalid=[password_error.map(|_| "true")] aria-describedby=[password_described.as_deref()];
+                @if let Some(e) = password_error { p #pw_password_error .field-error role="alert" { (e) } }
+                button type="submit" { "Sign in with password" }
+            }
+        }
+    }
 }

@@ -20,6 +20,7 @@ use crate::state::AppState;
 use crate::store::logins;
 use crate::store::teams;
 use crate::views;
+use crate::views::login::PasswordField;
 
 use super::client_ip::client_ip;
 use super::extract::AnonCsrfForm;
@@ -77,6 +78,7 @@ pub async fn login_page(
             value: "",
             error: None,
             return_to: return_to.as_deref(),
+            password: None,
         },
         q.signed_out.is_some(),
         idp_logout.as_deref(),
@@ -90,6 +92,8 @@ struct LoginForm<'a> {
     value: &'a str,
     error: Option<&'a str>,
     return_to: Option<&'a str>,
+    /// A refused break-glass sign-in: that form opened again with what was typed.
+    password: Option<views::login::PasswordRefused<'a>>,
 }
 
 fn login_form_page(
@@ -105,6 +109,7 @@ fn login_form_page(
         value,
         error,
         return_to,
+        password,
     } = form;
     let body = views::login::page(&views::login::LoginView {
         csrf: &csrf,
@@ -116,6 +121,7 @@ fn login_form_page(
         demo: state.demo_accounts.as_deref(),
         signed_out,
         idp_logout,
+        password,
     })
     .into_string();
     html_with_cookie(status, body, cookie)
@@ -232,6 +238,7 @@ pub async fn login_sso(
                     value: &typed_value,
                     error: Some(message),
                     return_to: return_path.as_deref(),
+                    password: None,
                 },
                 false,
                 None,
@@ -406,12 +413,38 @@ pub async fn login_password(
     }
     let ip = client_ip(&req, &state.settings.server.trusted_proxies);
     let f = form.0;
+    // A refusal is the form again: the Team ID and email kept (no longer than an email can
+    // be), never the password.
+    let clip = |s: &str| s.chars().take(320).collect::<String>();
+    let (typed_team, typed_email) = (clip(&f.team_id), clip(&f.email));
+    let refuse = |field, error: &str, status| {
+        let password = views::login::PasswordRefused {
+            team_id: &typed_team,
+            email: &typed_email,
+            field,
+            error,
+        };
+        let form = LoginForm {
+            status,
+            value: "",
+            error: None,
+            return_to: None,
+            password: Some(password),
+        };
+        login_form_page(&req, &state, form, false, None)
+    };
     // Checked before anything is counted or audited: what is typed here is stored.
-    let team = TeamId::parse(&f.team_id.trim().to_ascii_lowercase())
-        .map_err(|rule| AppError::BadRequest(format!("The Team ID is not valid: {rule}.")))?;
-    let email = Email::parse(&f.email).ok_or_else(|| {
-        AppError::BadRequest("The email does not look like an email address.".into())
-    })?;
+    let team = match TeamId::parse(&f.team_id.trim().to_ascii_lowercase()) {
+        Ok(team) => team,
+        Err(rule) => {
+            let why = format!("The Team ID is not valid: {rule}.");
+            return Ok(refuse(PasswordField::TeamId, &why, StatusCode::BAD_REQUEST));
+        }
+    };
+    let Some(email) = Email::parse(&f.email) else {
+        let why = "The email does not look like an email address.";
+        return Ok(refuse(PasswordField::Email, why, StatusCode::BAD_REQUEST));
+    };
     let (team, email) = (team.as_str(), email.as_str());
     let outcome = crate::break_glass::attempt(&state.store, team, email, f.password, ip).await?;
     if let crate::break_glass::Outcome::Throttled = outcome {
@@ -439,9 +472,22 @@ pub async fn login_password(
                 .sign_in(user_id, &super::sessions::origin(&req, &state, None, None));
             Ok(see_other("/team"))
         }
-        crate::break_glass::Outcome::Refused => Err(AppError::Forbidden(
+        crate::break_glass::Outcome::Refused => Ok(refuse(
+            PasswordField::Password,
             "The Team ID, email or password is not right.",
+            StatusCode::FORBIDDEN,
         )),
-        crate::break_glass::Outcome::Throttled => Err(AppError::Sso(SsoError::TooManyStarts)),
+        crate::break_glass::Outcome::Throttled => {
+            let mut page = refuse(
+                PasswordField::Password,
+                "Too many sign-in attempts came from your address. Wait a minute and try again.",
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            page.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("60"),
+            );
+            Ok(page)
+        }
     }
 }

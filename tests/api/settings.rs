@@ -10,7 +10,7 @@ use crate::helpers::{
 };
 use crate::support::fake_idp::{FakeIdp, CLIENT_ID};
 
-fn teamportal(config: &std::path::Path) -> Command {
+pub(crate) fn teamportal(config: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_teamportal"));
     c.env_remove("TEAMPORTAL_CONFIG")
         .env("RUST_LOG", "warn")

@@ -87,3 +87,89 @@ async fn a_refused_sso_settings_save_keeps_what_was_typed_names_the_fields_and_s
     );
     assert_eq!(app.count("SELECT count(*) FROM audit"), audit_before);
 }
+
+#[actix_web::test]
+async fn a_refused_break_glass_sign_in_is_the_login_form_open_with_the_team_and_email_kept() {
+    let (app, idp, cfg) = shell_team_app("password_login = true\n").await;
+    let admin = browser();
+    idp.sign_in(&app, &admin, "shellco", "a", "alice@shell.test")
+        .await;
+    let out = crate::settings::teamportal(&cfg)
+        .args([
+            "admin",
+            "set-password",
+            "alice@shell.test",
+            "--team",
+            "shellco",
+        ])
+        .env("TEAMPORTAL_PASSWORD", "correct horse battery staple")
+        .output()
+        .expect("set-password");
+    assert!(out.status.success());
+    let c = browser();
+    let post = |team: &'static str, email: &'static str, password: &'static str| {
+        let (app, c) = (&app, &c);
+        async move {
+            let token = app.csrf(c, "/login").await;
+            let form = [
+                ("csrf_token", token.as_str()),
+                ("team_id", team),
+                ("email", email),
+                ("password", password),
+            ];
+            let r = app.post(c, "/login/password", &form).await;
+            (r.status(), r.text().await.expect("body"))
+        }
+    };
+
+    let (status, page) = post("Not A Team!", "alice@shell.test", "x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("<details class=\"break-glass\" open>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "value=\"Not A Team!\" aria-invalid=\"true\" aria-describedby=\"pw_team_error\""
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("id=\"pw_team_error\" role=\"alert\">The Team ID is not valid"),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"alice@shell.test\""),
+        "the email kept"
+    );
+
+    let (status, page) = post("shellco", "not-an-email", "x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("aria-describedby=\"pw_email_error\""),
+        "{page}"
+    );
+    assert!(page.contains("value=\"shellco\"") && page.contains("value=\"not-an-email\""));
+
+    let (status, page) = post("shellco", "alice@shell.test", "a wrong guess").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        page.contains("aria-describedby=\"pw_password_error\""),
+        "{page}"
+    );
+    assert!(page.contains("The Team ID, email or password is not right."));
+    assert!(
+        !page.contains("a wrong guess"),
+        "the password is never sent back"
+    );
+    assert_eq!(
+        app.get(&c, "/team").await.status(),
+        StatusCode::SEE_OTHER,
+        "not signed in"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM audit WHERE action = 'password_sign_in_failed'"),
+        1,
+        "only the checked attempt is counted"
+    );
+}
