@@ -10,7 +10,25 @@ use super::TypedSession;
 use crate::crypto::Sealer;
 
 const FLASH: &str = "flash";
-const SHOWN: &str = "shown_token";
+
+/// Which new secret waits for its page: each page takes only its own, so an API token's
+/// never shows on the SCIM page or the other way round.
+#[derive(Clone, Copy)]
+pub enum Once {
+    /// A shared API token, shown on `/tokens`.
+    ApiToken,
+    /// The team's SCIM token, shown on `/settings/scim`.
+    ScimToken,
+}
+
+impl Once {
+    fn key(self) -> &'static str {
+        match self {
+            Once::ApiToken => "shown_token",
+            Once::ScimToken => "shown_scim_token",
+        }
+    }
+}
 /// The sealing context of a secret kept in a session: it opens nowhere else.
 const SHOWN_CONTEXT: &str = "teamportal session: token shown once";
 
@@ -36,15 +54,15 @@ impl TypedSession<'_> {
     }
 
     /// Keeps a new token's secret for the one page that shows it after the redirect.
-    pub fn show_token_once(&self, sealer: &Sealer, id: i64, secret: &str) {
+    pub fn show_token_once(&self, sealer: &Sealer, once: Once, id: i64, secret: &str) {
         let sealed = URL_SAFE_NO_PAD.encode(sealer.seal(secret.as_bytes(), SHOWN_CONTEXT));
-        let _ = self.0.insert(SHOWN, Shown { id, sealed });
+        let _ = self.0.insert(once.key(), Shown { id, sealed });
     }
 
     /// The token secret to show now, if one waits; a reload finds nothing.
-    pub fn take_shown_token(&self, sealer: &Sealer) -> Option<(i64, String)> {
-        let shown = self.0.get::<Shown>(SHOWN).ok().flatten()?;
-        self.0.remove(SHOWN);
+    pub fn take_shown_token(&self, sealer: &Sealer, once: Once) -> Option<(i64, String)> {
+        let shown = self.0.get::<Shown>(once.key()).ok().flatten()?;
+        self.0.remove(once.key());
         let sealed = URL_SAFE_NO_PAD.decode(shown.sealed).ok()?;
         let secret = String::from_utf8(sealer.open(&sealed, SHOWN_CONTEXT)?).ok()?;
         Some((shown.id, secret))

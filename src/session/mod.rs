@@ -14,6 +14,7 @@ use crate::crypto;
 use crate::store::sessions::Origin;
 
 pub use browser::BrowserCookies;
+pub use flash::Once;
 pub use store::SqliteSessionStore;
 
 const USER_ID: &str = "uid";

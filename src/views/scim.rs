@@ -3,7 +3,7 @@
 
 use maud::{html, Markup};
 
-use super::{copyable, csrf_field, when, Chrome};
+use super::{copyable, count, csrf_field, when, Chrome};
 
 pub struct ScimView<'a> {
     pub base_url: String,
@@ -15,7 +15,6 @@ pub struct ScimView<'a> {
     pub provisioned: i64,
     pub groups: i64,
     pub admin_groups: &'a [String],
-    pub notice: Option<&'static str>,
 }
 
 pub fn page(c: &Chrome<'_>, v: &ScimView<'_>) -> Markup {
@@ -24,9 +23,6 @@ pub fn page(c: &Chrome<'_>, v: &ScimView<'_>) -> Markup {
         Some(c),
         html! {
             h1 { "SCIM provisioning" }
-            @if let Some(n) = v.notice {
-                p #notice .banner.ok role="status" { (n) }
-            }
             p { "Your identity provider creates, updates and deactivates members here as it does in your directory: when someone leaves and is deactivated, their sessions end and their personal API tokens stop at once." }
             section {
                 h2 { "Connection" }
@@ -48,22 +44,26 @@ pub fn page(c: &Chrome<'_>, v: &ScimView<'_>) -> Markup {
                             @if status >= 400 { " " span.badge { "failed" } }
                         } @else { "never" }
                     }
-                    dt { "Provisioned" } dd { (v.provisioned) " member(s), " (v.groups) " group(s)" }
+                    dt { "Provisioned" } dd { (count(v.provisioned, "member", "members")) ", " (count(v.groups, "group", "groups")) }
                     dt { "Admin groups" } dd {
                         @if v.admin_groups.is_empty() { "— (pushed groups grant no role)" }
                         @else { (v.admin_groups.join(", ")) " (a pushed group of this name makes its members admins)" }
                     }
                 }
-                form method="post" action="/settings/scim/token" {
-                    (csrf_field(c.csrf))
-                    button #create-token type="submit" {
-                        @if v.token_created_at.is_some() { "Rotate token" } @else { "Create token" }
-                    }
-                }
+                // Creating the first token ends nothing, so it acts at once; rotating and
+                // revoking end the token the identity provider uses, so they ask first.
                 @if v.token_created_at.is_some() {
-                    form method="post" action="/settings/scim/token/revoke" {
+                    p.actions {
+                        a.button #create-token data-confirm="Rotate the SCIM token? The current one stops working at once."
+                            href="/settings/scim/token/confirm" { "Rotate token" }
+                        " "
+                        a.button.danger #revoke-token data-confirm="Revoke the SCIM token? SCIM requests answer 401 from then on."
+                            href="/settings/scim/token/revoke/confirm" { "Revoke token" }
+                    }
+                } @else {
+                    form method="post" action="/settings/scim/token" {
                         (csrf_field(c.csrf))
-                        button.danger type="submit" { "Revoke token" }
+                        button #create-token type="submit" { "Create token" }
                     }
                 }
             }

@@ -5,7 +5,7 @@ use maud::{html, Markup};
 use crate::domain::session_list::Listed;
 use crate::domain::useragent;
 
-use super::{csrf_field, when, Chrome};
+use super::{when, Chrome};
 
 pub fn page(c: &Chrome<'_>, sessions: &[Listed]) -> Markup {
     let others = sessions.iter().filter(|s| !s.current).count();
@@ -28,11 +28,15 @@ pub fn page(c: &Chrome<'_>, sessions: &[Listed]) -> Markup {
                             td { (when(Some(s.created_at))) }
                             td { (when(Some(s.last_seen_at))) }
                             td.actions {
-                                form.inline method="post" action=(format!("/sessions/{}/revoke", s.public_id)) {
-                                    (csrf_field(c.csrf))
-                                    button.danger type="submit" {
-                                        @if s.current { "Sign out here" } @else { "End session" }
-                                    }
+                                @let (label, question) = if s.current {
+                                    ("Sign out here", "Sign out here?".to_string())
+                                } else {
+                                    ("End session", format!("End the session of {} at {}?", useragent::summary(&s.browser), s.address))
+                                };
+                                a.button.danger data-confirm=(question)
+                                    href=(format!("/sessions/{}/revoke/confirm", s.public_id)) {
+                                    (label)
+                                    @if !s.current { span.vh { " of " (useragent::summary(&s.browser)) " at " (s.address) } }
                                 }
                             }
                         }
@@ -40,9 +44,9 @@ pub fn page(c: &Chrome<'_>, sessions: &[Listed]) -> Markup {
                 }
             }
             @if others > 0 {
-                form method="post" action="/sessions/revoke-others" {
-                    (csrf_field(c.csrf))
-                    button.danger #revoke-others type="submit" { "End all other sessions (" (others) ")" }
+                p {
+                    a.button.danger #revoke-others data-confirm="End all your other sessions?"
+                        href="/sessions/revoke-others/confirm" { "End all other sessions (" (others) ")" }
                 }
             }
         },

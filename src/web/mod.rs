@@ -91,7 +91,9 @@ pub fn configure_pages(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/sessions").get(sessions::sessions_page))
         .service(web::resource("/sessions/revoke-others").post(sessions::revoke_others))
+        .service(web::resource("/sessions/revoke-others/confirm").get(sessions::confirm_others))
         .service(web::resource("/sessions/{id}/revoke").post(sessions::revoke))
+        .service(web::resource("/sessions/{id}/revoke/confirm").get(sessions::confirm_revoke))
         .service(web::resource("/team/invites/{id}/cancel").post(team::cancel_invite))
         .service(web::resource("/tokens/{id}/reveal").post(tokens::reveal))
         .service(web::resource("/tokens/{id}/revoke").post(tokens::revoke))
@@ -116,6 +118,10 @@ pub fn configure_pages(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/settings/scim").get(scim_settings::scim_page))
         .service(web::resource("/settings/scim/token").post(scim_settings::create_token))
         .service(web::resource("/settings/scim/token/revoke").post(scim_settings::revoke_token))
+        .service(web::resource("/settings/scim/token/confirm").get(scim_settings::confirm_rotate))
+        .service(
+            web::resource("/settings/scim/token/revoke/confirm").get(scim_settings::confirm_revoke),
+        )
         .service(
             web::resource("/sso/{team}/backchannel-logout").post(backchannel::backchannel_logout),
         )

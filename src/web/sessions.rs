@@ -7,17 +7,21 @@ use actix_web::http::header::USER_AGENT;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::access;
+use crate::domain::session_list::Listed;
 use crate::domain::text::strip_unsafe;
+use crate::domain::useragent;
 use crate::error::{AppError, Result};
 use crate::session::TypedSession;
 use crate::state::AppState;
 use crate::store::access::Sessions;
 use crate::store::sessions::{self, Origin, BROWSER_MAX, ID_TOKEN_CONTEXT};
+use crate::store::users;
 use crate::views;
 
+use super::answer::{self, Back};
 use super::client_ip::client_ip;
 use super::extract::{Admin, CsrfForm, CurrentUser, SignedIn};
-use super::login::see_other;
+use super::respond::{html, see_other};
 
 /// What a new session keeps: the address and browser it was signed in from, and the IdP's
 /// `sid` and sealed ID token when it came from SSO.
@@ -56,6 +60,125 @@ pub async fn sessions_page(who: SignedIn, session: Session) -> Result<HttpRespon
         .body(views::sessions::page(&me.chrome("/sessions"), &list).into_string()))
 }
 
+/// The signed-in user's own sessions, the one this request came with marked.
+async fn own_sessions(
+    state: &AppState,
+    me: &CurrentUser,
+    session: &Session,
+) -> Result<Vec<Listed>> {
+    let row = TypedSession(session).row().unwrap_or_default();
+    let user_id = me.user.id;
+    Ok(state
+        .store
+        .read(move |c| sessions::list_for_user(c, user_id, &row))
+        .await?)
+}
+
+/// One of the user's own sessions by its public id; another user's (or an unknown) is 404.
+async fn own_session(
+    state: &AppState,
+    me: &CurrentUser,
+    session: &Session,
+    public_id: &str,
+) -> Result<Listed> {
+    if public_id.is_empty() || public_id.len() > 64 {
+        return Err(AppError::NotFound);
+    }
+    own_sessions(state, me, session)
+        .await?
+        .into_iter()
+        .find(|s| s.public_id == public_id)
+        .ok_or(AppError::NotFound)
+}
+
+/// "Firefox on Linux at 203.0.113.9": how a session is named to its owner.
+fn named(s: &Listed) -> String {
+    format!("{} at {}", useragent::summary(&s.browser), s.address)
+}
+
+/// `GET /sessions/{id}/revoke/confirm`: ending a session is asked first.
+pub async fn confirm_revoke(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    session: Session,
+    path: web::Path<String>,
+) -> Result<HttpResponse> {
+    let s = own_session(&state, &me, &session, &path).await?;
+    let (question, explain, button) = if s.current {
+        (
+            "Sign out here?".to_string(),
+            "This browser is signed out of teamportal; your other sessions stay as they are."
+                .to_string(),
+            "Sign out here".to_string(),
+        )
+    } else {
+        let name = named(&s);
+        (
+            format!("End the session of {name}?"),
+            format!(
+                "{name}, last seen {}, is signed out at once. You stay signed in here.",
+                views::when(Some(s.last_seen_at))
+            ),
+            format!("End the session of {name}"),
+        )
+    };
+    Ok(ask(
+        &me,
+        &question,
+        &explain,
+        &format!("/sessions/{}/revoke", s.public_id),
+        &button,
+    ))
+}
+
+/// `GET /sessions/revoke-others/confirm`.
+pub async fn confirm_others(
+    state: web::Data<AppState>,
+    me: CurrentUser,
+    session: Session,
+) -> Result<HttpResponse> {
+    let others = own_sessions(&state, &me, &session)
+        .await?
+        .iter()
+        .filter(|s| !s.current)
+        .count();
+    let explain = format!(
+        "You have {}: every browser but this one is signed out at once. You stay signed in here.",
+        other_sessions(others)
+    );
+    Ok(ask(
+        &me,
+        "End all your other sessions?",
+        &explain,
+        "/sessions/revoke-others",
+        "End all other sessions",
+    ))
+}
+
+fn other_sessions(n: usize) -> String {
+    views::count(n as i64, "other session", "other sessions")
+}
+
+fn ask(
+    me: &CurrentUser,
+    question: &str,
+    explain: &str,
+    action: &str,
+    button: &str,
+) -> HttpResponse {
+    html(views::ask::page(
+        &me.chrome("/sessions"),
+        &views::ask::Ask {
+            question,
+            explain,
+            action,
+            button,
+            back: "/sessions",
+            hidden: &[],
+        },
+    ))
+}
+
 /// Ends one of the user's own sessions; another user's (or an unknown) id answers 404.
 /// Ending the current one signs this browser out.
 pub async fn revoke(
@@ -65,22 +188,9 @@ pub async fn revoke(
     path: web::Path<String>,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let public_id = path.into_inner();
-    if public_id.is_empty() || public_id.len() > 64 {
-        return Err(AppError::NotFound);
-    }
-    let typed = TypedSession(&session);
-    let row = typed.row().unwrap_or_default();
+    let s = own_session(&state, &me, &session, &path).await?;
     let (team, actor, user_id) = (me.team().to_string(), me.actor(), me.user.id);
-    let current = {
-        let public_id = public_id.clone();
-        state
-            .store
-            .read(move |c| sessions::list_for_user(c, user_id, &row))
-            .await?
-            .into_iter()
-            .any(|s| s.current && s.public_id == public_id)
-    };
+    let public_id = s.public_id.clone();
     let ended = access::end_sessions(
         &state,
         team,
@@ -93,11 +203,18 @@ pub async fn revoke(
     if ended == 0 {
         return Err(AppError::NotFound);
     }
-    if current {
-        typed.sign_out();
+    if s.current {
+        TypedSession(&session).sign_out();
         return Ok(see_other("/login"));
     }
-    Ok(see_other("/sessions"))
+    Ok(answer::done(
+        &session,
+        "/sessions",
+        format!(
+            "The session of {} was ended: that browser is signed out.",
+            named(&s)
+        ),
+    ))
 }
 
 /// Ends every session of the user but this one.
@@ -110,7 +227,7 @@ pub async fn revoke_others(
     let keep = TypedSession(&session)
         .row()
         .ok_or(AppError::SignInRequired)?;
-    access::end_sessions(
+    let ended = access::end_sessions(
         &state,
         me.team().to_string(),
         me.actor(),
@@ -122,18 +239,39 @@ pub async fn revoke_others(
         me.user.email.clone(),
     )
     .await?;
-    Ok(see_other("/sessions"))
+    let said = match ended {
+        0 => "There were no other sessions to end.".to_string(),
+        n => format!(
+            "Ended {}: only this browser is signed in now.",
+            other_sessions(n)
+        ),
+    };
+    Ok(answer::done(&session, "/sessions", said))
 }
 
 /// An admin ends every session of a member at once (`/team`'s "End sessions").
 pub async fn end_member_sessions(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     path: web::Path<i64>,
-    _f: CsrfForm<serde::de::IgnoredAny>,
+    form: CsrfForm<Back>,
 ) -> Result<HttpResponse> {
-    let me = admin.0;
-    access::end_member_sessions(&state, me.team().to_string(), me.actor(), path.into_inner())
-        .await?;
-    Ok(see_other("/team"))
+    let (me, id) = (admin.0, path.into_inner());
+    let ended = access::end_member_sessions(&state, me.team().to_string(), me.actor(), id).await?;
+    let team = me.team().to_string();
+    let name = state
+        .store
+        .read(move |c| users::get_in_team(c, &team, id))
+        .await?
+        .map_or_else(
+            || "The member".to_string(),
+            |u| u.display_name().to_string(),
+        );
+    let sessions = views::count(ended as i64, "session", "sessions");
+    Ok(answer::done(
+        &session,
+        &form.0.to("/team"),
+        format!("Ended {sessions} of {name}: they are signed out everywhere."),
+    ))
 }

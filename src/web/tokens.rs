@@ -9,7 +9,7 @@ use crate::domain::token_access::{TokenAction, Viewer};
 use crate::domain::tokens::TokenStatus;
 use crate::domain::{TokenId, UserId};
 use crate::error::{AppError, Result};
-use crate::session::TypedSession;
+use crate::session::{Once, TypedSession};
 use crate::state::AppState;
 use crate::store::now;
 use crate::store::tokens::{self, Token};
@@ -92,7 +92,7 @@ pub async fn tokens_page(
         }
     };
     // A token created just now: its secret, once, on the page the creation led to.
-    let shown = TypedSession(&session).take_shown_token(&state.sealer);
+    let shown = TypedSession(&session).take_shown_token(&state.sealer, Once::ApiToken);
     render(&state, &me, page, shown, None, StatusCode::OK).await
 }
 
@@ -191,7 +191,12 @@ pub async fn create(
     state.tokens.catch_up_with(&state.store).await?;
     // Post/redirect/get: a reload shows the list, never creates a second token. The secret
     // waits sealed in the session for the one page that shows it.
-    TypedSession(&session).show_token_once(&state.sealer, issued.id, &issued.secret);
+    TypedSession(&session).show_token_once(
+        &state.sealer,
+        Once::ApiToken,
+        issued.id,
+        &issued.secret,
+    );
     Ok(answer::done(
         &session,
         "/tokens",

@@ -57,15 +57,22 @@ async fn the_sessions_page_in_chromium_ends_another_browsers_session_and_sign_ou
     );
     assert!(rows.iter().all(|r| r.contains("127.0.0.1")), "{rows:?}");
 
-    // End the other browser's session from this one.
+    // End the other browser's session from this one: it asks first, then acts.
     let other = b
         .client
         .find(Locator::XPath(
-            "//tr[@data-session-id][not(.//span[contains(@class,'current')])]//button",
+            "//tr[@data-session-id][not(.//span[contains(@class,'current')])]//a[@data-confirm]",
         ))
         .await
         .expect("the other session's button");
     other.click().await.unwrap();
+    let asked = b
+        .client
+        .get_alert_text()
+        .await
+        .expect("a confirmation dialog");
+    assert!(asked.starts_with("End the session of "), "{asked}");
+    b.client.accept_alert().await.expect("confirmed");
     let rows = rows_when(&b, 1).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert!(

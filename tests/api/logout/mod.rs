@@ -6,7 +6,7 @@ mod backchannel;
 mod browser;
 mod e2e;
 mod rp_logout;
-mod sessions;
+pub(crate) mod sessions;
 mod tenant;
 
 use reqwest::{Client, StatusCode};

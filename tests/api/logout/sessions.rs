@@ -7,7 +7,7 @@ use super::{acme, live_sessions, signed_in, works};
 use crate::helpers::{csrf_in, location, TestApp};
 
 /// The session ids on `client`'s sessions page: (id, is this session).
-async fn listed(app: &TestApp, client: &Client) -> (Vec<(String, bool)>, String) {
+pub(crate) async fn listed(app: &TestApp, client: &Client) -> (Vec<(String, bool)>, String) {
     let (status, page) = app.text(client, "/sessions").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let mut out = Vec::new();

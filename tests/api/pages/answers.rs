@@ -10,7 +10,7 @@ fn user_id(app: &TestApp, email: &str) -> i64 {
 }
 
 /// The one-time confirmation a page shows, if any.
-fn flash(page: &str) -> Option<String> {
+pub(super) fn flash(page: &str) -> Option<String> {
     let start = page.find("id=\"flash\"")?;
     let text = &page[page[start..].find('>')? + start + 1..];
     Some(text[..text.find("</p>")?].to_string())

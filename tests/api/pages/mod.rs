@@ -5,4 +5,5 @@
 
 mod a11y;
 mod answers;
+mod confirms;
 mod forms;

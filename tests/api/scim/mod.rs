@@ -95,7 +95,12 @@ pub(crate) async fn new_token(app: &TestApp, admin: &Client) -> String {
     let r = app
         .post(admin, "/settings/scim/token", &[("csrf_token", &csrf)])
         .await;
-    assert_eq!(r.status(), StatusCode::OK, "the token is made");
+    // Post/redirect/get: the token waits sealed in the session for the page it leads to.
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the token is made");
+    let to = crate::helpers::location(&r);
+    assert_eq!(to, "/settings/scim", "never in a URL");
+    let r = app.get(admin, &to).await;
+    assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(crate::tokens::header(&r, "cache-control"), "no-store");
     let page = r.text().await.expect("page");
     crate::tokens::attr_after(&page, "id=\"scim-token\"", "value")
