@@ -130,6 +130,50 @@ impl AuditAction {
         }
     }
 
+    /// What people read for it: the audit page's cells and filter.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuditAction::AccountCreated => "Account created",
+            AuditAction::SignIn => "Signed in",
+            AuditAction::SignInRefused => "Sign-in refused",
+            AuditAction::PasswordSignIn => "Break-glass sign-in",
+            AuditAction::PasswordSignInFailed => "Break-glass sign-in failed",
+            AuditAction::PasswordSignInThrottled => "Break-glass sign-in throttled",
+            AuditAction::PasswordSet => "Break-glass password set",
+            AuditAction::PasswordCleared => "Break-glass password cleared",
+            AuditAction::RoleChanged => "Role changed",
+            AuditAction::MemberRemoved => "Member removed",
+            AuditAction::MemberRestored => "Member restored",
+            AuditAction::InviteCreated => "Invitation sent",
+            AuditAction::InviteCancelled => "Invitation cancelled",
+            AuditAction::TokenCreated => "Token created",
+            AuditAction::TokenRevealed => "Token revealed",
+            AuditAction::TokenRevoked => "Token revoked",
+            AuditAction::TeamCreated => "Team created",
+            AuditAction::EmailDomainsSet => "Email domains set",
+            AuditAction::SsoSettingsSaved => "SSO settings saved",
+            AuditAction::SsoSettingsTestPassed => "SSO settings test passed",
+            AuditAction::SsoSettingsTestFailed => "SSO settings test failed",
+            AuditAction::SsoSettingsApplied => "SSO settings applied",
+            AuditAction::SsoSettingsDiscarded => "SSO settings discarded",
+            AuditAction::SessionsEnded => "Sessions ended by an admin",
+            AuditAction::SessionRevoked => "Session ended",
+            AuditAction::OtherSessionsRevoked => "Other sessions ended",
+            AuditAction::BackchannelLogout => "Signed out by the identity provider",
+            AuditAction::BackchannelLogoutRefused => "Identity provider sign-out refused",
+            AuditAction::ScimTokenCreated => "SCIM token created",
+            AuditAction::ScimTokenRotated => "SCIM token rotated",
+            AuditAction::ScimTokenRevoked => "SCIM token revoked",
+            AuditAction::ScimUserCreated => "Provisioned by SCIM",
+            AuditAction::ScimUserUpdated => "Updated by SCIM",
+            AuditAction::ScimUserDeleted => "Deleted by SCIM",
+            AuditAction::ScimUserLinked => "Provisioned account signed in",
+            AuditAction::ScimGroupCreated => "SCIM group created",
+            AuditAction::ScimGroupUpdated => "SCIM group updated",
+            AuditAction::ScimGroupDeleted => "SCIM group deleted",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<AuditAction> {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == s)
     }
@@ -155,5 +199,17 @@ mod tests {
         }
         assert_eq!(AuditAction::TokenRevealed.as_str(), "token_revealed");
         assert_eq!(AuditAction::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn every_action_has_its_own_words_for_people_and_none_is_a_code() {
+        let labels: std::collections::HashSet<_> =
+            AuditAction::ALL.iter().map(|a| a.label()).collect();
+        assert_eq!(labels.len(), AuditAction::ALL.len());
+        for a in AuditAction::ALL {
+            assert!(!a.label().contains('_'), "{a}: {}", a.label());
+            assert!(a.label().starts_with(char::is_uppercase), "{a}");
+        }
+        assert_eq!(AuditAction::AccountCreated.label(), "Account created");
     }
 }

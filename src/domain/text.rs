@@ -39,6 +39,11 @@ pub fn header_safe(value: &str) -> String {
     out
 }
 
+/// `1 admin`, `2 admins`: a count with its noun, singular or plural.
+pub fn count(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -227,7 +227,10 @@ pub fn remove_in(
         actor,
         Action::MemberRemoved,
         &user.email,
-        &format!("{revoked} personal token(s) revoked"),
+        &format!(
+            "{} revoked",
+            crate::domain::text::count(revoked as i64, "personal token", "personal tokens")
+        ),
     )?;
     get(tx, user.id)?.ok_or(ChangeError::NotFound)
 }

@@ -149,10 +149,7 @@ pub fn list_query(q: &str, page: i64) -> String {
     query.finish()
 }
 
-/// `1 admin`, `2 admins`: a count with its noun, singular or plural.
-pub fn count(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use crate::domain::text::count;
 
 /// Page links for a paged list; `params` is the query without `page`.
 pub fn pager(base: &str, params: &str, page: i64, per_page: i64, total: i64) -> Markup {

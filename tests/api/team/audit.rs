@@ -23,24 +23,35 @@ fn entries(page: &str) -> Vec<Entry> {
     body.split("<tr>")
         .skip(1)
         .map(|tr| {
-            let cells: Vec<String> = tr
-                .split("<td>")
+            // Each cell: its attributes and its text.
+            let cells: Vec<(String, String)> = tr
+                .split("<td")
                 .skip(1)
                 .map(|td| {
-                    td.split("</td>")
-                        .next()
-                        .unwrap_or_default()
-                        .replace("<code>", "")
-                        .replace("</code>", "")
+                    let (attrs, rest) = td.split_once('>').unwrap_or_default();
+                    let text = rest.split("</td>").next().unwrap_or_default();
+                    (attrs.to_string(), text.to_string())
                 })
                 .collect();
             assert_eq!(cells.len(), 6, "when, who, action, on, details, from: {tr}");
+            // The action cell says it in words; the code stays in `data-action`.
+            let (attrs, label) = &cells[2];
+            let action = attrs
+                .split("data-action=\"")
+                .nth(1)
+                .and_then(|a| a.split('"').next())
+                .unwrap_or_else(|| panic!("the action's code: {tr}"))
+                .to_string();
+            assert!(
+                !label.is_empty() && !label.contains('_') && label != &action,
+                "the action in words, not its code: {tr}"
+            );
             Entry {
-                who: cells[1].clone(),
-                action: cells[2].clone(),
-                on: cells[3].clone(),
-                detail: cells[4].clone(),
-                from: cells[5].clone(),
+                who: cells[1].1.clone(),
+                action,
+                on: cells[3].1.clone(),
+                detail: cells[4].1.clone(),
+                from: cells[5].1.clone(),
             }
         })
         .collect()
@@ -75,7 +86,16 @@ async fn each_team_action_is_audited_newest_first_with_actor_target_and_address(
     p.act_ok(&alice, &format!("/team/invites/{invite}/cancel"), &[])
         .await;
 
-    let rows = entries(&p.page(&alice, "/audit").await);
+    let page = p.page(&alice, "/audit").await;
+    for shown in [
+        "<td data-action=\"account_created\">Account created</td>",
+        "<td data-action=\"role_changed\">Role changed</td>",
+        "<td data-action=\"invite_cancelled\">Invitation cancelled</td>",
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    assert!(page.contains("<option value=\"role_changed\">Role changed</option>"));
+    let rows = entries(&page);
     let alice_did = |action: &str, on: &str, detail: &str| Entry {
         who: "alice@acme.test".into(),
         action: action.into(),
@@ -99,7 +119,7 @@ async fn each_team_action_is_audited_newest_first_with_actor_target_and_address(
             alice_did(
                 "member_removed",
                 "carol@acme.test",
-                "0 personal token(s) revoked"
+                "0 personal tokens revoked"
             ),
             alice_did("role_changed", "bob@acme.test", "admin -&gt; member"),
             alice_did("role_changed", "bob@acme.test", "member -&gt; admin"),
