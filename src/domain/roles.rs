@@ -58,6 +58,15 @@ impl RoleSource {
             RoleSource::Default => "default",
         }
     }
+    /// Where the role came from, in words (the team page, the audit log).
+    pub fn label(self) -> &'static str {
+        match self {
+            RoleSource::AdminEmail => "the team's admin email",
+            RoleSource::Manual => "set by an admin",
+            RoleSource::Groups => "from identity provider groups",
+            RoleSource::Default => "the default role",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

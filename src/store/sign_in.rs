@@ -107,7 +107,7 @@ pub fn sign_in(
         },
         Action::SignIn,
         &user.email,
-        &format!("role {} ({})", user.role, user.role_source.as_str()),
+        &format!("role {} ({})", user.role, user.role_source.label()),
     )?;
     tx.commit()?;
     Ok(user)

@@ -26,12 +26,7 @@ pub struct InviteError<'a> {
 }
 
 fn source_label(u: &Member) -> &'static str {
-    match u.role_source {
-        crate::domain::RoleSource::AdminEmail => "the team's admin email",
-        crate::domain::RoleSource::Manual => "set by an admin",
-        crate::domain::RoleSource::Groups => "from identity provider groups",
-        crate::domain::RoleSource::Default => "the default role",
-    }
+    u.role_source.label()
 }
 
 fn joined_label(u: &Member) -> &'static str {

@@ -23,7 +23,8 @@ enum Who {
     LabAdmin,
 }
 
-/// `(name, path, who)`: `{member}` is a colleague's user id, `{token}` the shared token's id.
+/// `(name, path, who)`: `{member}` is a colleague's user id, `{token}` the shared token's id,
+/// `{session}` the signed-in browser's own session.
 const PAGES: &[(&str, &str, Who)] = &[
     ("login", "/login", Who::Anonymous),
     (
@@ -57,6 +58,26 @@ const PAGES: &[(&str, &str, Who)] = &[
         "/tokens/{token}/revoke/confirm",
         Who::Admin,
     ),
+    (
+        "session-end-confirm",
+        "/sessions/{session}/revoke/confirm",
+        Who::Admin,
+    ),
+    (
+        "sessions-others-confirm",
+        "/sessions/revoke-others/confirm",
+        Who::Admin,
+    ),
+    (
+        "scim-rotate-confirm",
+        "/settings/scim/token/confirm",
+        Who::Admin,
+    ),
+    (
+        "scim-revoke-confirm",
+        "/settings/scim/token/revoke/confirm",
+        Who::Admin,
+    ),
     ("team", "/team", Who::Member),
     ("tokens", "/tokens", Who::Member),
     ("forbidden", "/billing", Who::Member),
@@ -64,13 +85,13 @@ const PAGES: &[(&str, &str, Who)] = &[
 ];
 
 /// The demo (`teamportal demo`), in this process on a free loopback port.
-struct Demo {
+pub(super) struct Demo {
     base: String,
     db: PathBuf,
     _dir: tempfile::TempDir,
 }
 
-fn start_demo() -> Demo {
+pub(super) fn start_demo() -> Demo {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("demo.db");
     let (app, base) = teamportal::demo::build(teamportal::demo::DemoOptions {
@@ -87,11 +108,15 @@ fn start_demo() -> Demo {
 }
 
 impl Demo {
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn one(&self, sql: &str) -> i64 {
+    pub(super) fn one(&self, sql: &str) -> i64 {
+        self.value(sql)
+    }
+
+    fn value<T: rusqlite::types::FromSql>(&self, sql: &str) -> T {
         rusqlite::Connection::open(&self.db)
             .expect("open")
             .query_row(sql, [], |r| r.get(0))
@@ -99,7 +124,7 @@ impl Demo {
     }
 }
 
-async fn open(dark: bool) -> Browser {
+pub(super) async fn open(dark: bool) -> Browser {
     let args: &[&str] = if dark { &["--force-dark-mode"] } else { &[] };
     let b = Browser::start_with(args)
         .await
@@ -115,14 +140,14 @@ async fn open(dark: bool) -> Browser {
     b
 }
 
-async fn js(b: &Browser, script: &str) -> Value {
+pub(super) async fn js(b: &Browser, script: &str) -> Value {
     b.client
         .execute(script, vec![])
         .await
         .unwrap_or_else(|e| panic!("running {script}: {e}"))
 }
 
-fn axe_source() -> String {
+pub(super) fn axe_source() -> String {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/idp/node_modules/axe-core/axe.min.js");
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
@@ -135,7 +160,7 @@ fn axe_source() -> String {
 
 /// The serious and critical violations axe-core finds on the current page (WCAG 2.1 A/AA
 /// rules and axe's best practices), one line per rule with the elements.
-async fn axe(b: &Browser, source: &str) -> Vec<String> {
+pub(super) async fn axe(b: &Browser, source: &str) -> Vec<String> {
     b.client
         .execute(source, vec![])
         .await
@@ -162,7 +187,7 @@ fn screenshots() -> PathBuf {
 }
 
 /// Saves the whole page (the window grown to the document's height for the shot).
-async fn shoot(b: &Browser, name: &str) {
+pub(super) async fn shoot(b: &Browser, name: &str) {
     let (w, h) = (1280, 900);
     let tall = js(b, "return document.documentElement.scrollHeight;")
         .await
@@ -177,7 +202,7 @@ async fn shoot(b: &Browser, name: &str) {
 
 /// Signs in through the login page and the demo identity provider's page (checked with
 /// axe on the way) as `account` (`demo-admin`, `demo-member`).
-async fn sign_in(
+pub(super) async fn sign_in(
     b: &Browser,
     demo: &Demo,
     account: &str,
@@ -189,7 +214,7 @@ async fn sign_in(
 }
 
 /// `sign_in` to `team` (`demo` or `demo-lab`).
-async fn sign_in_to(
+pub(super) async fn sign_in_to(
     b: &Browser,
     demo: &Demo,
     team: &str,
@@ -221,7 +246,7 @@ async fn sign_in_to(
 }
 
 /// From the team page (error pages have no header to sign out from).
-async fn sign_out(b: &Browser, demo: &Demo) {
+pub(super) async fn sign_out(b: &Browser, demo: &Demo) {
     b.client.goto(&demo.url("/team")).await.expect("goto");
     b.click("form[action='/logout'] button").await;
     b.wait_for_url(|u| u.path() == "/login")
@@ -246,6 +271,8 @@ async fn every_page_passes_axe_for_admin_member_and_visitor_in_light_and_dark_an
     let axe_src = axe_source();
     let member = demo.one("SELECT id FROM users WHERE email = 'alan@demo.test'");
     let token = demo.one("SELECT min(id) FROM api_tokens WHERE team_id = 'demo'");
+    // The SCIM token's confirmation pages ask about a token that exists.
+    demo.one("INSERT INTO scim_tokens VALUES ('demo', randomblob(32), unixepoch()) RETURNING 1");
     let mut violations = Vec::new();
     let mut backgrounds = Vec::new();
     for (theme, dark) in [("light", false), ("dark", true)] {
@@ -273,9 +300,15 @@ async fn every_page_passes_axe_for_admin_member_and_visitor_in_light_and_dark_an
                 }
             }
             for (name, path, _) in PAGES.iter().filter(|p| p.2 == who) {
-                let path = path
+                let mut path = path
                     .replace("{member}", &member.to_string())
                     .replace("{token}", &token.to_string());
+                if path.contains("{session}") {
+                    let newest: String = demo.value(
+                        "SELECT public_id FROM sessions WHERE user_id IS NOT NULL ORDER BY rowid DESC LIMIT 1",
+                    );
+                    path = path.replace("{session}", &newest);
+                }
                 b.client.goto(&demo.url(&path)).await.expect("goto");
                 b.wait_for("main")
                     .await

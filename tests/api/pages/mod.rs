@@ -4,6 +4,7 @@
 //! screenshots light and dark, a phone's width (`a11y`).
 
 mod a11y;
+mod a11y_forms;
 mod answers;
 mod confirms;
 mod forms;
