@@ -18,6 +18,12 @@ pub struct Back {
     back_page: String,
 }
 
+impl AsRef<Back> for Back {
+    fn as_ref(&self) -> &Back {
+        self
+    }
+}
+
 impl Back {
     /// `base` with the list's search and page; built here from the two values, never taken
     /// whole from the form, so it cannot point anywhere but `base`.

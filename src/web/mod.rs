@@ -25,6 +25,7 @@ pub mod server_timing;
 pub mod sessions;
 pub mod settings;
 pub mod team;
+pub mod team_change;
 pub mod tokens;
 
 use actix_web::{web, HttpResponse};

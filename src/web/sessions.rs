@@ -20,8 +20,9 @@ use crate::views;
 
 use super::answer::{self, Back};
 use super::client_ip::client_ip;
-use super::extract::{Admin, CsrfForm, CurrentUser, SignedIn};
+use super::extract::{CsrfForm, CurrentUser, SignedIn};
 use super::respond::{html, see_other};
+use super::team_change::TeamChange;
 
 /// What a new session keeps: the address and browser it was signed in from, and the IdP's
 /// `sid` and sealed ID token when it came from SSO.
@@ -252,26 +253,20 @@ pub async fn revoke_others(
 /// An admin ends every session of a member at once (`/team`'s "End sessions").
 pub async fn end_member_sessions(
     state: web::Data<AppState>,
-    session: Session,
-    admin: Admin,
-    path: web::Path<i64>,
-    form: CsrfForm<Back>,
+    change: TeamChange<Back>,
 ) -> Result<HttpResponse> {
-    let (me, id) = (admin.0, path.into_inner());
-    let ended = access::end_member_sessions(&state, me.team().to_string(), me.actor(), id).await?;
-    let team = me.team().to_string();
+    let (team, id) = (change.team(), change.target);
+    let ended = access::end_member_sessions(&state, team.clone(), change.actor(), id).await?;
     let name = state
         .store
         .read(move |c| users::get_in_team(c, &team, id))
         .await?
         .map_or_else(
-            || "The member".to_string(),
+            || "the member".to_string(),
             |u| u.display_name().to_string(),
         );
     let sessions = views::count(ended as i64, "session", "sessions");
-    Ok(answer::done(
-        &session,
-        &form.0.to("/team"),
-        format!("Ended {sessions} of {name}: they are signed out everywhere."),
-    ))
+    Ok(change.done(format!(
+        "Ended {sessions} of {name}: they are signed out everywhere."
+    )))
 }

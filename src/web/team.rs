@@ -15,6 +15,7 @@ use crate::views;
 
 use super::answer::{self, Back};
 use super::extract::{Admin, CsrfForm, CurrentUser, SignedIn};
+use super::team_change::TeamChange;
 
 pub const PER_PAGE: i64 = 50;
 
@@ -110,20 +111,19 @@ pub struct RoleForm {
     back: Back,
 }
 
+impl AsRef<Back> for RoleForm {
+    fn as_ref(&self) -> &Back {
+        &self.back
+    }
+}
+
 pub async fn set_role(
     state: web::Data<AppState>,
-    session: Session,
-    admin: Admin,
-    path: web::Path<i64>,
-    form: CsrfForm<RoleForm>,
+    change: TeamChange<RoleForm>,
 ) -> Result<HttpResponse> {
-    let role = Role::parse(&form.0.role)
+    let role = Role::parse(&change.form.role)
         .ok_or_else(|| AppError::BadRequest("role must be \"admin\" or \"member\".".into()))?;
-    let (team, actor, target) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
+    let (team, actor, target) = (change.team(), change.actor(), change.target);
     let user = state
         .store
         .run(move |c| users::set_role(c, &team, &actor, target, role))
@@ -133,60 +133,31 @@ pub async fn set_role(
     } else {
         "a member"
     };
-    Ok(answer::done(
-        &session,
-        &form.0.back.to("/team"),
-        format!("{} is now {now}.", user.display_name()),
-    ))
+    Ok(change.done(format!("{} is now {now}.", user.display_name())))
 }
 
-pub async fn remove(
-    state: web::Data<AppState>,
-    session: Session,
-    admin: Admin,
-    path: web::Path<i64>,
-    form: CsrfForm<Back>,
-) -> Result<HttpResponse> {
-    let (team, actor, target) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
+pub async fn remove(state: web::Data<AppState>, change: TeamChange<Back>) -> Result<HttpResponse> {
     // Sessions and personal tokens end in one transaction; the token index follows before
     // the answer, so nothing of theirs works once it has returned.
-    let user = crate::access::remove_member(&state, team, actor, target).await?;
-    Ok(answer::done(
-        &session,
-        &form.0.to("/team"),
-        format!(
-            "{} was removed: their sessions ended and their personal tokens were revoked.",
-            user.display_name()
-        ),
-    ))
+    let user =
+        crate::access::remove_member(&state, change.team(), change.actor(), change.target).await?;
+    Ok(change.done(format!(
+        "{} was removed: their sessions ended and their personal tokens were revoked.",
+        user.display_name()
+    )))
 }
 
-pub async fn restore(
-    state: web::Data<AppState>,
-    session: Session,
-    admin: Admin,
-    path: web::Path<i64>,
-    form: CsrfForm<Back>,
-) -> Result<HttpResponse> {
-    let (team, actor, target) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
+pub async fn restore(state: web::Data<AppState>, change: TeamChange<Back>) -> Result<HttpResponse> {
+    let (team, actor, target) = (change.team(), change.actor(), change.target);
     let user = state
         .store
         .run(move |c| users::restore(c, &team, &actor, target))
         .await?;
     state.tokens.catch_up_with(&state.store).await?;
-    Ok(answer::done(
-        &session,
-        &form.0.to("/team"),
-        format!("{} is a member of the team again.", user.display_name()),
-    ))
+    Ok(change.done(format!(
+        "{} is a member of the team again.",
+        user.display_name()
+    )))
 }
 
 #[derive(Deserialize)]
@@ -236,16 +207,9 @@ pub async fn invite(
 
 pub async fn cancel_invite(
     state: web::Data<AppState>,
-    session: Session,
-    admin: Admin,
-    path: web::Path<i64>,
-    _f: CsrfForm<serde::de::IgnoredAny>,
+    change: TeamChange<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
-    let (team, actor, id) = (
-        admin.0.team().to_string(),
-        admin.0.actor(),
-        path.into_inner(),
-    );
+    let (team, actor, id) = (change.team(), change.actor(), change.target);
     let found = state
         .store
         .run(move |c| invites::cancel(c, &team, &actor, id))
@@ -253,9 +217,5 @@ pub async fn cancel_invite(
     if !found {
         return Err(AppError::NotFound);
     }
-    Ok(answer::done(
-        &session,
-        "/team",
-        "The invitation was cancelled.",
-    ))
+    Ok(change.done_at("/team", "The invitation was cancelled."))
 }
