@@ -2,6 +2,8 @@
 
 use maud::{html, Markup};
 
+use super::form::{error_id, field_error, said_on, Refusal};
+
 pub struct LoginView<'a> {
     pub csrf: &'a str,
     pub value: &'a str,
@@ -30,8 +32,7 @@ pub enum PasswordField {
 pub struct PasswordRefused<'a> {
     pub team_id: &'a str,
     pub email: &'a str,
-    pub field: PasswordField,
-    pub error: &'a str,
+    pub refusal: Refusal<'a, PasswordField>,
 }
 
 pub fn page(v: &LoginView<'_>) -> Markup {
@@ -63,9 +64,7 @@ pub fn page(v: &LoginView<'_>) -> Markup {
                         autocomplete="organization" autocapitalize="none" spellcheck="false"
                         aria-invalid=[v.error.map(|_| "true")]
                         aria-describedby=@if v.error.is_some() { "team_id_error team_id_help" } @else { "team_id_help" };
-                    @if let Some(e) = v.error {
-                        p #team_id_error .field-error role="alert" { (e) }
-                    }
+                    (field_error("team_id", v.error))
                     p #team_id_help .muted { "Your Team ID looks like " code { "acme" } " or " code { "acme-eng" } ". Ask your admin if you do not know it." }
                     button type="submit" { "Continue with SSO" }
                 }
@@ -123,15 +122,14 @@ pub fn confirm_page(v: &ConfirmView<'_>) -> Markup {
 /// sign-in was just refused.
 fn break_glass(v: &LoginView<'_>) -> Markup {
     let r = v.password.as_ref();
-    let error_on = |f: PasswordField| r.filter(|r| r.field == f).map(|r| r.error);
-    let field = |id: &str, f: PasswordField| {
-        let error = error_on(f);
-        let described = error.map(|_| format!("{id}_error"));
-        (error, described)
+    let refusal = r.map(|r| &r.refusal);
+    let said = |id: &str, f: PasswordField| {
+        let error = said_on(refusal, f);
+        (error, error.map(|_| error_id(id)))
     };
-    let (team_error, team_described) = field("pw_team", PasswordField::TeamId);
-    let (email_error, email_described) = field("pw_email", PasswordField::Email);
-    let (password_error, password_described) = field("pw_password", PasswordField::Password);
+    let (team_error, team_described) = said("pw_team", PasswordField::TeamId);
+    let (email_error, email_described) = said("pw_email", PasswordField::Email);
+    let (password_error, password_described) = said("pw_password", PasswordField::Password);
     html! {
         details.break-glass open[r.is_some()] {
             summary { "Break-glass admin sign-in" }
@@ -140,15 +138,15 @@ fn break_glass(v: &LoginView<'_>) -> Markup {
                 label for="pw_team" { "Team ID" }
                 input #pw_team name="team_id" type="text" required value=[r.map(|r| r.team_id)]
                     aria-invalid=[team_error.map(|_| "true")] aria-describedby=[team_described.as_deref()];
-                @if let Some(e) = team_error { p #pw_team_error .field-error role="alert" { (e) } }
+                (field_error("pw_team", team_error))
                 label for="pw_email" { "Email" }
                 input #pw_email name="email" type="email" required autocomplete="username" value=[r.map(|r| r.email)]
                     aria-invalid=[email_error.map(|_| "true")] aria-describedby=[email_described.as_deref()];
-                @if let Some(e) = email_error { p #pw_email_error .field-error role="alert" { (e) } }
+                (field_error("pw_email", email_error))
                 label for="pw_password" { "Password" }
                 input #pw_password name="password" type="password" required autocomplete="current-password"
                     aria-invalid=[password_error.map(|_| "true")] aria-describedby=[password_described.as_deref()];
-                @if let Some(e) = password_error { p #pw_password_error .field-error role="alert" { (e) } }
+                (field_error("pw_password", password_error))
                 button type="submit" { "Sign in with password" }
             }
         }

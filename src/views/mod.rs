@@ -5,6 +5,7 @@ pub mod ask;
 pub mod audit;
 pub mod billing;
 pub mod error;
+pub mod form;
 pub mod login;
 pub mod model;
 pub mod scim;

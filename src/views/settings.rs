@@ -2,6 +2,7 @@
 
 use maud::{html, Markup};
 
+use super::form::{error_id, field_error};
 use super::model::{DiscoveryView, PendingView, SsoTeam};
 use super::{copyable, Chrome};
 
@@ -145,13 +146,6 @@ fn error_for(errors: &[(&'static str, String)], field: &str) -> Option<String> {
     (!said.is_empty()).then(|| said.join(" "))
 }
 
-/// A refusal said next to its field, which names it with `aria-describedby`.
-fn field_error(field: &str, error: Option<&str>) -> Markup {
-    html! {
-        @if let Some(e) = error { p.field-error id=(format!("{field}_error")) { (e) } }
-    }
-}
-
 fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
     let t = &v.team;
     let p = v.pending.as_ref();
@@ -184,7 +178,7 @@ fn edit_form(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
         error("provisioning"),
         error(""),
     );
-    let described = |field: &'static str, on: bool| on.then(|| format!("{field}_error"));
+    let described = |field: &'static str, on: bool| on.then(|| error_id(field));
     html! {
         section #edit {
             h2 { "Change SSO settings" }

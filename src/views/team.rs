@@ -139,7 +139,7 @@ impl Render for Body<'_> {
                         @if let Some(e) = invite {
                             input #invite_email type="email" name="email" required value=(e.value)
                                 aria-invalid="true" aria-describedby="invite_email_error";
-                            p #invite_email_error .field-error { (e.error) }
+                            (super::form::field_error("invite_email", Some(e.error)))
                         } @else {
                             input #invite_email type="email" name="email" required;
                         }

@@ -4,6 +4,7 @@ use maud::{html, Markup};
 
 use crate::domain::tokens::TokenStatus;
 
+use super::form::{error_id, field_error, said_on, Refusal};
 use super::model::TokenRow;
 
 use super::{copyable, csrf_field, when, Chrome};
@@ -28,13 +29,12 @@ pub enum Field {
     Expiry,
 }
 
-/// A create form refused just now: what was entered, and why, next to `field`.
+/// A create form refused just now: what was entered, and why.
 pub struct CreateForm<'a> {
     pub name: &'a str,
     pub expires_in_days: &'a str,
     pub personal: bool,
-    pub field: Field,
-    pub error: &'a str,
+    pub refusal: Refusal<'a, Field>,
 }
 
 fn status_label(status: TokenStatus) -> &'static str {
@@ -51,8 +51,11 @@ pub fn page(
     shown: Option<&(i64, String)>,
     refused: Option<&CreateForm<'_>>,
 ) -> Markup {
-    let error_on = |f: Field| refused.filter(|r| r.field == f).map(|r| r.error);
-    let (name_error, expiry_error) = (error_on(Field::Name), error_on(Field::Expiry));
+    let refusal = refused.map(|r| &r.refusal);
+    let (name_error, expiry_error) = (
+        said_on(refusal, Field::Name),
+        said_on(refusal, Field::Expiry),
+    );
     let page_query = if l.page > 1 {
         format!("?page={}", l.page)
     } else {
@@ -81,14 +84,14 @@ pub fn page(
                     input #token_name name="name" type="text" required maxlength="64" placeholder="e.g. ci-deploy"
                         value=[refused.map(|r| r.name)]
                         aria-invalid=[name_error.map(|_| "true")]
-                        aria-describedby=[name_error.map(|_| "token_name_error")];
-                    @if let Some(e) = name_error { p #token_name_error .field-error { (e) } }
+                        aria-describedby=[name_error.map(|_| error_id("token_name"))];
+                    (field_error("token_name", name_error))
                     label for="token_expiry" { "Expires in days (empty: never)" }
                     input #token_expiry name="expires_in_days" type="number" min="1" max="3650"
                         value=[refused.map(|r| r.expires_in_days).filter(|v| !v.is_empty())]
                         aria-invalid=[expiry_error.map(|_| "true")]
-                        aria-describedby=[expiry_error.map(|_| "token_expiry_error")];
-                    @if let Some(e) = expiry_error { p #token_expiry_error .field-error { (e) } }
+                        aria-describedby=[expiry_error.map(|_| error_id("token_expiry"))];
+                    (field_error("token_expiry", expiry_error))
                     label.check { input type="checkbox" name="personal" value="on" checked[refused.is_some_and(|r| r.personal)]; " Personal: only I can see and reveal it" }
                     button type="submit" { "Create token" }
                 }

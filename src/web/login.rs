@@ -421,8 +421,7 @@ pub async fn login_password(
         let password = views::login::PasswordRefused {
             team_id: &typed_team,
             email: &typed_email,
-            field,
-            error,
+            refusal: views::form::Refusal { field, error },
         };
         let form = LoginForm {
             status,

@@ -122,8 +122,10 @@ pub async fn create(
                 name: &name,
                 expires_in_days: &days,
                 personal,
-                field,
-                error: &error,
+                refusal: views::form::Refusal {
+                    field,
+                    error: &error,
+                },
             };
             render(state, me, 1, None, Some(form), status).await
         }

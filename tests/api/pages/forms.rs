@@ -36,7 +36,7 @@ async fn a_refused_sso_settings_save_keeps_what_was_typed_names_the_fields_and_s
         "{page}"
     );
     assert!(
-        page.contains("id=\"issuer_error\">Issuer &quot;not a url&quot;"),
+        page.contains("id=\"issuer_error\" role=\"alert\">Issuer &quot;not a url&quot;"),
         "{page}"
     );
     assert!(
@@ -44,7 +44,7 @@ async fn a_refused_sso_settings_save_keeps_what_was_typed_names_the_fields_and_s
         "{page}"
     );
     assert!(
-        page.contains("id=\"client_id_error\">Client ID is required."),
+        page.contains("id=\"client_id_error\" role=\"alert\">Client ID is required."),
         "{page}"
     );
     assert!(
