@@ -1,5 +1,5 @@
-//! Signing in: the Corporate SSO form, SP- and IdP-initiated flows (the callback is in
-//! `callback`) and break-glass password sign-in.
+//! Signing in: the Corporate SSO form and SP- and IdP-initiated flows (the callback is in
+//! `callback`, break-glass password sign-in in `password_login`).
 
 use std::sync::Arc;
 
@@ -13,14 +13,12 @@ use serde::Deserialize;
 use crate::config::TeamConfig;
 use crate::domain::{domains, Email, TeamId};
 use crate::error::{AppError, Result};
-use crate::metrics::SignInOutcome;
 use crate::session::TypedSession;
 use crate::sso::{self, redirect, SsoError, StartRequest};
 use crate::state::AppState;
 use crate::store::logins;
 use crate::store::teams;
 use crate::views;
-use crate::views::login::PasswordField;
 
 use super::client_ip::client_ip;
 use super::extract::AnonCsrfForm;
@@ -87,16 +85,16 @@ pub async fn login_page(
 
 /// What the sign-in form shows: as first opened, or again with what was typed and why it
 /// was refused.
-struct LoginForm<'a> {
-    status: StatusCode,
-    value: &'a str,
-    error: Option<&'a str>,
-    return_to: Option<&'a str>,
+pub(super) struct LoginForm<'a> {
+    pub status: StatusCode,
+    pub value: &'a str,
+    pub error: Option<&'a str>,
+    pub return_to: Option<&'a str>,
     /// A refused break-glass sign-in: that form opened again with what was typed.
-    password: Option<views::login::PasswordRefused<'a>>,
+    pub password: Option<views::login::PasswordRefused<'a>>,
 }
 
-fn login_form_page(
+pub(super) fn login_form_page(
     req: &HttpRequest,
     state: &AppState,
     form: LoginForm<'_>,
@@ -388,105 +386,4 @@ pub async fn sso_initiate_post(
     let p: InitiateParams = serde_urlencoded::from_bytes(&body)
         .map_err(|_| AppError::BadRequest("The sign-in request could not be read.".into()))?;
     initiate(req, state, path.into_inner(), p).await
-}
-
-#[derive(Deserialize)]
-pub struct PasswordForm {
-    #[serde(default)]
-    team_id: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-}
-
-/// Break-glass sign-in for admins given a password from the shell; off unless
-/// `[security] password_login = true`.
-pub async fn login_password(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: Session,
-    form: AnonCsrfForm<PasswordForm>,
-) -> Result<HttpResponse> {
-    if !state.settings.security.password_login {
-        return Err(AppError::NotFound);
-    }
-    let ip = client_ip(&req, &state.settings.server.trusted_proxies);
-    let f = form.0;
-    // A refusal is the form again: the Team ID and email kept (no longer than an email can
-    // be), never the password.
-    let clip = |s: &str| s.chars().take(320).collect::<String>();
-    let (typed_team, typed_email) = (clip(&f.team_id), clip(&f.email));
-    let refuse = |field, error: &str, status| {
-        let password = views::login::PasswordRefused {
-            team_id: &typed_team,
-            email: &typed_email,
-            refusal: views::form::Refusal { field, error },
-        };
-        let form = LoginForm {
-            status,
-            value: "",
-            error: None,
-            return_to: None,
-            password: Some(password),
-        };
-        login_form_page(&req, &state, form, false, None)
-    };
-    // Checked before anything is counted or audited: what is typed here is stored.
-    let team = match TeamId::parse(&f.team_id.trim().to_ascii_lowercase()) {
-        Ok(team) => team,
-        Err(rule) => {
-            let why = format!("The Team ID is not valid: {rule}.");
-            return Ok(refuse(PasswordField::TeamId, &why, StatusCode::BAD_REQUEST));
-        }
-    };
-    let Some(email) = Email::parse(&f.email) else {
-        let why = "The email does not look like an email address.";
-        return Ok(refuse(PasswordField::Email, why, StatusCode::BAD_REQUEST));
-    };
-    let (team, email) = (team.as_str(), email.as_str());
-    let outcome = crate::break_glass::attempt(&state.store, team, email, f.password, ip).await?;
-    if let crate::break_glass::Outcome::Throttled = outcome {
-        super::audit::record_refusal(
-            &state,
-            team,
-            ip,
-            email,
-            crate::domain::AuditAction::PasswordSignInThrottled,
-            email,
-            "",
-        )
-        .await;
-    }
-    super::callback::count_sign_in(
-        &state,
-        match outcome {
-            crate::break_glass::Outcome::SignedIn(_) => SignInOutcome::Ok,
-            _ => SignInOutcome::Refused,
-        },
-    );
-    match outcome {
-        crate::break_glass::Outcome::SignedIn(user_id) => {
-            TypedSession(&session)
-                .sign_in(user_id, &super::sessions::origin(&req, &state, None, None));
-            Ok(see_other("/team"))
-        }
-        crate::break_glass::Outcome::Refused => Ok(refuse(
-            PasswordField::Password,
-            "The Team ID, email or password is not right.",
-            StatusCode::FORBIDDEN,
-        )),
-        crate::break_glass::Outcome::Throttled => {
-            let mut page = refuse(
-                PasswordField::Password,
-                "Too many sign-in attempts came from your address. Wait a minute and try again.",
-                StatusCode::TOO_MANY_REQUESTS,
-            );
-            page.headers_mut().insert(
-                actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from_static("60"),
-            );
-            Ok(page)
-        }
-    }
 }

@@ -17,6 +17,7 @@ pub mod health;
 pub mod login;
 pub mod logout;
 pub mod middleware;
+pub mod password_login;
 pub mod respond;
 pub mod return_to;
 pub mod scim;
@@ -101,7 +102,7 @@ pub fn configure_pages(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/tokens/{id}/revoke/confirm").get(ask::revoke_token))
         .service(web::resource("/login").get(login::login_page))
         .service(web::resource("/login/sso").post(login::login_sso))
-        .service(web::resource("/login/password").post(login::login_password))
+        .service(web::resource("/login/password").post(password_login::login_password))
         .service(web::resource("/login/confirm").post(confirm::confirm_sign_in))
         .service(web::resource("/logout").post(logout::logout))
         .service(web::resource("/sso/{team}/login").get(login::sso_login))
