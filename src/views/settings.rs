@@ -18,8 +18,6 @@ pub struct SsoView<'a> {
     pub pending: Option<PendingView>,
     /// The email domains the team owns now (the operator's, for a browser-managed team).
     pub email_domains: &'a [String],
-    /// What the admin just did (applied, discarded), said once at the top.
-    pub notice: Option<&'static str>,
     /// The form as the admin sent it, when a save was refused: shown again instead of the
     /// pending or current values.
     pub entered: Option<Entered<'a>>,
@@ -47,9 +45,6 @@ pub fn page(c: &Chrome<'_>, v: &SsoView<'_>) -> Markup {
         Some(c),
         html! {
             h1 { "SSO settings" }
-            @if let Some(n) = v.notice {
-                p #notice .banner.ok role="status" { (n) }
-            }
             @if v.managed_in_config {
                 p.banner.info { "This team's SSO is managed in the config file: change it there and restart teamportal. The page is read-only." }
             }

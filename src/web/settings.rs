@@ -23,6 +23,7 @@ use crate::store::{users, StoreError};
 use crate::views;
 
 use super::acting::acting;
+use super::answer;
 use super::extract::{Admin, CsrfForm};
 use super::respond;
 
@@ -30,28 +31,10 @@ const MANAGED: &str =
     "This team's SSO is managed in the config file: change it there and restart teamportal.";
 
 fn back() -> HttpResponse {
-    back_to("/settings/sso")
+    respond::see_other(PAGE)
 }
 
-fn back_to(location: &'static str) -> HttpResponse {
-    respond::see_other(location)
-}
-
-/// `?done=` after apply or discard, so the page can say what just happened.
-#[derive(serde::Deserialize)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
-fn notice(q: &DoneQuery) -> Option<&'static str> {
-    match q.done.as_deref() {
-        Some("applied") => {
-            Some("The new settings are applied: every sign-in uses them from now on.")
-        }
-        Some("discarded") => Some("The pending settings were discarded; nothing changed."),
-        _ => None,
-    }
-}
+const PAGE: &str = "/settings/sso";
 
 fn config_managed(state: &AppState, team: &str) -> bool {
     state.settings.teams.iter().any(|t| t.id.as_str() == team)
@@ -77,27 +60,21 @@ async fn stored(state: &AppState, team: &str) -> Result<(Option<ShellTeam>, Opti
         .await?)
 }
 
-pub async fn sso_page(
-    state: web::Data<AppState>,
-    admin: Admin,
-    q: web::Query<DoneQuery>,
-) -> Result<HttpResponse> {
-    render(&state, &admin, Refusal::none(notice(&q))).await
+pub async fn sso_page(state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse> {
+    render(&state, &admin, Refusal::none()).await
 }
 
-/// What the page says about the last form: a notice after a success, or the refused form
-/// with its status, what was entered and why, by field.
+/// What the page says about a refused form: its status, what was entered and why, by
+/// field (a success is said by the one-time message after the redirect instead).
 struct Refusal<'a> {
-    notice: Option<&'static str>,
     entered: Option<views::settings::Entered<'a>>,
     errors: Vec<editable::FieldError>,
     status: StatusCode,
 }
 
 impl Refusal<'_> {
-    fn none(notice: Option<&'static str>) -> Self {
+    fn none() -> Self {
         Refusal {
-            notice,
             entered: None,
             errors: Vec::new(),
             status: StatusCode::OK,
@@ -127,7 +104,6 @@ async fn refuse_save(
     errors: Vec<editable::FieldError>,
 ) -> Result<HttpResponse> {
     let refusal = Refusal {
-        notice: None,
         entered: Some(entered(form)),
         errors,
         status: StatusCode::BAD_REQUEST,
@@ -171,11 +147,10 @@ async fn render(state: &AppState, admin: &Admin, said: Refusal<'_>) -> Result<Ht
         email_domains: shell
             .as_ref()
             .map_or(&team.email_domains, |s| &s.sso.email_domains),
-        notice: said.notice,
         entered: said.entered,
         errors: &said.errors,
     };
-    let body = views::settings::page(&admin.0.chrome("/settings/sso"), &view);
+    let body = views::settings::page(&admin.0.chrome(PAGE), &view);
     Ok(respond::html_status(said.status, body))
 }
 
@@ -364,6 +339,7 @@ pub async fn finish_test(
 
 pub async fn apply(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
@@ -380,7 +356,7 @@ pub async fn apply(
             let refusal = Refusal {
                 errors: vec![("", "Save and test the new settings first; only settings that passed a test sign-in can be applied.".into())],
                 status: StatusCode::CONFLICT,
-                ..Refusal::none(None)
+                ..Refusal::none()
             };
             return render(&state, &admin, refusal).await;
         }
@@ -390,11 +366,16 @@ pub async fn apply(
     state.sso.providers.forget(&before.sso.issuer).await;
     state.sso.providers.forget(&now.issuer).await;
     state.sso.insert(config);
-    Ok(back_to("/settings/sso?done=applied"))
+    Ok(answer::done(
+        &session,
+        PAGE,
+        "The new settings are applied: every sign-in uses them from now on.",
+    ))
 }
 
 pub async fn discard(
     state: web::Data<AppState>,
+    session: Session,
     admin: Admin,
     _f: CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse> {
@@ -404,5 +385,9 @@ pub async fn discard(
         teams::discard_pending(c, team, actor)
     })
     .await?;
-    Ok(back_to("/settings/sso?done=discarded"))
+    Ok(answer::done(
+        &session,
+        PAGE,
+        "The pending settings were discarded; nothing changed.",
+    ))
 }

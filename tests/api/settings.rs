@@ -231,6 +231,17 @@ async fn a_wrong_secret_fails_the_test_and_the_old_settings_keep_working_then_a_
     assert!(page.contains("worked"), "green check: {page}");
     let r = app.post_csrf(&admin, "/settings/sso/apply", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/settings/sso");
+    let (_, page) = app.text(&admin, "/settings/sso").await;
+    assert!(
+        page.contains("role=\"status\">The new settings are applied"),
+        "said once on the page it lands on: {page}"
+    );
+    assert!(!app
+        .text(&admin, "/settings/sso")
+        .await
+        .1
+        .contains("are applied"));
     assert_eq!(app.count("SELECT count(*) FROM sso_pending"), 0);
     assert_eq!(app.count("SELECT count(*) FROM teams WHERE id = 'shellco' AND email_domains = '[\"shell.test\"]'"), 1);
     assert_eq!(app.count("SELECT count(*) FROM audit WHERE action = 'sso_settings_applied' AND detail LIKE '%client_secret: *** -> ***%'"), 1);

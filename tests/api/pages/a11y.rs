@@ -582,7 +582,8 @@ async fn the_demos_browser_managed_team_edits_and_tests_its_sso_settings_and_bil
     let result = b.text_of("#test-result").await;
     assert!(result.contains("worked"), "{result}");
     b.click("#apply").await;
-    b.wait_for("#notice").await.expect("applied");
+    let said = b.text_of("#flash[role=status]").await;
+    assert!(said.contains("applied"), "{said}");
     assert_eq!(
         demo.one(
             "SELECT count(*) FROM teams WHERE id = 'demo-lab' AND admin_groups LIKE '%lab-admins%'"
