@@ -74,6 +74,7 @@ pub async fn create_token(
     let rotated = state
         .store
         .run(move |c| {
+            // Whether one existed decides only the message; the store audits the change.
             let had = store::status(c, &team)?.token_created_at.is_some();
             store::set_token(c, &team, &actor, &hash).map(|_| had)
         })
