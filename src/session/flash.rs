@@ -29,8 +29,24 @@ impl Once {
         }
     }
 }
-/// The sealing context of a secret kept in a session: it opens nowhere else.
-const SHOWN_CONTEXT: &str = "teamportal session: token shown once";
+/// The sealing context of a secret kept in a session, followed by its key: it opens nowhere
+/// else, and one kind of token never opens as the other.
+const SHOWN_CONTEXT: &str = "teamportal session: token shown once: ";
+
+/// How long a new secret waits for its page. The redirect follows at once; a secret still
+/// waiting later (the redirect not followed, the admin demoted meanwhile) is stale, perhaps
+/// already rotated, and must not be shown as new.
+const SHOWN_FOR_SECONDS: i64 = 300;
+
+/// Whether a secret made at `at` may still be shown at `now` (both Unix seconds); one from
+/// the future (a clock stepped back) is shown, as the redirect would have been.
+fn fresh(at: i64, now: i64) -> bool {
+    now.saturating_sub(at) <= SHOWN_FOR_SECONDS
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
 
 /// A created token waiting for the page that shows it: sealed with the instance key, so the
 /// session row in the database never holds the plaintext.
@@ -38,6 +54,8 @@ const SHOWN_CONTEXT: &str = "teamportal session: token shown once";
 struct Shown {
     id: i64,
     sealed: String,
+    /// When it was made (Unix seconds).
+    at: i64,
 }
 
 impl TypedSession<'_> {
@@ -55,16 +73,34 @@ impl TypedSession<'_> {
 
     /// Keeps a new token's secret for the one page that shows it after the redirect.
     pub fn show_token_once(&self, sealer: &Sealer, once: Once, id: i64, secret: &str) {
-        let sealed = URL_SAFE_NO_PAD.encode(sealer.seal(secret.as_bytes(), SHOWN_CONTEXT));
-        let _ = self.0.insert(once.key(), Shown { id, sealed });
+        let context = format!("{SHOWN_CONTEXT}{}", once.key());
+        let sealed = URL_SAFE_NO_PAD.encode(sealer.seal(secret.as_bytes(), &context));
+        let at = now();
+        let _ = self.0.insert(once.key(), Shown { id, sealed, at });
     }
 
-    /// The token secret to show now, if one waits; a reload finds nothing.
+    /// The token secret to show now, if one waits and is fresh; a reload finds nothing.
     pub fn take_shown_token(&self, sealer: &Sealer, once: Once) -> Option<(i64, String)> {
-        let shown = self.0.get::<Shown>(once.key()).ok().flatten()?;
-        self.0.remove(once.key());
+        let shown = self.0.remove_as::<Shown>(once.key())?.ok()?;
+        if !fresh(shown.at, now()) {
+            return None;
+        }
+        let context = format!("{SHOWN_CONTEXT}{}", once.key());
         let sealed = URL_SAFE_NO_PAD.decode(shown.sealed).ok()?;
-        let secret = String::from_utf8(sealer.open(&sealed, SHOWN_CONTEXT)?).ok()?;
+        let secret = String::from_utf8(sealer.open(&sealed, &context)?).ok()?;
         Some((shown.id, secret))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_shown_only_within_its_minutes() {
+        assert!(fresh(1_000, 1_000));
+        assert!(fresh(1_000, 1_000 + SHOWN_FOR_SECONDS));
+        assert!(!fresh(1_000, 1_001 + SHOWN_FOR_SECONDS));
+        assert!(fresh(1_000, 990));
     }
 }

@@ -223,3 +223,34 @@ async fn rotating_and_revoking_the_scim_token_ask_first_and_a_new_token_is_shown
         Some("The SCIM token was revoked: SCIM requests now answer 401.")
     );
 }
+
+#[actix_web::test]
+async fn an_api_token_and_a_scim_token_waiting_at_once_each_show_only_on_their_own_page() {
+    let p = Portal::acme("").await;
+    let alice = p.sign_in("acme", "alice@acme.test").await;
+    let app = &p.app;
+    // Both made, neither redirect followed yet: both secrets wait in the one session.
+    let csrf = app.csrf(&alice, "/settings/scim").await;
+    let r = app
+        .post(&alice, "/settings/scim/token", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = app.post_csrf(&alice, "/tokens", &[("name", "ci")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let (_, tokens_page) = app.text(&alice, "/tokens").await;
+    let (_, api_secret) = crate::tokens::shown_secret(&tokens_page);
+    assert!(!tokens_page.contains("id=\"scim-token\""), "{tokens_page}");
+    let (_, scim_page) = app.text(&alice, "/settings/scim").await;
+    let scim_secret = crate::tokens::attr_after(&scim_page, "id=\"scim-token\"", "value")
+        .expect("the SCIM page shows its own token");
+    assert!(
+        !scim_page.contains(&api_secret),
+        "no API token on the SCIM page"
+    );
+    assert!(
+        !tokens_page.contains(&scim_secret),
+        "no SCIM token on the tokens page"
+    );
+    assert_ne!(api_secret, scim_secret);
+}
