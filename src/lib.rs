@@ -25,6 +25,7 @@ pub mod session;
 pub mod sso;
 pub mod state;
 pub mod store;
+pub mod timed;
 pub mod tokens;
 pub mod views;
 pub mod web;

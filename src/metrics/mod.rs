@@ -22,7 +22,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 pub use histogram::AtomicHistogram;
-pub use middleware::RecordRequests;
+pub use middleware::record_requests;
 pub use outcomes::{SignInOutcome, VerifyOutcome};
 use outcomes::{SIGN_IN_OUTCOMES, VERIFY_OUTCOMES};
 pub use server::server;
