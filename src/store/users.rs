@@ -117,6 +117,28 @@ pub(super) fn set_role_row(
     Ok(())
 }
 
+/// Writes `user`'s new role and where it came from, with its audit row (`detail` says what
+/// changed and why), in the caller's transaction; the caller has checked the rules.
+pub(super) fn change_role(
+    conn: &Connection,
+    team_id: &str,
+    actor: &Actor,
+    user: &User,
+    (role, source): (Role, RoleSource),
+    detail: &str,
+) -> Result<(), StoreError> {
+    set_role_row(conn, user.id, role, source)?;
+    audit::record(
+        conn,
+        team_id,
+        actor,
+        Action::RoleChanged,
+        &user.email,
+        detail,
+    )?;
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
     #[error("no such member in this team")]
@@ -162,13 +184,12 @@ pub fn set_role(
     }
     check_role_change(user.role, Some(role), active_admins(&tx, team_id)?)?;
     if user.role != role || user.role_source != RoleSource::Manual {
-        set_role_row(&tx, user.id, role, RoleSource::Manual)?;
-        audit::record(
+        change_role(
             &tx,
             team_id,
             actor,
-            Action::RoleChanged,
-            &user.email,
+            &user,
+            (role, RoleSource::Manual),
             &format!("{} -> {}", user.role, role),
         )?;
     }
