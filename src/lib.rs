@@ -12,7 +12,6 @@ pub mod break_glass;
 pub mod cli;
 pub mod config;
 pub mod crypto;
-pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod healthcheck;
