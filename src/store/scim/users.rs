@@ -171,7 +171,19 @@ fn emails_json(attrs: &UserAttrs) -> String {
     serde_json::to_string(&attrs.emails).unwrap_or_else(|_| "[]".into())
 }
 
-fn upsert_attrs(conn: &Connection, team_id: &str, id: i64, a: &UserAttrs) -> rusqlite::Result<()> {
+/// What an attribute write is audited as: the action, whom it names, the detail.
+type Audited<'a> = (Action, &'a str, &'a str);
+
+/// Writes member `id`'s SCIM attributes (SCIM sees them again if it had deleted them) and,
+/// when the write is a change to record, its audit row, in the caller's transaction.
+fn write_attrs(
+    conn: &Connection,
+    team_id: &str,
+    actor: &Actor,
+    id: i64,
+    a: &UserAttrs,
+    audited: Option<Audited<'_>>,
+) -> Result<()> {
     let t = now();
     conn.execute(
         "INSERT INTO scim_users (user_id, team_id, external_id, given_name, family_name, formatted,
@@ -193,6 +205,9 @@ fn upsert_attrs(conn: &Connection, team_id: &str, id: i64, a: &UserAttrs) -> rus
             t
         ],
     )?;
+    if let Some((action, subject, detail)) = audited {
+        audit::record(conn, team_id, actor, action, subject, detail)?;
+    }
     Ok(())
 }
 
@@ -232,15 +247,8 @@ pub fn create_user(
                 .into())
             }
             Some((id, _, _)) => {
-                upsert_attrs(tx, team_id, id, attrs)?;
-                audit::record(
-                    tx,
-                    team_id,
-                    actor,
-                    Action::ScimUserUpdated,
-                    email.as_str(),
-                    "provisioned again",
-                )?;
+                let audited = (Action::ScimUserUpdated, email.as_str(), "provisioned again");
+                write_attrs(tx, team_id, actor, id, attrs, Some(audited))?;
                 Created::Restored(id)
             }
             None => {
@@ -261,15 +269,12 @@ pub fn create_user(
                     ],
                 )?;
                 let id = tx.last_insert_rowid();
-                upsert_attrs(tx, team_id, id, attrs)?;
-                audit::record(
-                    tx,
-                    team_id,
-                    actor,
+                let audited = (
                     Action::ScimUserCreated,
                     email.as_str(),
                     "provisioned, not signed in yet",
-                )?;
+                );
+                write_attrs(tx, team_id, actor, id, attrs, Some(audited))?;
                 Created::New(id)
             }
         };
@@ -361,19 +366,11 @@ pub(super) fn replace_user_in(
         "UPDATE users SET email = ?2, name = CASE WHEN ?3 = '' THEN name ELSE ?3 END WHERE id = ?1",
         params![id, email.as_str(), shown],
     )?;
-    upsert_attrs(tx, team_id, id, attrs)?;
     let mut before = current.attrs.clone();
     before.active = attrs.active;
-    if before != *attrs {
-        audit::record(
-            tx,
-            team_id,
-            actor,
-            Action::ScimUserUpdated,
-            email.as_str(),
-            "",
-        )?;
-    }
+    let changed = before != *attrs;
+    let audited = changed.then_some((Action::ScimUserUpdated, email.as_str(), ""));
+    write_attrs(tx, team_id, actor, id, attrs, audited)?;
     if !current.attrs.active && attrs.active {
         // Restored as a member: an admin group they are still in grants admin again.
         groups::sync_admins(tx, team_id, actor, &[id])?;
@@ -386,17 +383,14 @@ pub fn delete_user(conn: &mut Connection, team_id: &str, actor: &Actor, id: i64)
     immediate(conn, |tx| {
         let current = get_user(tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
         users::remove_in(tx, team_id, actor, id)?;
-        upsert_attrs(tx, team_id, id, &current.attrs)?;
+        let audited = (
+            Action::ScimUserDeleted,
+            current.attrs.user_name.as_str(),
+            "",
+        );
+        write_attrs(tx, team_id, actor, id, &current.attrs, Some(audited))?;
         tx.execute("UPDATE scim_users SET deleted = 1 WHERE user_id = ?1", [id])?;
         tx.execute("DELETE FROM scim_group_members WHERE user_id = ?1", [id])?;
-        audit::record(
-            tx,
-            team_id,
-            actor,
-            Action::ScimUserDeleted,
-            &current.attrs.user_name,
-            "",
-        )?;
         Ok(())
     })
 }
