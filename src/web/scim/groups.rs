@@ -5,12 +5,12 @@ use actix_web::{web, HttpResponse};
 use rusqlite::Connection;
 
 use crate::scim::patch::{apply_group, GroupState};
-use crate::scim::types::{GroupInput, GroupResource, MemberOut, Meta, PatchRequest};
+use crate::scim::types::{GroupInput, GroupResource, MemberOut, Meta, PatchOp};
 use crate::state::AppState;
 use crate::store::scim::{self as store, ScimStoreError, StoredGroup};
 use crate::store::StoreError;
 
-use super::resource::{changed, id_of, load, rfc3339, show, ListQuery, Resource};
+use super::resource::{changed, id_of, load, rfc3339, show, ListQuery, Resource, Target};
 use super::wire::{ScimBody, ScimCaller, ScimError};
 
 impl Resource for StoredGroup {
@@ -47,6 +47,14 @@ impl Resource for StoredGroup {
                 location: format!("{base}/Groups/{}", self.id),
             },
         }
+    }
+
+    fn patch(c: &mut Connection, at: &Target, ops: &[PatchOp]) -> Result<(), ScimStoreError> {
+        store::patch_group(c, &at.team, &at.actor, at.id, |g| apply_group(g, ops))
+    }
+
+    fn delete(c: &mut Connection, at: &Target) -> Result<(), ScimStoreError> {
+        store::delete_group(c, &at.team, &at.actor, at.id)
     }
 
     fn location(out: &GroupResource) -> &str {
@@ -91,34 +99,4 @@ pub async fn put(
     let id = id_of(&path)?;
     load::<StoredGroup>(&state, caller.team_id.clone(), id).await?;
     replace(&state, &caller, id, GroupState::from_input(body.0)?).await
-}
-
-pub async fn patch(
-    state: web::Data<AppState>,
-    caller: ScimCaller,
-    path: web::Path<String>,
-    body: ScimBody<PatchRequest>,
-) -> Result<HttpResponse, ScimError> {
-    let id = id_of(&path)?;
-    let ops = body.0.operations;
-    let (team, actor) = (caller.team_id.clone(), caller.actor());
-    let done = state
-        .store
-        .run(move |c| store::patch_group(c, &team, &actor, id, |g| apply_group(g, &ops)))
-        .await;
-    changed::<StoredGroup>(&state, &caller, Some(id), done).await
-}
-
-pub async fn delete(
-    state: web::Data<AppState>,
-    caller: ScimCaller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    let id = id_of(&path)?;
-    let (team, actor) = (caller.team_id.clone(), caller.actor());
-    let done = state
-        .store
-        .run(move |c| store::delete_group(c, &team, &actor, id))
-        .await;
-    changed::<StoredGroup>(&state, &caller, None, done).await
 }

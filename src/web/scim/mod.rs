@@ -31,8 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/Users/{id}")
                     .get(resource::get::<StoredUser>)
                     .put(users::put)
-                    .patch(users::patch)
-                    .delete(users::delete)
+                    .patch(resource::patch::<StoredUser>)
+                    .delete(resource::delete::<StoredUser>)
                     .default_service(web::to(wrong_method)),
             )
             .service(
@@ -45,8 +45,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/Groups/{id}")
                     .get(resource::get::<StoredGroup>)
                     .put(groups::put)
-                    .patch(groups::patch)
-                    .delete(groups::delete)
+                    .patch(resource::patch::<StoredGroup>)
+                    .delete(resource::delete::<StoredGroup>)
                     .default_service(web::to(wrong_method)),
             )
             .service(

@@ -6,14 +6,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::scim::types::ListResponse;
+use crate::scim::types::{ListResponse, PatchOp, PatchRequest};
 use crate::scim::{filter, paging, Refusal};
 use crate::state::AppState;
+use crate::store::audit::Actor;
 use crate::store::scim::ScimStoreError;
 use crate::store::StoreError;
 
 use super::base_url;
-use super::wire::{scim_json, ScimCaller, ScimError};
+use super::wire::{scim_json, ScimBody, ScimCaller, ScimError};
 
 /// One kind of SCIM resource as its handlers need it.
 pub trait Resource: Sized + Send + 'static {
@@ -29,6 +30,26 @@ pub trait Resource: Sized + Send + 'static {
     /// The wire form, its `meta.location` under `base`.
     fn render(self, base: &str) -> Self::Out;
     fn location(out: &Self::Out) -> &str;
+    /// PATCH: the operations applied and written in one transaction.
+    fn patch(c: &mut Connection, at: &Target, ops: &[PatchOp]) -> Result<(), ScimStoreError>;
+    fn delete(c: &mut Connection, at: &Target) -> Result<(), ScimStoreError>;
+}
+
+/// A change's target: the caller's team, its audit actor, and the resource's id.
+pub struct Target {
+    pub team: String,
+    pub actor: Actor,
+    pub id: i64,
+}
+
+impl Target {
+    fn of(caller: &ScimCaller, id: i64) -> Self {
+        Target {
+            team: caller.team_id.clone(),
+            actor: caller.actor(),
+            id,
+        }
+    }
 }
 
 pub fn rfc3339(t: i64) -> String {
@@ -152,4 +173,30 @@ pub async fn list<R: Resource>(
     let base = base_url(&state);
     let resources: Vec<R::Out> = found.into_iter().map(|r| r.render(&base)).collect();
     Ok(scim_json(200, &ListResponse::new(total, start, resources)))
+}
+
+/// `PATCH /{Resources}/{id}`.
+pub async fn patch<R: Resource>(
+    state: web::Data<AppState>,
+    caller: ScimCaller,
+    path: web::Path<String>,
+    body: ScimBody<PatchRequest>,
+) -> Result<HttpResponse, ScimError> {
+    let id = id_of(&path)?;
+    let ops = body.0.operations;
+    let at = Target::of(&caller, id);
+    let done = state.store.run(move |c| R::patch(c, &at, &ops)).await;
+    changed::<R>(&state, &caller, Some(id), done).await
+}
+
+/// `DELETE /{Resources}/{id}`: 204.
+pub async fn delete<R: Resource>(
+    state: web::Data<AppState>,
+    caller: ScimCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    let id = id_of(&path)?;
+    let at = Target::of(&caller, id);
+    let done = state.store.run(move |c| R::delete(c, &at)).await;
+    changed::<R>(&state, &caller, None, done).await
 }

@@ -6,12 +6,12 @@ use actix_web::{web, HttpResponse};
 use rusqlite::Connection;
 
 use crate::scim::patch::{apply_user, UserAttrs};
-use crate::scim::types::{GroupRef, Meta, NameOut, PatchRequest, UserInput, UserResource};
+use crate::scim::types::{GroupRef, Meta, NameOut, PatchOp, UserInput, UserResource};
 use crate::state::AppState;
 use crate::store::scim::{self as store, Created, ScimStoreError, StoredUser};
 use crate::store::StoreError;
 
-use super::resource::{changed, id_of, rfc3339, show, ListQuery, Resource};
+use super::resource::{changed, id_of, rfc3339, show, ListQuery, Resource, Target};
 use super::wire::{ScimBody, ScimCaller, ScimError};
 
 impl Resource for StoredUser {
@@ -57,6 +57,14 @@ impl Resource for StoredUser {
                 location,
             },
         }
+    }
+
+    fn patch(c: &mut Connection, at: &Target, ops: &[PatchOp]) -> Result<(), ScimStoreError> {
+        store::patch_user(c, &at.team, &at.actor, at.id, |u| apply_user(u, ops))
+    }
+
+    fn delete(c: &mut Connection, at: &Target) -> Result<(), ScimStoreError> {
+        store::delete_user(c, &at.team, &at.actor, at.id)
     }
 
     fn location(out: &UserResource) -> &str {
@@ -106,34 +114,4 @@ pub async fn put(
         })
         .await;
     changed::<StoredUser>(&state, &caller, Some(id), done).await
-}
-
-pub async fn patch(
-    state: web::Data<AppState>,
-    caller: ScimCaller,
-    path: web::Path<String>,
-    body: ScimBody<PatchRequest>,
-) -> Result<HttpResponse, ScimError> {
-    let id = id_of(&path)?;
-    let ops = body.0.operations;
-    let (team, actor) = (caller.team_id.clone(), caller.actor());
-    let done = state
-        .store
-        .run(move |c| store::patch_user(c, &team, &actor, id, |u| apply_user(u, &ops)))
-        .await;
-    changed::<StoredUser>(&state, &caller, Some(id), done).await
-}
-
-pub async fn delete(
-    state: web::Data<AppState>,
-    caller: ScimCaller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ScimError> {
-    let id = id_of(&path)?;
-    let (team, actor) = (caller.team_id.clone(), caller.actor());
-    let done = state
-        .store
-        .run(move |c| store::delete_user(c, &team, &actor, id))
-        .await;
-    changed::<StoredUser>(&state, &caller, None, done).await
 }
