@@ -139,6 +139,9 @@ pub(super) fn change_role(
     Ok(())
 }
 
+/// What a change to one member answers: the member as the change left them, or why not.
+pub type Changed = Result<User, ChangeError>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
     #[error("no such member in this team")]
@@ -174,107 +177,87 @@ pub fn set_role(
     actor: &Actor,
     target: i64,
     role: Role,
-) -> Result<User, ChangeError> {
+) -> Changed {
     let tx = checked_change(conn)?;
-    let user = get_in_team(&tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
-    if !user.active {
-        return Err(ChangeError::Conflict(
-            "This member was removed; restore them before changing their role.",
-        ));
-    }
-    check_role_change(user.role, Some(role), active_admins(&tx, team_id)?)?;
-    if user.role != role || user.role_source != RoleSource::Manual {
-        change_role(
-            &tx,
-            team_id,
-            actor,
-            &user,
-            (role, RoleSource::Manual),
-            &format!("{} -> {}", user.role, role),
-        )?;
-    }
-    let updated = get(&tx, user.id)?.ok_or(ChangeError::NotFound)?;
+    let updated = change_member(&tx, team_id, target, |user| {
+        if !user.active {
+            return Err(ChangeError::Conflict(
+                "This member was removed; restore them before changing their role.",
+            ));
+        }
+        check_role_change(user.role, Some(role), active_admins(&tx, team_id)?)?;
+        if user.role != role || user.role_source != RoleSource::Manual {
+            let detail = format!("{} -> {}", user.role, role);
+            change_role(
+                &tx,
+                team_id,
+                actor,
+                user,
+                (role, RoleSource::Manual),
+                &detail,
+            )?;
+        }
+        Ok(())
+    })?;
     tx.commit()?;
     Ok(updated)
 }
 
 /// Deactivates a member: sessions deleted and personal tokens revoked in the same transaction.
-pub fn remove(
-    conn: &mut Connection,
-    team_id: &str,
-    actor: &Actor,
-    target: i64,
-) -> Result<User, ChangeError> {
-    let tx = checked_change(conn)?;
-    let updated = remove_in(&tx, team_id, actor, target)?;
-    tx.commit()?;
-    Ok(updated)
+pub fn remove(conn: &mut Connection, team_id: &str, actor: &Actor, target: i64) -> Changed {
+    committed(conn, (team_id, actor, target), remove_in)
 }
 
 /// [`remove`] inside the caller's transaction (which should be immediate: it checks the
 /// last-admin rule before it writes).
-pub fn remove_in(
-    tx: &Transaction<'_>,
-    team_id: &str,
-    actor: &Actor,
-    target: i64,
-) -> Result<User, ChangeError> {
-    let user = get_in_team(tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
-    if !user.active {
-        return Ok(user);
-    }
-    let counted = user.role == Role::Admin && user.linked;
-    if counted {
-        check_role_change(user.role, None, active_admins(tx, team_id)?)?;
-    }
-    let t = now();
-    tx.execute(
-        "UPDATE users SET active = 0, removed_at = ?2 WHERE id = ?1",
-        params![user.id, t],
-    )?;
-    super::access::end_sessions(
-        tx,
-        team_id,
-        &super::access::Sessions::AllOf { user_id: user.id },
-    )?;
-    let revoked = tx.execute(
-        "UPDATE api_tokens SET revoked_at = ?2, revoked_by = ?3
-         WHERE created_by = ?1 AND personal AND revoked_at IS NULL",
-        params![user.id, t, actor.user_id],
-    )?;
-    audit::record(
-        tx,
-        team_id,
-        actor,
-        Action::MemberRemoved,
-        &user.email,
-        &format!("{revoked} personal token(s) revoked"),
-    )?;
-    get(tx, user.id)?.ok_or(ChangeError::NotFound)
+pub fn remove_in(tx: &Transaction<'_>, team_id: &str, actor: &Actor, target: i64) -> Changed {
+    change_member(tx, team_id, target, |user| {
+        if !user.active {
+            return Ok(());
+        }
+        let counted = user.role == Role::Admin && user.linked;
+        if counted {
+            check_role_change(user.role, None, active_admins(tx, team_id)?)?;
+        }
+        let t = now();
+        tx.execute(
+            "UPDATE users SET active = 0, removed_at = ?2 WHERE id = ?1",
+            params![user.id, t],
+        )?;
+        super::access::end_sessions(
+            tx,
+            team_id,
+            &super::access::Sessions::AllOf { user_id: user.id },
+        )?;
+        let revoked = tx.execute(
+            "UPDATE api_tokens SET revoked_at = ?2, revoked_by = ?3
+             WHERE created_by = ?1 AND personal AND revoked_at IS NULL",
+            params![user.id, t, actor.user_id],
+        )?;
+        let detail = format!("{revoked} personal token(s) revoked");
+        audit::record(
+            tx,
+            team_id,
+            actor,
+            Action::MemberRemoved,
+            &user.email,
+            &detail,
+        )?;
+        Ok(())
+    })
 }
 
 /// Restores a removed member (as a member). A member SCIM deleted is provisioned again.
-pub fn restore(
-    conn: &mut Connection,
-    team_id: &str,
-    actor: &Actor,
-    target: i64,
-) -> Result<User, ChangeError> {
-    let tx = conn.transaction()?;
-    let updated = restore_in(&tx, team_id, actor, target)?;
-    tx.commit()?;
-    Ok(updated)
+pub fn restore(conn: &mut Connection, team_id: &str, actor: &Actor, target: i64) -> Changed {
+    committed(conn, (team_id, actor, target), restore_in)
 }
 
 /// [`restore`] inside the caller's transaction.
-pub fn restore_in(
-    tx: &Transaction<'_>,
-    team_id: &str,
-    actor: &Actor,
-    target: i64,
-) -> Result<User, ChangeError> {
-    let user = get_in_team(tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
-    if !user.active {
+pub fn restore_in(tx: &Transaction<'_>, team_id: &str, actor: &Actor, target: i64) -> Changed {
+    change_member(tx, team_id, target, |user| {
+        if user.active {
+            return Ok(());
+        }
         // A restored admin comes back as a member: removal ended their admin rights.
         tx.execute(
             "UPDATE users SET active = 1, removed_at = NULL, role = 'member', role_source = 'default' WHERE id = ?1",
@@ -286,16 +269,39 @@ pub fn restore_in(
             [user.id],
         )?;
         audit::record(tx, team_id, actor, Action::MemberRestored, &user.email, "")?;
-    }
+        Ok(())
+    })
+}
+
+/// One change to member `target` of the team: `change` gets the member as stored and writes
+/// (or refuses); the member is read back after it.
+fn change_member(
+    tx: &Transaction<'_>,
+    team_id: &str,
+    target: i64,
+    change: impl FnOnce(&User) -> Result<(), ChangeError>,
+) -> Changed {
+    let user = get_in_team(tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
+    change(&user)?;
     get(tx, user.id)?.ok_or(ChangeError::NotFound)
 }
 
-/// Shell recovery: make the active member with this email an admin.
-pub fn promote_by_email(
+/// A member change made inside a transaction of its own, committed when it succeeds.
+type InTransaction = fn(&Transaction<'_>, &str, &Actor, i64) -> Changed;
+
+fn committed(
     conn: &mut Connection,
-    team_id: &str,
-    email: &str,
-) -> Result<User, ChangeError> {
+    (team_id, actor, target): (&str, &Actor, i64),
+    change: InTransaction,
+) -> Changed {
+    let tx = checked_change(conn)?;
+    let updated = change(&tx, team_id, actor, target)?;
+    tx.commit()?;
+    Ok(updated)
+}
+
+/// Shell recovery: make the active member with this email an admin.
+pub fn promote_by_email(conn: &mut Connection, team_id: &str, email: &str) -> Changed {
     let id = find_by_email(conn, team_id, email)?
         .into_iter()
         .find(|u| u.active)
