@@ -5,35 +5,35 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 
 use super::audit::{self, Action, Actor};
 use super::{now, StoreError};
+use crate::domain::team_list::Member;
 use crate::domain::{check_role_change, Role, RoleSource, RuleError};
 
 // Sign-in lives in its own module; callers know it as `users::sign_in`.
 pub use super::sign_in::{sign_in, Identity, Policy, SignInError};
 
+/// A user as the store keeps them: what the team list shows of them ([`Member`]: `user.email`
+/// and the rest read through) and the account's other columns.
 #[derive(Debug, Clone)]
 pub struct User {
-    pub id: i64,
+    pub member: Member,
     pub team_id: String,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub role_source: RoleSource,
-    pub joined_via: String,
-    pub active: bool,
     pub created_at: i64,
-    pub last_login_at: Option<i64>,
     pub has_password: bool,
     /// Someone has signed in to the account (it has an IdP identity); `false` for an account
     /// SCIM provisioned that nobody has signed in to yet.
     pub linked: bool,
 }
 
+impl std::ops::Deref for User {
+    type Target = Member;
+    fn deref(&self) -> &Member {
+        &self.member
+    }
+}
+
 impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
-    }
-    pub fn display_name(&self) -> &str {
-        crate::domain::display_name(&self.name, &self.email)
     }
 }
 
@@ -46,16 +46,18 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(4)?;
     let source: String = r.get(5)?;
     Ok(User {
-        id: r.get(0)?,
+        member: Member {
+            id: r.get(0)?,
+            email: r.get(2)?,
+            name: r.get(3)?,
+            role: Role::parse(&role).unwrap_or(Role::Member),
+            role_source: RoleSource::parse(&source).unwrap_or(RoleSource::Default),
+            joined_via: r.get(6)?,
+            active: r.get(7)?,
+            last_login_at: r.get(9)?,
+        },
         team_id: r.get(1)?,
-        email: r.get(2)?,
-        name: r.get(3)?,
-        role: Role::parse(&role).unwrap_or(Role::Member),
-        role_source: RoleSource::parse(&source).unwrap_or(RoleSource::Default),
-        joined_via: r.get(6)?,
-        active: r.get(7)?,
         created_at: r.get(8)?,
-        last_login_at: r.get(9)?,
         has_password: r.get(10)?,
         linked: r.get(11)?,
     })
