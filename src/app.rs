@@ -262,7 +262,7 @@ impl Application {
                     access_log,
                     actix_web::middleware::from_fn(middleware::log_requests),
                 ))
-                .wrap(crate::metrics::RecordRequests(request_metrics.clone()))
+                .wrap(crate::metrics::record_requests(request_metrics.clone()))
                 // The token API first and outside the pages' middleware: forward-auth is asked
                 // on every request of every service behind the proxy, carries no session, and
                 // sets its own headers (`web::api`).
@@ -276,7 +276,7 @@ impl Application {
                             routes::body_deadline::body_deadline(body_timeout, req, next)
                         }))
                         .wrap(middleware::security_headers(https))
-                        .wrap(routes::server_timing::ServerTiming)
+                        .wrap(routes::server_timing::server_timing())
                         .configure(routes::configure_pages)
                         .configure(move |cfg| {
                             if let Some(f) = &extra {

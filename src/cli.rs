@@ -306,7 +306,8 @@ fn shown(path: &Path) -> String {
 
 fn demo(listen: std::net::SocketAddr, database: PathBuf) -> ExitCode {
     run_app(move || {
-        let (app, base) = crate::demo::build(crate::demo::DemoOptions { listen, database })?;
+        let (app, base) =
+            crate::sso::demo_idp::build(crate::sso::demo_idp::DemoOptions { listen, database })?;
         Ok((app, Some(base)))
     })
 }
@@ -327,12 +328,12 @@ fn run_app(
             Some(base) => {
                 println!("teamportal demo — a demo team with a built-in DEMO identity provider (loopback only)");
                 println!("Open {base}/login");
-                println!("Team ID: {}", crate::demo::TEAM_ID);
-                println!("admin: {}", crate::demo::ADMIN_EMAIL);
-                println!("member: {}", crate::demo::MEMBER_EMAIL);
+                println!("Team ID: {}", crate::sso::demo_idp::TEAM_ID);
+                println!("admin: {}", crate::sso::demo_idp::ADMIN_EMAIL);
+                println!("member: {}", crate::sso::demo_idp::MEMBER_EMAIL);
                 println!(
                     "Also Team ID: {} (browser-managed: edit and test its SSO settings)",
-                    crate::demo::LAB_TEAM_ID
+                    crate::sso::demo_idp::LAB_TEAM_ID
                 );
             }
             None => tracing::info!(

@@ -186,30 +186,42 @@ fn emails_of(v: &Value) -> Result<Vec<EmailValue>, Refusal> {
     serde_json::from_value(list).map_err(|e| Refusal::invalid_value(format!("emails: {e}")))
 }
 
+/// Where one operation applies.
+enum Target<'a> {
+    Path(Path),
+    /// A path-less operation: the keys of its object value.
+    Keys(&'a serde_json::Map<String, Value>),
+    /// An extension schema's path: not ours, left alone.
+    Ignored,
+}
+
+/// An operation's target: its path, or for one without a path (Entra, Okta's `replace` of
+/// several attributes) its object value; a `remove` needs a path.
+fn target_of(op: Op, p: &PatchOp) -> Result<Target<'_>, Refusal> {
+    if let Some(raw) = p.path.as_deref().filter(|raw| !raw.trim().is_empty()) {
+        return Ok(parse_path(raw)?.map_or(Target::Ignored, Target::Path));
+    }
+    if op == Op::Remove {
+        return Err(Refusal::new(400, Some("noTarget"), "remove needs a path."));
+    }
+    match &p.value {
+        Some(Value::Object(map)) => Ok(Target::Keys(map)),
+        _ => Err(Refusal::invalid_syntax(
+            "An operation without a path needs an object value.",
+        )),
+    }
+}
+
 /// Applies `ops` to `u` in order; the first bad operation refuses the whole PATCH.
 pub fn apply_user(u: &mut UserAttrs, ops: &[PatchOp]) -> Result<(), Refusal> {
     for p in ops {
         let op = op_of(p)?;
-        let path = match &p.path {
-            Some(raw) if !raw.trim().is_empty() => match parse_path(raw)? {
-                Some(path) => path,
-                None => continue,
-            },
-            _ => {
-                if op == Op::Remove {
-                    return Err(Refusal::new(400, Some("noTarget"), "remove needs a path."));
-                }
-                match &p.value {
-                    Some(Value::Object(map)) => {
-                        for (k, v) in map {
-                            set_user_key(u, op, k, v)?;
-                        }
-                    }
-                    _ => {
-                        return Err(Refusal::invalid_syntax(
-                            "An operation without a path needs an object value.",
-                        ))
-                    }
+        let path = match target_of(op, p)? {
+            Target::Path(path) => path,
+            Target::Ignored => continue,
+            Target::Keys(map) => {
+                for (k, v) in map {
+                    set_user_key(u, op, k, v)?;
                 }
                 continue;
             }
@@ -381,20 +393,10 @@ pub fn apply_group(g: &mut GroupState, ops: &[PatchOp]) -> Result<(), Refusal> {
     for p in ops {
         let op = op_of(p)?;
         let value = p.value.clone().unwrap_or(Value::Null);
-        let path = match &p.path {
-            Some(raw) if !raw.trim().is_empty() => match parse_path(raw)? {
-                Some(path) => path,
-                None => continue,
-            },
-            _ => {
-                if op == Op::Remove {
-                    return Err(Refusal::new(400, Some("noTarget"), "remove needs a path."));
-                }
-                let Value::Object(map) = &value else {
-                    return Err(Refusal::invalid_syntax(
-                        "An operation without a path needs an object value.",
-                    ));
-                };
+        let path = match target_of(op, p)? {
+            Target::Path(path) => path,
+            Target::Ignored => continue,
+            Target::Keys(map) => {
                 for (k, v) in map {
                     match attribute(k).as_str() {
                         "displayname" => g.display_name = text(v)?,

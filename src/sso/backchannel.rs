@@ -9,6 +9,7 @@ use openidconnect::{JsonWebKey, JsonWebKeyAlgorithm, SignatureVerificationError}
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::id_token::ALLOWED_ALGS;
 use super::provider::Jwks;
 use super::{Registry, SsoError};
 use crate::config::TeamConfig;
@@ -19,19 +20,6 @@ pub const IAT_WINDOW_SECS: i64 = 300;
 /// A logout token is a few hundred bytes; this bounds what is decoded and verified.
 pub const MAX_TOKEN: usize = 16 * 1024;
 const MAX_CLAIM: usize = 256;
-
-/// Asymmetric signatures only, as for ID tokens: never `none`, never an HMAC.
-const ALLOWED: [CoreJwsSigningAlgorithm; 9] = [
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-    CoreJwsSigningAlgorithm::EdDsa,
-];
 
 /// What a valid logout token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +72,7 @@ fn check_header(head_json: &[u8]) -> Result<(CoreJwsSigningAlgorithm, Option<Str
     }
     let alg: CoreJwsSigningAlgorithm = serde_json::from_value(header.alg)
         .ok()
-        .filter(|a| ALLOWED.contains(a))
+        .filter(|a| ALLOWED_ALGS.contains(a))
         .ok_or_else(|| invalid("The logout_token's signature algorithm is not accepted."))?;
     Ok((alg, header.kid))
 }

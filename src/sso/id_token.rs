@@ -142,6 +142,20 @@ fn refusal(e: ClaimsVerificationError) -> SsoError {
     invalid(why)
 }
 
+/// Asymmetric signatures only, for ID tokens and logout tokens alike: never `none`, never the
+/// client secret as an HMAC key.
+pub(super) const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
 fn check_claims<'t>(
     team: &TeamConfig,
     issuer: &str,
@@ -158,18 +172,7 @@ fn check_claims<'t>(
         issuer_url,
         (*jwks).clone(),
     )
-    // Asymmetric signatures only: never `none`, never the client secret as an HMAC key.
-    .set_allowed_algs([
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-        CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-        CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-        CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-        CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-        CoreJwsSigningAlgorithm::EdDsa,
-    ])
+    .set_allowed_algs(ALLOWED_ALGS)
     .set_issue_time_verifier_fn(|iat| {
         // Allow small clock skew, refuse tokens "issued" in the future.
         if iat > chrono_now_plus(300) {

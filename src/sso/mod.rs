@@ -3,6 +3,7 @@
 
 mod answers;
 pub mod backchannel;
+pub mod demo_idp;
 pub mod editable;
 mod endpoints;
 mod flow;

@@ -66,17 +66,26 @@ pub fn record(
     Ok(())
 }
 
+/// One audit row to write, for a caller that builds it before it has a connection.
+pub struct Event<'a> {
+    pub team_id: &'a str,
+    pub actor: &'a Actor,
+    pub action: Action,
+    pub target: &'a str,
+    pub detail: &'a str,
+}
+
 /// Records an anonymous event that may repeat (a refused callback, a throttled attempt):
 /// the first from `actor.ip` for this team and action in a UTC minute is a row, the rest
 /// of that minute count on it. Nothing is written for a team that does not exist.
-pub fn record_repeated(
-    conn: &mut Connection,
-    team_id: &str,
-    actor: &Actor,
-    action: Action,
-    target: &str,
-    detail: &str,
-) -> Result<(), StoreError> {
+pub fn record_repeated(conn: &mut Connection, event: &Event<'_>) -> Result<(), StoreError> {
+    let Event {
+        team_id,
+        actor,
+        action,
+        target,
+        detail,
+    } = *event;
     let tx = conn.transaction()?;
     let team_known = tx
         .query_row("SELECT 1 FROM teams WHERE id = ?1", [team_id], |_| Ok(()))
@@ -224,38 +233,29 @@ mod tests {
         assert!(d.len() <= MAX_TEXT && detail.starts_with(&d));
     }
 
+    fn event<'a>(team_id: &'a str, actor: &'a Actor, action: Action, detail: &'a str) -> Event<'a> {
+        Event {
+            team_id,
+            actor,
+            action,
+            target: "",
+            detail,
+        }
+    }
+
     #[test]
     fn repeats_of_one_address_and_action_in_a_minute_share_a_row() {
         let mut c = db();
         for ip in ["192.0.2.1", "192.0.2.1", "192.0.2.1", "192.0.2.2"] {
-            record_repeated(
-                &mut c,
-                "acme",
-                &anonymous(ip),
-                Action::SignInRefused,
-                "",
-                "why",
-            )
-            .expect("record");
+            let actor = anonymous(ip);
+            let event = event("acme", &actor, Action::SignInRefused, "why");
+            record_repeated(&mut c, &event).expect("record");
         }
-        record_repeated(
-            &mut c,
-            "acme",
-            &anonymous("192.0.2.1"),
-            Action::PasswordSignInThrottled,
-            "",
-            "",
-        )
-        .expect("record");
-        record_repeated(
-            &mut c,
-            "nope",
-            &anonymous("192.0.2.1"),
-            Action::SignInRefused,
-            "",
-            "",
-        )
-        .expect("an unknown team records nothing");
+        let actor = anonymous("192.0.2.1");
+        let throttled = event("acme", &actor, Action::PasswordSignInThrottled, "");
+        record_repeated(&mut c, &throttled).expect("record");
+        let elsewhere = event("nope", &actor, Action::SignInRefused, "");
+        record_repeated(&mut c, &elsewhere).expect("an unknown team records nothing");
         let (rows, _) = list(&c, "acme", &Filter::default(), 0, 50).expect("list");
         let mut seen: Vec<(String, String, i64)> = rows
             .into_iter()

@@ -93,6 +93,27 @@ pub struct SsoRecord {
     pub idp_logout: bool,
 }
 
+/// The columns of an [`SsoRecord`], in [`SsoRecord::read`]'s order: the same names in
+/// `teams` and `sso_pending`.
+const SSO_COLUMNS: &str = "issuer, client_id, client_secret_enc, provisioning, email_domains,
+    admin_groups, trust_email, idp_logout";
+
+impl SsoRecord {
+    /// The record from [`SSO_COLUMNS`] selected from column `first` on.
+    fn read(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<SsoRecord> {
+        Ok(SsoRecord {
+            issuer: r.get(first)?,
+            client_id: r.get(first + 1)?,
+            client_secret_enc: r.get(first + 2)?,
+            provisioning: r.get(first + 3)?,
+            email_domains: json_list(r.get(first + 4)?),
+            admin_groups: json_list(r.get(first + 5)?),
+            trust_email: r.get(first + 6)?,
+            idp_logout: r.get(first + 7)?,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ShellTeam {
     pub id: String,
@@ -173,27 +194,17 @@ pub fn create_shell(conn: &mut Connection, t: &ShellTeam) -> Result<bool, StoreE
 }
 
 pub fn shell_teams(conn: &Connection) -> Result<Vec<ShellTeam>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT id, name, admin_email, issuer, client_id, client_secret_enc, provisioning,
-                email_domains, admin_groups, trust_email, idp_logout
-         FROM teams WHERE source = 'shell' AND client_secret_enc IS NOT NULL ORDER BY id",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, name, admin_email, {SSO_COLUMNS}
+         FROM teams WHERE source = 'shell' AND client_secret_enc IS NOT NULL ORDER BY id"
+    ))?;
     let rows = stmt
         .query_map([], |r| {
             Ok(ShellTeam {
                 id: r.get(0)?,
                 name: r.get(1)?,
                 admin_email: r.get(2)?,
-                sso: SsoRecord {
-                    issuer: r.get(3)?,
-                    client_id: r.get(4)?,
-                    client_secret_enc: r.get(5)?,
-                    provisioning: r.get(6)?,
-                    email_domains: json_list(r.get(7)?),
-                    admin_groups: json_list(r.get(8)?),
-                    trust_email: r.get(9)?,
-                    idp_logout: r.get(10)?,
-                },
+                sso: SsoRecord::read(r, 3)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -212,26 +223,18 @@ pub struct Pending {
 pub fn pending(conn: &Connection, team_id: &str) -> Result<Option<Pending>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT issuer, client_id, client_secret_enc, provisioning, email_domains, admin_groups,
-                    trust_email, created_by, created_at, tested_at, test_error, idp_logout
-             FROM sso_pending WHERE team_id = ?1",
+            &format!(
+                "SELECT {SSO_COLUMNS}, created_by, created_at, tested_at, test_error
+                 FROM sso_pending WHERE team_id = ?1"
+            ),
             [team_id],
             |r| {
                 Ok(Pending {
-                    sso: SsoRecord {
-                        issuer: r.get(0)?,
-                        client_id: r.get(1)?,
-                        client_secret_enc: r.get(2)?,
-                        provisioning: r.get(3)?,
-                        email_domains: json_list(r.get(4)?),
-                        admin_groups: json_list(r.get(5)?),
-                        trust_email: r.get(6)?,
-                        idp_logout: r.get(11)?,
-                    },
-                    created_by: r.get(7)?,
-                    created_at: r.get(8)?,
-                    tested_at: r.get(9)?,
-                    test_error: r.get(10)?,
+                    sso: SsoRecord::read(r, 0)?,
+                    created_by: r.get(8)?,
+                    created_at: r.get(9)?,
+                    tested_at: r.get(10)?,
+                    test_error: r.get(11)?,
                 })
             },
         )

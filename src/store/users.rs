@@ -5,35 +5,35 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 
 use super::audit::{self, Action, Actor};
 use super::{now, StoreError};
+use crate::domain::team_list::Member;
 use crate::domain::{check_role_change, Role, RoleSource, RuleError};
 
 // Sign-in lives in its own module; callers know it as `users::sign_in`.
 pub use super::sign_in::{sign_in, Identity, Policy, SignInError};
 
+/// A user as the store keeps them: what the team list shows of them ([`Member`]: `user.email`
+/// and the rest read through) and the account's other columns.
 #[derive(Debug, Clone)]
 pub struct User {
-    pub id: i64,
+    pub member: Member,
     pub team_id: String,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub role_source: RoleSource,
-    pub joined_via: String,
-    pub active: bool,
     pub created_at: i64,
-    pub last_login_at: Option<i64>,
     pub has_password: bool,
     /// Someone has signed in to the account (it has an IdP identity); `false` for an account
     /// SCIM provisioned that nobody has signed in to yet.
     pub linked: bool,
 }
 
+impl std::ops::Deref for User {
+    type Target = Member;
+    fn deref(&self) -> &Member {
+        &self.member
+    }
+}
+
 impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
-    }
-    pub fn display_name(&self) -> &str {
-        crate::domain::display_name(&self.name, &self.email)
     }
 }
 
@@ -46,16 +46,18 @@ pub(super) fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(4)?;
     let source: String = r.get(5)?;
     Ok(User {
-        id: r.get(0)?,
+        member: Member {
+            id: r.get(0)?,
+            email: r.get(2)?,
+            name: r.get(3)?,
+            role: Role::parse(&role).unwrap_or(Role::Member),
+            role_source: RoleSource::parse(&source).unwrap_or(RoleSource::Default),
+            joined_via: r.get(6)?,
+            active: r.get(7)?,
+            last_login_at: r.get(9)?,
+        },
         team_id: r.get(1)?,
-        email: r.get(2)?,
-        name: r.get(3)?,
-        role: Role::parse(&role).unwrap_or(Role::Member),
-        role_source: RoleSource::parse(&source).unwrap_or(RoleSource::Default),
-        joined_via: r.get(6)?,
-        active: r.get(7)?,
         created_at: r.get(8)?,
-        last_login_at: r.get(9)?,
         has_password: r.get(10)?,
         linked: r.get(11)?,
     })
@@ -117,6 +119,31 @@ pub(super) fn set_role_row(
     Ok(())
 }
 
+/// Writes `user`'s new role and where it came from, with its audit row (`detail` says what
+/// changed and why), in the caller's transaction; the caller has checked the rules.
+pub(super) fn change_role(
+    conn: &Connection,
+    team_id: &str,
+    actor: &Actor,
+    user: &User,
+    (role, source): (Role, RoleSource),
+    detail: &str,
+) -> Result<(), StoreError> {
+    set_role_row(conn, user.id, role, source)?;
+    audit::record(
+        conn,
+        team_id,
+        actor,
+        Action::RoleChanged,
+        &user.email,
+        detail,
+    )?;
+    Ok(())
+}
+
+/// What a change to one member answers: the member as the change left them, or why not.
+pub type Changed = Result<User, ChangeError>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {
     #[error("no such member in this team")]
@@ -152,111 +179,89 @@ pub fn set_role(
     actor: &Actor,
     target: i64,
     role: Role,
-) -> Result<User, ChangeError> {
+) -> Changed {
     let tx = checked_change(conn)?;
-    let user = get_in_team(&tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
-    if !user.active {
-        return Err(ChangeError::Conflict(
-            "This member was removed; restore them before changing their role.",
-        ));
-    }
-    check_role_change(user.role, Some(role), active_admins(&tx, team_id)?)?;
-    if user.role != role || user.role_source != RoleSource::Manual {
-        set_role_row(&tx, user.id, role, RoleSource::Manual)?;
-        audit::record(
-            &tx,
-            team_id,
-            actor,
-            Action::RoleChanged,
-            &user.email,
-            &format!("{} -> {}", user.role, role),
-        )?;
-    }
-    let updated = get(&tx, user.id)?.ok_or(ChangeError::NotFound)?;
+    let updated = change_member(&tx, team_id, target, |user| {
+        if !user.active {
+            return Err(ChangeError::Conflict(
+                "This member was removed; restore them before changing their role.",
+            ));
+        }
+        check_role_change(user.role, Some(role), active_admins(&tx, team_id)?)?;
+        if user.role != role || user.role_source != RoleSource::Manual {
+            let detail = format!("{} -> {}", user.role, role);
+            change_role(
+                &tx,
+                team_id,
+                actor,
+                user,
+                (role, RoleSource::Manual),
+                &detail,
+            )?;
+        }
+        Ok(())
+    })?;
     tx.commit()?;
     Ok(updated)
 }
 
 /// Deactivates a member: sessions deleted and personal tokens revoked in the same transaction.
-pub fn remove(
-    conn: &mut Connection,
-    team_id: &str,
-    actor: &Actor,
-    target: i64,
-) -> Result<User, ChangeError> {
-    let tx = checked_change(conn)?;
-    let updated = remove_in(&tx, team_id, actor, target)?;
-    tx.commit()?;
-    Ok(updated)
+pub fn remove(conn: &mut Connection, team_id: &str, actor: &Actor, target: i64) -> Changed {
+    committed(conn, (team_id, actor, target), remove_in)
 }
 
 /// [`remove`] inside the caller's transaction (which should be immediate: it checks the
 /// last-admin rule before it writes).
-pub fn remove_in(
-    tx: &Transaction<'_>,
-    team_id: &str,
-    actor: &Actor,
-    target: i64,
-) -> Result<User, ChangeError> {
-    let user = get_in_team(tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
-    if !user.active {
-        return Ok(user);
-    }
-    let counted = user.role == Role::Admin && user.linked;
-    if counted {
-        check_role_change(user.role, None, active_admins(tx, team_id)?)?;
-    }
-    let t = now();
-    tx.execute(
-        "UPDATE users SET active = 0, removed_at = ?2 WHERE id = ?1",
-        params![user.id, t],
-    )?;
-    super::access::end_sessions(
-        tx,
-        team_id,
-        &super::access::Sessions::AllOf { user_id: user.id },
-    )?;
-    let revoked = tx.execute(
-        "UPDATE api_tokens SET revoked_at = ?2, revoked_by = ?3
-         WHERE created_by = ?1 AND personal AND revoked_at IS NULL",
-        params![user.id, t, actor.user_id],
-    )?;
-    audit::record(
-        tx,
-        team_id,
-        actor,
-        Action::MemberRemoved,
-        &user.email,
-        &format!(
-            "{} revoked",
+pub fn remove_in(tx: &Transaction<'_>, team_id: &str, actor: &Actor, target: i64) -> Changed {
+    change_member(tx, team_id, target, |user| {
+        if !user.active {
+            return Ok(());
+        }
+        let counted = user.role == Role::Admin && user.linked;
+        if counted {
+            check_role_change(user.role, None, active_admins(tx, team_id)?)?;
+        }
+        let t = now();
+        tx.execute(
+            "UPDATE users SET active = 0, removed_at = ?2 WHERE id = ?1",
+            params![user.id, t],
+        )?;
+        super::access::end_sessions(
+            tx,
+            team_id,
+            &super::access::Sessions::AllOf { user_id: user.id },
+        )?;
+        let revoked = tx.execute(
+            "UPDATE api_tokens SET revoked_at = ?2, revoked_by = ?3
+             WHERE created_by = ?1 AND personal AND revoked_at IS NULL",
+            params![user.id, t, actor.user_id],
+        )?;
+        let detail =
             crate::domain::text::count(revoked as i64, "personal token", "personal tokens")
-        ),
-    )?;
-    get(tx, user.id)?.ok_or(ChangeError::NotFound)
+                + " revoked";
+        audit::record(
+            tx,
+            team_id,
+            actor,
+            Action::MemberRemoved,
+            &user.email,
+            &detail,
+        )?;
+        Ok(())
+    })
 }
 
 /// Restores a removed member (as a member). A member SCIM deleted is provisioned again.
-pub fn restore(
-    conn: &mut Connection,
-    team_id: &str,
-    actor: &Actor,
-    target: i64,
-) -> Result<User, ChangeError> {
-    let tx = conn.transaction()?;
-    let updated = restore_in(&tx, team_id, actor, target)?;
-    tx.commit()?;
-    Ok(updated)
+pub fn restore(conn: &mut Connection, team_id: &str, actor: &Actor, target: i64) -> Changed {
+    committed(conn, (team_id, actor, target), restore_in)
 }
 
 /// [`restore`] inside the caller's transaction.
-pub fn restore_in(
-    tx: &Transaction<'_>,
-    team_id: &str,
-    actor: &Actor,
-    target: i64,
-) -> Result<User, ChangeError> {
-    let user = get_in_team(tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
-    if !user.active {
+pub fn restore_in(tx: &Transaction<'_>, team_id: &str, actor: &Actor, target: i64) -> Changed {
+    change_member(tx, team_id, target, |user| {
+        if user.active {
+            return Ok(());
+        }
         // A restored admin comes back as a member: removal ended their admin rights.
         tx.execute(
             "UPDATE users SET active = 1, removed_at = NULL, role = 'member', role_source = 'default' WHERE id = ?1",
@@ -268,16 +273,39 @@ pub fn restore_in(
             [user.id],
         )?;
         audit::record(tx, team_id, actor, Action::MemberRestored, &user.email, "")?;
-    }
+        Ok(())
+    })
+}
+
+/// One change to member `target` of the team: `change` gets the member as stored and writes
+/// (or refuses); the member is read back after it.
+fn change_member(
+    tx: &Transaction<'_>,
+    team_id: &str,
+    target: i64,
+    change: impl FnOnce(&User) -> Result<(), ChangeError>,
+) -> Changed {
+    let user = get_in_team(tx, team_id, target)?.ok_or(ChangeError::NotFound)?;
+    change(&user)?;
     get(tx, user.id)?.ok_or(ChangeError::NotFound)
 }
 
-/// Shell recovery: make the active member with this email an admin.
-pub fn promote_by_email(
+/// A member change made inside a transaction of its own, committed when it succeeds.
+type InTransaction = fn(&Transaction<'_>, &str, &Actor, i64) -> Changed;
+
+fn committed(
     conn: &mut Connection,
-    team_id: &str,
-    email: &str,
-) -> Result<User, ChangeError> {
+    (team_id, actor, target): (&str, &Actor, i64),
+    change: InTransaction,
+) -> Changed {
+    let tx = checked_change(conn)?;
+    let updated = change(&tx, team_id, actor, target)?;
+    tx.commit()?;
+    Ok(updated)
+}
+
+/// Shell recovery: make the active member with this email an admin.
+pub fn promote_by_email(conn: &mut Connection, team_id: &str, email: &str) -> Changed {
     let id = find_by_email(conn, team_id, email)?
         .into_iter()
         .find(|u| u.active)

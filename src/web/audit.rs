@@ -45,7 +45,16 @@ pub async fn record_refusal(
     let (team, target, detail) = (team.to_string(), target.to_string(), detail.to_string());
     let written: std::result::Result<(), StoreError> = state
         .store
-        .run(move |c| audit::record_repeated(c, &team, &actor, action, &target, &detail))
+        .run(move |c| {
+            let event = audit::Event {
+                team_id: &team,
+                actor: &actor,
+                action,
+                target: &target,
+                detail: &detail,
+            };
+            audit::record_repeated(c, &event)
+        })
         .await;
     if let Err(err) = written {
         tracing::warn!(error = %err, action = action.as_str(), "could not audit a refusal");

@@ -157,10 +157,7 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let signed_in = SignedIn::from_request(req, payload);
-        Box::pin(async move {
-            let (me, ()) = signed_in.await?.load_with(|_, _| Ok(())).await?;
-            Ok(me)
-        })
+        Box::pin(async move { Ok(signed_in.await?.load_with(|_, _| Ok(())).await?.0) })
     }
 }
 
@@ -172,17 +169,19 @@ impl FromRequest for Admin {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let fut = CurrentUser::from_request(req, payload);
-        Box::pin(async move {
-            let current = fut.await?;
-            if current.user.is_admin() {
-                Ok(Admin(current))
-            } else {
-                Err(AppError::Forbidden(
-                    "Only team admins may open this page or do this.",
-                ))
-            }
-        })
+        let current = CurrentUser::from_request(req, payload);
+        Box::pin(async move { admin_only(current.await?) })
+    }
+}
+
+/// The one check an [`Admin`] adds to a [`CurrentUser`]: the role, as stored now.
+fn admin_only(current: CurrentUser) -> Result<Admin, AppError> {
+    if current.user.is_admin() {
+        Ok(Admin(current))
+    } else {
+        Err(AppError::Forbidden(
+            "Only team admins may open this page or do this.",
+        ))
     }
 }
 

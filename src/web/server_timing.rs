@@ -5,14 +5,13 @@
 //! session middleware, adds the header only to responses that carry it, so other pages pay one
 //! clock read. `benches/signin.sh` reads it; browsers' developer tools show it.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::HttpMessage;
+
+use crate::timed::{Timed, WhenAnswered};
 
 /// The time a request spent waiting on its team's identity provider.
 #[derive(Clone, Copy, Debug)]
@@ -31,70 +30,22 @@ pub fn header_value(total: Duration, idp: Duration) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("app"))
 }
 
-pub struct ServerTiming;
-
-impl<S, B> Transform<S, ServiceRequest> for ServerTiming
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-{
-    type Response = ServiceResponse<B>;
-    type Error = actix_web::Error;
-    type Transform = ServerTimingService<S>;
-    type InitError = ();
-    type Future = std::future::Ready<Result<Self::Transform, ()>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        std::future::ready(Ok(ServerTimingService { service }))
-    }
+/// The middleware, outside the session middleware.
+pub fn server_timing() -> Timed<AddHeader> {
+    Timed(Some(AddHeader))
 }
 
-pub struct ServerTimingService<S> {
-    service: S,
-}
+/// Adds the header to the responses whose request carries an [`IdpTime`].
+#[derive(Clone, Copy)]
+pub struct AddHeader;
 
-impl<S, B> Service<ServiceRequest> for ServerTimingService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-{
-    type Response = ServiceResponse<B>;
-    type Error = actix_web::Error;
-    type Future = Timed<S::Future>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        Timed {
-            inner: self.service.call(req),
-            start: Instant::now(),
+impl WhenAnswered for AddHeader {
+    fn answered<B>(&self, res: &mut ServiceResponse<B>, elapsed: Duration) {
+        let idp = res.request().extensions().get::<IdpTime>().copied();
+        if let Some(IdpTime(idp)) = idp {
+            res.headers_mut()
+                .insert(SERVER_TIMING, header_value(elapsed, idp));
         }
-    }
-}
-
-pin_project_lite::pin_project! {
-    pub struct Timed<F> {
-        #[pin]
-        inner: F,
-        start: Instant,
-    }
-}
-
-impl<F, B> Future for Timed<F>
-where
-    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
-{
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let mut out = std::task::ready!(this.inner.poll(cx));
-        if let Ok(res) = &mut out {
-            let idp = res.request().extensions().get::<IdpTime>().copied();
-            if let Some(IdpTime(idp)) = idp {
-                let value = header_value(this.start.elapsed(), idp);
-                res.headers_mut().insert(SERVER_TIMING, value);
-            }
-        }
-        Poll::Ready(out)
     }
 }
 

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql, Transaction};
 
-use super::{filter_sql, id_arg, Result};
+use super::listing::{filter_sql, id_arg};
+use super::{immediate, Result};
 use crate::domain::text::strip_unsafe;
 use crate::scim::filter::Filter;
 use crate::scim::patch::GroupState;
@@ -225,16 +226,12 @@ pub(super) fn sync_admins(
         let in_admin_group = in_admin_group(conn, team_id, uid)?;
         use crate::domain::{Role, RoleSource};
         if in_admin_group && user.role == Role::Member {
-            conn.execute(
-                "UPDATE users SET role = 'admin', role_source = 'groups' WHERE id = ?1",
-                [uid],
-            )?;
-            audit::record(
+            users::change_role(
                 conn,
                 team_id,
                 actor,
-                Action::RoleChanged,
-                &user.email,
+                &user,
+                (Role::Admin, RoleSource::Groups),
                 "member -> admin (SCIM group in admin_groups)",
             )?;
         } else if !in_admin_group
@@ -243,16 +240,12 @@ pub(super) fn sync_admins(
         {
             let admins = users::active_admins(conn, team_id)?;
             if admins > 1 {
-                conn.execute(
-                    "UPDATE users SET role = 'member', role_source = 'default' WHERE id = ?1",
-                    [uid],
-                )?;
-                audit::record(
+                users::change_role(
                     conn,
                     team_id,
                     actor,
-                    Action::RoleChanged,
-                    &user.email,
+                    &user,
+                    (Role::Member, RoleSource::Default),
                     "admin -> member (left SCIM admin group)",
                 )?;
             }
@@ -267,28 +260,28 @@ pub fn create_group(
     actor: &Actor,
     state: &GroupState,
 ) -> Result<i64> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let name = strip_unsafe(&state.display_name);
-    check_group_name(&tx, team_id, &name, -1)?;
-    let t = now();
-    tx.execute(
-        "INSERT INTO scim_groups (team_id, display_name, external_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?4)",
-        params![team_id, name, state.external_id, t],
-    )?;
-    let id = tx.last_insert_rowid();
-    let changed = set_members(&tx, team_id, id, &state.members)?;
-    audit::record(
-        &tx,
-        team_id,
-        actor,
-        Action::ScimGroupCreated,
-        &name,
-        &format!("{} member(s)", changed.len()),
-    )?;
-    sync_admins(&tx, team_id, actor, &changed)?;
-    tx.commit()?;
-    Ok(id)
+    immediate(conn, |tx| {
+        let name = strip_unsafe(&state.display_name);
+        check_group_name(tx, team_id, &name, -1)?;
+        let t = now();
+        tx.execute(
+            "INSERT INTO scim_groups (team_id, display_name, external_id, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?4)",
+            params![team_id, name, state.external_id, t],
+        )?;
+        let id = tx.last_insert_rowid();
+        let changed = set_members(tx, team_id, id, &state.members)?;
+        audit::record(
+            tx,
+            team_id,
+            actor,
+            Action::ScimGroupCreated,
+            &name,
+            &format!("{} member(s)", changed.len()),
+        )?;
+        sync_admins(tx, team_id, actor, &changed)?;
+        Ok(id)
+    })
 }
 
 /// PUT, and PATCH once applied: the group becomes `state`; admin rights follow.
@@ -299,10 +292,10 @@ pub fn replace_group(
     id: i64,
     state: &GroupState,
 ) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    replace_group_in(&tx, team_id, actor, id, state)?;
-    tx.commit()?;
-    Ok(())
+    immediate(conn, |tx| {
+        replace_group_in(tx, team_id, actor, id, state)?;
+        Ok(())
+    })
 }
 
 /// PATCH: loads the group, applies the operations and writes the result in one immediate
@@ -314,18 +307,18 @@ pub fn patch_group(
     id: i64,
     apply: impl FnOnce(&mut GroupState) -> std::result::Result<(), Refusal>,
 ) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut state = get_group(&tx, team_id, id)?
-        .ok_or_else(Refusal::not_found)?
-        .state;
-    apply(&mut state)?;
-    replace_group_in(&tx, team_id, actor, id, &state)?;
-    tx.commit()?;
-    Ok(())
+    immediate(conn, |tx| {
+        let mut state = get_group(tx, team_id, id)?
+            .ok_or_else(Refusal::not_found)?
+            .state;
+        apply(&mut state)?;
+        replace_group_in(tx, team_id, actor, id, &state)?;
+        Ok(())
+    })
 }
 
 fn replace_group_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Transaction<'_>,
     team_id: &str,
     actor: &Actor,
     id: i64,
@@ -359,20 +352,20 @@ fn replace_group_in(
 }
 
 pub fn delete_group(conn: &mut Connection, team_id: &str, actor: &Actor, id: i64) -> Result<()> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let current = get_group(&tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
-    tx.execute("DELETE FROM scim_group_members WHERE group_id = ?1", [id])?;
-    tx.execute("DELETE FROM scim_groups WHERE id = ?1", [id])?;
-    audit::record(
-        &tx,
-        team_id,
-        actor,
-        Action::ScimGroupDeleted,
-        &current.state.display_name,
-        "",
-    )?;
-    let former: Vec<i64> = current.state.members.iter().copied().collect();
-    sync_admins(&tx, team_id, actor, &former)?;
-    tx.commit()?;
-    Ok(())
+    immediate(conn, |tx| {
+        let current = get_group(tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
+        tx.execute("DELETE FROM scim_group_members WHERE group_id = ?1", [id])?;
+        tx.execute("DELETE FROM scim_groups WHERE id = ?1", [id])?;
+        audit::record(
+            tx,
+            team_id,
+            actor,
+            Action::ScimGroupDeleted,
+            &current.state.display_name,
+            "",
+        )?;
+        let former: Vec<i64> = current.state.members.iter().copied().collect();
+        sync_admins(tx, team_id, actor, &former)?;
+        Ok(())
+    })
 }

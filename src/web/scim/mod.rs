@@ -1,9 +1,10 @@
 //! The SCIM 2.0 service provider under `/scim/v2`: the team's IdP speaking with the team's
 //! SCIM token. Everything here answers `application/scim+json`, errors as RFC 7644 3.12
 //! bodies, never an HTML page. `wire` holds the plumbing (token, body, errors, call log);
-//! `users` and `groups` the resources.
+//! `users` and `groups` the resources, `resource` what their handlers share.
 
 mod groups;
+mod resource;
 mod users;
 pub mod wire;
 
@@ -11,6 +12,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::scim::{discovery, Refusal};
 use crate::state::AppState;
+use crate::store::scim::{StoredGroup, StoredUser};
 use wire::{scim_json, ScimCaller, ScimError};
 
 /// The SCIM routes under `/scim/v2`, mounted by `web::configure`.
@@ -21,30 +23,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(actix_web::middleware::from_fn(wire::record_call))
             .service(
                 web::resource("/Users")
-                    .get(users::list)
+                    .get(resource::list::<StoredUser>)
                     .post(users::create)
                     .default_service(web::to(wrong_method)),
             )
             .service(
                 web::resource("/Users/{id}")
-                    .get(users::get)
+                    .get(resource::get::<StoredUser>)
                     .put(users::put)
-                    .patch(users::patch)
-                    .delete(users::delete)
+                    .patch(resource::patch::<StoredUser>)
+                    .delete(resource::delete::<StoredUser>)
                     .default_service(web::to(wrong_method)),
             )
             .service(
                 web::resource("/Groups")
-                    .get(groups::list)
+                    .get(resource::list::<StoredGroup>)
                     .post(groups::create)
                     .default_service(web::to(wrong_method)),
             )
             .service(
                 web::resource("/Groups/{id}")
-                    .get(groups::get)
+                    .get(resource::get::<StoredGroup>)
                     .put(groups::put)
-                    .patch(groups::patch)
-                    .delete(groups::delete)
+                    .patch(resource::patch::<StoredGroup>)
+                    .delete(resource::delete::<StoredGroup>)
                     .default_service(web::to(wrong_method)),
             )
             .service(

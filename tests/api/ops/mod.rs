@@ -10,4 +10,5 @@ mod litestream;
 mod logs;
 mod metrics;
 mod probes;
+mod server_timing;
 mod systemd;

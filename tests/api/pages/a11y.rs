@@ -94,7 +94,7 @@ pub(super) struct Demo {
 pub(super) fn start_demo() -> Demo {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("demo.db");
-    let (app, base) = teamportal::demo::build(teamportal::demo::DemoOptions {
+    let (app, base) = teamportal::sso::demo_idp::build(teamportal::sso::demo_idp::DemoOptions {
         listen: "127.0.0.1:0".parse().expect("addr"),
         database: db.clone(),
     })
