@@ -17,6 +17,7 @@ pub mod health;
 pub mod login;
 pub mod logout;
 pub mod middleware;
+pub mod not_allowed;
 pub mod respond;
 pub mod return_to;
 pub mod scim;
@@ -27,6 +28,7 @@ pub mod settings;
 pub mod team;
 pub mod tokens;
 
+use actix_web::dev::fn_service;
 use actix_web::{web, HttpResponse};
 
 use crate::error::AppError;
@@ -35,8 +37,8 @@ use crate::error::AppError;
 /// ([`configure_api`]), served outside the pages' session middleware and headers, and the
 /// pages ([`configure_pages`]). One resource per path with every method it answers. A known
 /// path asked with another method answers 405 with `Allow` naming the methods (actix's
-/// resource default, filled from these routes' method guards), not the 404 a route per method
-/// would fall through to. HEAD is listed only where it is meant: probes and forward-auth;
+/// resource default, filled from these routes' method guards, given a body by
+/// [`not_allowed`]), not the 404 a route per method would fall through to. HEAD is listed only where it is meant: probes and forward-auth;
 /// other GET handlers start sign-in flows or do real work for a body HEAD drops.
 ///
 /// Paths are tried in order and each pattern with a `{segment}` costs a regex test, so the
@@ -46,7 +48,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig, body_timeout: std::time::Dura
     cfg.service(
         web::resource("/api/v1/verify")
             .get(api::verify)
-            .head(api::verify),
+            .head(api::verify)
+            .default_service(fn_service(not_allowed::api("GET, HEAD"))),
     )
     .service(
         web::resource("/api/v1/usage")
@@ -54,7 +57,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig, body_timeout: std::time::Dura
             .wrap(actix_web::middleware::from_fn(move |req, next| {
                 body_deadline::body_deadline(body_timeout, req, next)
             }))
-            .post(api::usage),
+            .post(api::usage)
+            .default_service(fn_service(not_allowed::api("POST"))),
     );
 }
 

@@ -9,5 +9,6 @@ mod instance;
 mod litestream;
 mod logs;
 mod metrics;
+mod not_allowed;
 mod probes;
 mod systemd;
