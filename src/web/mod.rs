@@ -43,7 +43,7 @@ use crate::error::AppError;
 ///
 /// Paths are tried in order and each pattern with a `{segment}` costs a regex test, so the
 /// most requested come first: the forward-auth API (every request of the services behind it),
-/// then the pages, then the SSO flow (once per sign-in), then probes and assets.
+/// then the pages and the probes, then the SSO flow (once per sign-in), then assets.
 pub fn configure_api(cfg: &mut web::ServiceConfig, body_timeout: std::time::Duration) {
     cfg.service(
         web::resource("/api/v1/verify")
@@ -66,6 +66,19 @@ pub fn configure_api(cfg: &mut web::ServiceConfig, body_timeout: std::time::Dura
 pub fn configure_pages(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").get(login::root))
         .service(web::resource("/team").get(team::team_page))
+        // Probes are asked every few seconds by every orchestrator and load balancer: before
+        // the patterns with a `{segment}` (a regex test each; behind them, `/livez` cost
+        // about 30,000 instructions of routing).
+        .service(
+            web::resource("/healthz")
+                .get(health::healthz)
+                .head(health::healthz),
+        )
+        .service(
+            web::resource("/livez")
+                .get(health::livez)
+                .head(health::livez),
+        )
         .service(
             web::resource("/tokens")
                 .get(tokens::tokens_page)
@@ -122,16 +135,6 @@ pub fn configure_pages(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/settings/scim/token/revoke").post(scim_settings::revoke_token))
         .service(
             web::resource("/sso/{team}/backchannel-logout").post(backchannel::backchannel_logout),
-        )
-        .service(
-            web::resource("/healthz")
-                .get(health::healthz)
-                .head(health::healthz),
-        )
-        .service(
-            web::resource("/livez")
-                .get(health::livez)
-                .head(health::livez),
         )
         .service(web::resource("/static/{file:.*}").get(assets::serve));
 }
