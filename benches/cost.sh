@@ -95,7 +95,7 @@ noop, on, metrics, unknown, n, moved = map(float, sys.argv[1:7])
 ok = lambda b: "ok" if b else "MISSED"
 print(f"instructions per request (callgrind, {n:.0f} requests each, every thread):")
 print(f"  bare no-op                              {noop:>9.0f}")
-print(f"  verify, metering on                     {on:>9.0f}   {noop / on:.2f} of the no-op's cost ratio")
+print(f"  verify, metering on                     {on:>9.0f}   no-op/verify {noop / on:.2f}")
 print(f"  verify, metering on + [metrics] listen  {metrics:>9.0f}   (/metrics counted {moved:.0f} ok verifies)")
 if unknown:
     print(f"  verify, a made-up token                 {unknown:>9.0f}")
