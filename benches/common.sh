@@ -63,6 +63,18 @@ if os.environ["EXPECT"] == "2xx" and any(not k.startswith("2") for k in codes):
 print(f"{rps:.0f} {p50:.3f} {p99:.3f}")'
 }
 
+# unbounded URL CONNECTIONS SECONDS: oha on core 1 as fast as it can (what the fixed-rate runs'
+# client can do); prints "rps p50_ms p99_ms".
+unbounded() {
+  local oha; oha=$(oha_bin)
+  taskset -c 1 "$oha" -z "${3}s" -c "$2" --no-tui --output-format json "$1" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+rps = r["summary"]["requestsPerSec"]
+p50, p99 = (r["latencyPercentiles"][k] * 1000 for k in ("p50", "p99"))
+print(f"{rps:.0f} {p50:.3f} {p99:.3f}")'
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_demo PORT DB: the demo portal on core 0.

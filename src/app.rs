@@ -271,6 +271,7 @@ impl Application {
                 // pages' security headers and the 404 page.
                 .service(
                     web::scope("")
+                        .wrap(routes::not_allowed::FillBody)
                         .wrap(session)
                         .wrap(actix_web::middleware::from_fn(move |req, next| {
                             routes::body_deadline::body_deadline(body_timeout, req, next)

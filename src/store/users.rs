@@ -379,13 +379,18 @@ pub fn for_live_session(
     key_hash: &[u8],
 ) -> Result<Option<(User, bool)>, StoreError> {
     const BREAK_GLASS: usize = COLUMN_COUNT;
-    Ok(conn
-        .prepare_cached(&format!(
+    // Asked on every signed-in request: the statement's text is built once, not formatted
+    // (and hashed for the statement cache from a fresh allocation) each time.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
             "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM users p WHERE p.team_id = users.team_id AND p.password_hash IS NOT NULL)
              FROM users
              WHERE id = ?1 AND active = 1
                AND EXISTS (SELECT 1 FROM sessions WHERE key_hash = ?2 AND user_id = users.id AND expires_at > ?3)"
-        ))?
+        )
+    });
+    Ok(conn
+        .prepare_cached(&SQL)?
         .query_row(params![id, key_hash, now()], |r| {
             Ok((from_row(r)?, r.get(BREAK_GLASS)?))
         })

@@ -54,12 +54,17 @@ pub fn page(
     } else {
         View::Member
     };
+    // A search result is read fresh each time: nothing to reuse. Other pages' rows are
+    // taken from the cache now, so the page's buffer can be sized for them (see `Body`).
+    let rendered =
+        d.q.is_empty()
+            .then(|| cache.get_or_render(&d.team_id, d.page, view, &d.found.rows));
     let body = Body {
         c,
         d,
         invite,
         rows: Rows {
-            cache,
+            rendered,
             d,
             view,
             me,
@@ -88,8 +93,10 @@ impl Render for Body<'_> {
             ref rows,
         } = *self;
         let is_admin = rows.view != View::Member;
-        // Room for the rows and what follows them, so the page's buffer grows once.
-        out.reserve(d.found.rows.len() * 700 + 4_096);
+        // Room for the rows and what follows them, so the page's buffer grows once: a guess
+        // short of a page of 50 admin rows (about 830 bytes each) grew it again, copying the
+        // page so far (about 40 KB) on every request.
+        out.reserve(rows.bytes() + 8_192);
         html! {
             h1 { (c.team_name) }
             p.muted { (count(d.found.counts.members, "active member", "active members")) ", "
@@ -186,6 +193,9 @@ struct Rendered {
     from: Arc<Vec<Member>>,
     /// Per row of `from`: its HTML cut where the viewer's CSRF field goes.
     rows: Vec<Vec<String>>,
+    /// The rows' bytes without the CSRF fields, and how many CSRF fields go between them.
+    bytes: usize,
+    slots: usize,
 }
 
 /// Pages kept at most (each about 30 KB); when full, the cache starts over.
@@ -199,34 +209,44 @@ const CSRF_SLOT: &str = "<!--csrf-->";
 /// from `cache` when this page of the list is unchanged since it was rendered for the same
 /// view, else rendered now.
 struct Rows<'a> {
-    cache: &'a RowCache,
+    /// `None` for a search result.
+    rendered: Option<Arc<Rendered>>,
     d: &'a TeamData,
     view: View,
     me: i64,
     csrf: &'a Markup,
 }
 
+impl Rows<'_> {
+    /// About how many bytes the rows take: exact for cached rows (the viewer's own row aside),
+    /// a generous guess for a search's.
+    fn bytes(&self) -> usize {
+        match &self.rendered {
+            Some(r) => r.bytes + r.slots * self.csrf.0.len(),
+            None => self.d.found.rows.len() * 1_100,
+        }
+    }
+}
+
 impl Render for Rows<'_> {
     fn render_to(&self, out: &mut String) {
         let Rows {
-            cache,
+            ref rendered,
             d,
             view,
             me,
             csrf,
         } = *self;
-        // A search result is read fresh each time: nothing to reuse.
         let back = Back {
             q: &d.q,
             page: d.page,
         };
-        if !d.q.is_empty() {
+        let Some(rendered) = rendered else {
             for u in d.found.rows.iter() {
                 row(u, Some(me), view, csrf, back).render_to(out);
             }
             return;
-        }
-        let rendered = cache.get_or_render(&d.team_id, d.page, view, &d.found.rows);
+        };
         for (u, parts) in rendered.from.iter().zip(&rendered.rows) {
             if u.id == me {
                 row(u, Some(me), view, csrf, back).render_to(out);
@@ -262,15 +282,18 @@ impl RowCache {
         let slot = PreEscaped(CSRF_SLOT.to_string());
         // Cached pages are those without a search: the way back is the page alone.
         let back = Back { q: "", page };
+        let rows: Vec<Vec<String>> = from
+            .iter()
+            .map(|u| {
+                let html = row(u, None, view, &slot, back).0;
+                html.split(CSRF_SLOT).map(str::to_string).collect()
+            })
+            .collect();
         let rendered = Arc::new(Rendered {
             from: from.clone(),
-            rows: from
-                .iter()
-                .map(|u| {
-                    let html = row(u, None, view, &slot, back).0;
-                    html.split(CSRF_SLOT).map(str::to_string).collect()
-                })
-                .collect(),
+            bytes: rows.iter().flatten().map(String::len).sum(),
+            slots: rows.iter().map(|parts| parts.len().saturating_sub(1)).sum(),
+            rows,
         });
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         if pages.len() >= CACHED_PAGES {
@@ -400,8 +423,11 @@ mod tests {
 
     fn rows_html(cache: &RowCache, d: &TeamData, view: View, me: i64, csrf: &str) -> String {
         let csrf = &csrf_field(csrf);
+        let rendered =
+            d.q.is_empty()
+                .then(|| cache.get_or_render(&d.team_id, d.page, view, &d.found.rows));
         Rows {
-            cache,
+            rendered,
             d,
             view,
             me,

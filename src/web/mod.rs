@@ -17,6 +17,7 @@ pub mod health;
 pub mod login;
 pub mod logout;
 pub mod middleware;
+pub mod not_allowed;
 pub mod password_login;
 pub mod respond;
 pub mod return_to;
@@ -29,6 +30,7 @@ pub mod team;
 pub mod team_change;
 pub mod tokens;
 
+use actix_web::dev::fn_service;
 use actix_web::{web, HttpResponse};
 
 use crate::error::AppError;
@@ -37,18 +39,19 @@ use crate::error::AppError;
 /// ([`configure_api`]), served outside the pages' session middleware and headers, and the
 /// pages ([`configure_pages`]). One resource per path with every method it answers. A known
 /// path asked with another method answers 405 with `Allow` naming the methods (actix's
-/// resource default, filled from these routes' method guards), not the 404 a route per method
-/// would fall through to. HEAD is listed only where it is meant: probes and forward-auth;
+/// resource default, filled from these routes' method guards, given a body by
+/// [`not_allowed`]), not the 404 a route per method would fall through to. HEAD is listed only where it is meant: probes and forward-auth;
 /// other GET handlers start sign-in flows or do real work for a body HEAD drops.
 ///
 /// Paths are tried in order and each pattern with a `{segment}` costs a regex test, so the
 /// most requested come first: the forward-auth API (every request of the services behind it),
-/// then the pages, then the SSO flow (once per sign-in), then probes and assets.
+/// then the pages and the probes, then the SSO flow (once per sign-in), then assets.
 pub fn configure_api(cfg: &mut web::ServiceConfig, body_timeout: std::time::Duration) {
     cfg.service(
         web::resource("/api/v1/verify")
             .get(api::verify)
-            .head(api::verify),
+            .head(api::verify)
+            .default_service(fn_service(not_allowed::api("GET, HEAD"))),
     )
     .service(
         web::resource("/api/v1/usage")
@@ -56,7 +59,8 @@ pub fn configure_api(cfg: &mut web::ServiceConfig, body_timeout: std::time::Dura
             .wrap(actix_web::middleware::from_fn(move |req, next| {
                 body_deadline::body_deadline(body_timeout, req, next)
             }))
-            .post(api::usage),
+            .post(api::usage)
+            .default_service(fn_service(not_allowed::api("POST"))),
     );
 }
 
@@ -64,6 +68,19 @@ pub fn configure_api(cfg: &mut web::ServiceConfig, body_timeout: std::time::Dura
 pub fn configure_pages(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").get(login::root))
         .service(web::resource("/team").get(team::team_page))
+        // Probes are asked every few seconds by every orchestrator and load balancer: before
+        // the patterns with a `{segment}` (a regex test each; behind them, `/livez` cost
+        // about 30,000 instructions of routing).
+        .service(
+            web::resource("/healthz")
+                .get(health::healthz)
+                .head(health::healthz),
+        )
+        .service(
+            web::resource("/livez")
+                .get(health::livez)
+                .head(health::livez),
+        )
         .service(
             web::resource("/tokens")
                 .get(tokens::tokens_page)
@@ -126,16 +143,6 @@ pub fn configure_pages(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/sso/{team}/backchannel-logout").post(backchannel::backchannel_logout),
-        )
-        .service(
-            web::resource("/healthz")
-                .get(health::healthz)
-                .head(health::healthz),
-        )
-        .service(
-            web::resource("/livez")
-                .get(health::livez)
-                .head(health::livez),
         )
         .service(web::resource("/static/{file:.*}").get(assets::serve));
 }

@@ -5,6 +5,7 @@
 //! Every refused action is checked in the store to have changed nothing.
 
 mod audit;
+mod caches;
 mod invites;
 mod isolation;
 mod removal;

@@ -9,6 +9,7 @@ mod instance;
 mod litestream;
 mod logs;
 mod metrics;
+mod not_allowed;
 mod probes;
 mod server_timing;
 mod systemd;

@@ -1,0 +1,101 @@
+//! What the portal keeps in memory to serve `/team` cheaply (the session cache, the page of
+//! members read at a list version, the rows rendered per view) never outlives a change to who
+//! may see what: every cache is warmed first, then a change is made from another process
+//! (straight in the database, no word to the running portal), and the next request shows it.
+
+use reqwest::StatusCode;
+
+use super::{row, Portal};
+use crate::helpers::location;
+
+#[actix_web::test]
+async fn a_demotion_or_removal_from_another_process_shows_on_the_next_request_despite_warm_caches()
+{
+    let p = Portal::acme().await;
+    let alice = p.sign_in("acme", "alice@acme.test").await;
+    let bob = p.sign_in("acme", "bob@acme.test").await;
+    let carol = p.sign_in("acme", "carol@acme.test").await;
+    let (b, c) = (
+        p.id("acme", "bob@acme.test"),
+        p.id("acme", "carol@acme.test"),
+    );
+    p.set_role(&alice, c, "admin").await;
+    // Warm: Carol's and Alice's admin view of the rows, Bob's member view, every session.
+    for _ in 0..3 {
+        assert!(p
+            .page(&carol, "/team")
+            .await
+            .contains("action=\"/team/members/"));
+        assert!(p
+            .page(&alice, "/team")
+            .await
+            .contains("action=\"/team/members/"));
+        assert_eq!(p.status(&bob, "/team").await, StatusCode::OK);
+    }
+
+    // Another process demotes Carol.
+    p.app
+        .db()
+        .execute(
+            "UPDATE users SET role = 'member', role_source = 'manual' WHERE id = ?1",
+            [c],
+        )
+        .expect("demote");
+    let page = p.page(&carol, "/team").await;
+    assert!(
+        !page.contains("action=\"/team/"),
+        "Carol gets the member view at once"
+    );
+    assert!(!page.contains("href=\"/audit\""));
+    assert_eq!(p.status(&carol, "/audit").await, StatusCode::FORBIDDEN);
+    let resp = p
+        .act(
+            &carol,
+            &format!("/team/members/{b}/role"),
+            &[("role", "admin")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        p.role("acme", "bob@acme.test").0,
+        "member",
+        "nothing changed"
+    );
+    // Alice's cached page of the list follows the change too.
+    let r = row(&p.page(&alice, "/team").await, c).to_string();
+    assert!(r.contains("Make admin"), "{r}");
+
+    // Another process deactivates Bob without touching his session rows.
+    p.app
+        .db()
+        .execute("UPDATE users SET active = 0 WHERE id = ?1", [b])
+        .expect("deactivate");
+    assert_eq!(p.sessions_of(b), 1, "his session row is still there");
+    let resp = p.app.get(&bob, "/team").await;
+    assert_eq!(
+        (resp.status(), location(&resp)),
+        (StatusCode::SEE_OTHER, "/login".to_string()),
+        "a removed member's warm session does not let him in"
+    );
+    assert_eq!(p.status(&bob, "/tokens").await, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn a_session_that_expired_meanwhile_stops_even_while_its_state_is_cached() {
+    let p = Portal::acme().await;
+    let bob = p.sign_in("acme", "bob@acme.test").await;
+    let b = p.id("acme", "bob@acme.test");
+    for _ in 0..3 {
+        assert_eq!(p.status(&bob, "/team").await, StatusCode::OK);
+    }
+    // Its idle or absolute limit passed (as if the clock had moved on).
+    p.app
+        .db()
+        .execute("UPDATE sessions SET expires_at = 0 WHERE user_id = ?1", [b])
+        .expect("expire");
+    let resp = p.app.get(&bob, "/team").await;
+    assert_eq!(
+        (resp.status(), location(&resp)),
+        (StatusCode::SEE_OTHER, "/login".to_string())
+    );
+}
