@@ -3,6 +3,21 @@
 
 use std::fmt;
 
+/// One row of the audit log as people read it: what the store lists and the page shows.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Unix seconds.
+    pub at: i64,
+    pub actor: String,
+    /// The stored word ([`AuditAction::as_str`]); rows written by older versions keep theirs.
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub ip: String,
+    /// How many times this happened in the row's minute (anonymous repeats), else 1.
+    pub repeats: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditAction {
     AccountCreated,

@@ -17,7 +17,7 @@ pub mod token_access;
 pub mod tokens;
 pub mod useragent;
 
-pub use audit_action::AuditAction;
+pub use audit_action::{AuditAction, Entry as AuditEntry};
 pub use ids::{valid_domain, valid_unit, Email, TeamId, TokenId, UserId};
 pub use provisioning::Provisioning;
 pub use roles::{check_role_change, Role, RoleSource, RuleError};

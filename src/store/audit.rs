@@ -116,18 +116,7 @@ pub fn purge_before(conn: &Connection, cutoff: i64) -> Result<usize, StoreError>
     Ok(conn.execute("DELETE FROM audit WHERE at < ?1", [cutoff])?)
 }
 
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub id: i64,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
-    pub ip: String,
-    /// How many times this happened in the row's minute (anonymous repeats), else 1.
-    pub repeats: i64,
-}
+pub use crate::domain::AuditEntry as Entry;
 
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
@@ -158,20 +147,19 @@ pub fn list(
         |r| r.get(0),
     )?;
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, at, actor, action, target, detail, ip, repeats FROM audit WHERE {where_sql}
+        "SELECT at, actor, action, target, detail, ip, repeats FROM audit WHERE {where_sql}
          ORDER BY id DESC LIMIT ?4 OFFSET ?5"
     ))?;
     let rows = stmt
         .query_map(params![team_id, action, person, per_page, offset], |r| {
             Ok(Entry {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                target: r.get(4)?,
-                detail: r.get(5)?,
-                ip: r.get(6)?,
-                repeats: r.get(7)?,
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                target: r.get(3)?,
+                detail: r.get(4)?,
+                ip: r.get(5)?,
+                repeats: r.get(6)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -22,16 +22,8 @@ pub struct TokenRow {
     pub may_revoke: bool,
 }
 
-/// One row of the audit log.
-pub struct AuditRow {
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
-    pub ip: String,
-    pub repeats: i64,
-}
+/// One row of the audit log: the domain's entry, which holds only what people read.
+pub use crate::domain::AuditEntry as AuditRow;
 
 /// The SSO settings page's values. The client secret is only ever its mask.
 pub struct SsoTeam {

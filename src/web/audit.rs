@@ -93,18 +93,6 @@ pub async fn audit_page(
             Ok((rows, total, audit::actions(c, &team)?))
         })
         .await?;
-    let rows: Vec<_> = rows
-        .into_iter()
-        .map(|e| views::model::AuditRow {
-            at: e.at,
-            actor: e.actor,
-            action: e.action,
-            target: e.target,
-            detail: e.detail,
-            ip: e.ip,
-            repeats: e.repeats,
-        })
-        .collect();
     let body = views::audit::page(
         &admin.0.chrome("/audit"),
         &rows,
