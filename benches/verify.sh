@@ -71,6 +71,10 @@ start_serve on true
 start_serve off false
 metrics_port=$(free_port)
 start_serve metrics true "$(printf '[metrics]\nlisten = "127.0.0.1:%s"' "$metrics_port")"
+# The control: a second server configured as `on`, measured as the metrics run is (its place
+# in the round the other way about). Two identical servers differ by what the machine does
+# to them, so the on/on ratio's spread is the smallest difference req/s can show here.
+start_serve same true
 auth="Authorization: Bearer $secret"
 # Well-formed (prefix, length, alphabet) but issued by no one: refused from the index alone.
 unknown="Authorization: Bearer tp_$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
@@ -86,14 +90,15 @@ declare -A runs
 # The metrics run goes first in every other round, so that its place in the round (after
 # which server, how long into the round) is not what the metrics on/off ratio measures.
 metrics_run() { runs[verify_metrics]+="$(run_one "$metrics_pid" "http://127.0.0.1:$metrics/api/v1/verify" "$auth")"$'\n'; }
+same_run() { runs[verify_same]+="$(run_one "$same_pid" "http://127.0.0.1:$same/api/v1/verify" "$auth")"$'\n'; }
 for round in $(seq 1 "$rounds"); do
-  if [ $((round % 2)) = 0 ]; then metrics_run; fi
+  if [ $((round % 2)) = 0 ]; then metrics_run; else same_run; fi
   runs[noop]+="$(run_one "$noop_pid" "http://127.0.0.1:$noop/noop")"$'\n'
   runs[livez]+="$(run_one "$on_pid" "http://127.0.0.1:$on/livez")"$'\n'
   runs[verify_unknown]+="$(EXPECT=any run_one "$on_pid" "http://127.0.0.1:$on/api/v1/verify" "$unknown")"$'\n'
   runs[verify_on]+="$(run_one "$on_pid" "http://127.0.0.1:$on/api/v1/verify" "$auth")"$'\n'
   runs[verify_off]+="$(run_one "$off_pid" "http://127.0.0.1:$off/api/v1/verify" "$auth")"$'\n'
-  if [ $((round % 2)) = 1 ]; then metrics_run; fi
+  if [ $((round % 2)) = 1 ]; then metrics_run; else same_run; fi
 done
 # The fixed-rate tail: half the no-op's best req/s as the same client measures it (oha at full
 # speed on the no-op in each round: oha spends more per request than wrk, so half of wrk's
@@ -119,7 +124,7 @@ echo "teamportal verify benchmark: wrk -t1 -c64 -d${secs}s on core 1, servers on
 echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-32s %9s %8s %8s %14s\n' endpoint "req/s" "p50 ms" "p99 ms" "server us/req"
 declare -A rps p99 cpu
-for k in noop livez verify_on verify_unknown verify_off verify_metrics; do
+for k in noop livez verify_on verify_unknown verify_off verify_metrics verify_same; do
   case $k in
     noop) label="bare no-op (examples/)";;
     livez) label="/livez (portal, page middleware)";;
@@ -127,6 +132,7 @@ for k in noop livez verify_on verify_unknown verify_off verify_metrics; do
     verify_on) label="/api/v1/verify (metering on)";;
     verify_off) label="/api/v1/verify (metering off)";;
     verify_metrics) label="/api/v1/verify (+ metrics on)";;
+    verify_same) label="/api/v1/verify (control: = on)";;
   esac
   rps[$k]=$(echo "${runs[$k]}" | median 0)
   p99[$k]=$(echo "${runs[$k]}" | median 2)
@@ -139,20 +145,21 @@ for k in fixed_noop fixed_verify; do
     "$(echo "${runs[$k]}" | median 1)" "$(echo "${runs[$k]}" | median 2)"
 done
 echo "each run (req/s p50 p99 us/req):"
-for k in noop livez verify_on verify_unknown verify_off verify_metrics oha_noop fixed_noop fixed_verify; do
+for k in noop livez verify_on verify_unknown verify_off verify_metrics verify_same oha_noop fixed_noop fixed_verify; do
   printf '  %-12s %s\n' "$k" "$(echo "${runs[$k]}" | sed '/^$/d' | paste -sd'|' - | sed 's/|/ | /g')"
 done
 
 metered_after=$(metered)
 # Both metering servers write to the one database.
-sent=$(printf '%s\n%s\n%s' "${runs[verify_on]}" "${runs[verify_metrics]}" "${runs[fixed_verify]}" | python3 -c "import sys; print(round(sum(float(l.split()[0]) for l in sys.stdin if l.strip()) * $secs))")
+sent=$(printf '%s\n%s\n%s\n%s' "${runs[verify_on]}" "${runs[verify_metrics]}" "${runs[verify_same]}" "${runs[fixed_verify]}" | python3 -c "import sys; print(round(sum(float(l.split()[0]) for l in sys.stdin if l.strip()) * $secs))")
 python3 - "$(echo "${runs[fixed_verify]}" | median 2)" "$((metered_after - metered_before))" "$sent" \
   "${runs[livez]}" "${runs[verify_on]}" "${runs[verify_off]}" "${runs[verify_metrics]}" "${metrics_ok:-0}" \
-  "${runs[noop]}" "${runs[verify_unknown]}" "$rate" "$(echo "${runs[fixed_noop]}" | median 2)" <<'PY'
+  "${runs[noop]}" "${runs[verify_unknown]}" "$rate" "$(echo "${runs[fixed_noop]}" | median 2)" "${runs[verify_same]}" <<'PY'
 import statistics, sys
 p99, metered, sent = map(float, sys.argv[1:4])
 livez, on, off, metrics, noop, unknown = ([list(map(float, l.split())) for l in a.splitlines() if l.strip()] for a in sys.argv[4:8] + sys.argv[9:11])
 rate = sys.argv[11]
+same = [list(map(float, l.split())) for l in sys.argv[13].splitlines() if l.strip()]
 def per_round(a, b, col, invert=False):  # the median over rounds of a/b (or b/a) in one column
     return statistics.median((y[col] / x[col]) if invert else (x[col] / y[col]) for x, y in zip(a, b))
 def check(ok): return "ok" if ok else "MISSED"
@@ -169,6 +176,8 @@ r = per_round(on, off, 0)
 print(f"metering on/off throughput:            {r:.2f} (target >= 0.95: {check(r >= 0.95)}); by server CPU per request: {per_round(on, off, 3, invert=True):.2f}")
 r = per_round(metrics, on, 0)
 print(f"metrics on/off throughput:             {r:.3f} (target >= 0.97: {check(r >= 0.97)}); by server CPU per request: {per_round(metrics, on, 3, invert=True):.3f}")
+spread = [x[0] / y[0] for x, y in zip(same, on)]
+print(f"control, two identical servers (on/on): {per_round(same, on, 0):.3f} median, rounds {min(spread):.3f}-{max(spread):.3f}: a req/s ratio closer to 1 than this spread is not measurable here; cost.sh counts instructions instead")
 print(f"verifies counted by /metrics (ok):     {float(sys.argv[8]):.0f}")
 print(f"verified requests metered in the store after SIGTERM: {metered:.0f} (wrk and oha: about {sent:.0f} = req/s x seconds, plus 1 check)")
 PY
