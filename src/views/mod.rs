@@ -30,6 +30,8 @@ pub struct Chrome<'a> {
     pub break_glass: bool,
     /// The one-time confirmation of the action that led here.
     pub flash: Option<&'a str>,
+    /// Why the action that led here was refused, when the page is answered in its stead.
+    pub refusal: Option<&'a str>,
 }
 
 pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: impl Render) -> Markup {
@@ -82,6 +84,9 @@ pub fn page(title: &str, chrome: Option<&Chrome<'_>>, body: impl Render) -> Mark
                 main #main tabindex="-1" {
                     @if let Some(message) = chrome.and_then(|c| c.flash) {
                         p #flash .banner.ok role="status" { (message) }
+                    }
+                    @if let Some(why) = chrome.and_then(|c| c.refusal) {
+                        p #refusal .banner.refused role="alert" { (why) }
                     }
                     (body)
                 }

@@ -25,6 +25,16 @@ impl AsRef<Back> for Back {
 }
 
 impl Back {
+    /// The list's search and page, as the list reads its own query.
+    pub fn list(&self) -> (String, i64) {
+        let q = crate::domain::text::strip_unsafe(&self.back_q)
+            .chars()
+            .take(100)
+            .collect();
+        let page = self.back_page.trim().parse().unwrap_or(1);
+        (q, page.clamp(1, 1_000_000))
+    }
+
     /// `base` with the list's search and page; built here from the two values, never taken
     /// whole from the form, so it cannot point anywhere but `base`.
     pub fn to(&self, base: &str) -> String {

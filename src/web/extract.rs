@@ -57,6 +57,7 @@ impl CurrentUser {
             current,
             break_glass: self.break_glass,
             flash: self.flash.as_deref(),
+            refusal: None,
         }
     }
 }

@@ -50,7 +50,7 @@ pub async fn team_page(
             })
         })
         .await?;
-    Ok(render(&state, &me, &data, None, StatusCode::OK))
+    Ok(render(&state, &me, &data, None, None, StatusCode::OK))
 }
 
 fn render(
@@ -58,6 +58,7 @@ fn render(
     me: &CurrentUser,
     data: &views::team::TeamData,
     invite: Option<views::team::InviteError<'_>>,
+    refusal: Option<&str>,
     status: StatusCode,
 ) -> HttpResponse {
     let provisioning = state
@@ -65,8 +66,10 @@ fn render(
         .get(me.team())
         .map(|t| t.provisioning)
         .unwrap_or(Provisioning::Jit);
+    let mut chrome = me.chrome("/team");
+    chrome.refusal = refusal;
     let body = views::team::page(
-        &me.chrome("/team"),
+        &chrome,
         me.user.id,
         me.user.is_admin(),
         provisioning,
@@ -100,7 +103,42 @@ async fn refuse_invite(
         per_page: PER_PAGE,
     };
     let invite = views::team::InviteError { value, error };
-    Ok(render(state, me, &data, Some(invite), status))
+    Ok(render(state, me, &data, Some(invite), None, status))
+}
+
+/// A change the team's rules refuse (the last admin, a config-managed role): 409 with the
+/// list it came from again, its search and page kept and the reason in an alert, rather than
+/// an error page that loses the list. Nothing was changed.
+async fn refuse_change<F: AsRef<Back>>(
+    state: &AppState,
+    change: &TeamChange<F>,
+    why: &str,
+) -> Result<HttpResponse> {
+    let (q, page) = change.form.as_ref().list();
+    let me = &change.admin;
+    let (team, cache, search) = (me.team().to_string(), state.team_pages.clone(), q.clone());
+    let found = state
+        .store
+        .read(move |c| {
+            let offset = (page - 1) * PER_PAGE;
+            members::team_page(c, &cache, &team, true, &search, offset, PER_PAGE)
+        })
+        .await?;
+    let data = views::team::TeamData {
+        team_id: me.team().to_string(),
+        found,
+        q,
+        page,
+        per_page: PER_PAGE,
+    };
+    Ok(render(
+        state,
+        me,
+        &data,
+        None,
+        Some(why),
+        StatusCode::CONFLICT,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -124,10 +162,15 @@ pub async fn set_role(
     let role = Role::parse(&change.form.role)
         .ok_or_else(|| AppError::BadRequest("role must be \"admin\" or \"member\".".into()))?;
     let (team, actor, target) = (change.team(), change.actor(), change.target);
-    let user = state
+    let changed = state
         .store
         .run(move |c| users::set_role(c, &team, &actor, target, role))
-        .await?;
+        .await
+        .map_err(AppError::from);
+    let user = match changed {
+        Err(AppError::Conflict(why)) => return refuse_change(&state, &change, &why).await,
+        other => other?,
+    };
     let now = if role == Role::Admin {
         "an admin"
     } else {
@@ -140,7 +183,12 @@ pub async fn remove(state: web::Data<AppState>, change: TeamChange<Back>) -> Res
     // Sessions and personal tokens end in one transaction; the token index follows before
     // the answer, so nothing of theirs works once it has returned.
     let user =
-        crate::access::remove_member(&state, change.team(), change.actor(), change.target).await?;
+        match crate::access::remove_member(&state, change.team(), change.actor(), change.target)
+            .await
+        {
+            Err(AppError::Conflict(why)) => return refuse_change(&state, &change, &why).await,
+            other => other?,
+        };
     Ok(change.done(format!(
         "{} was removed: their sessions ended and their personal tokens were revoked.",
         user.display_name()

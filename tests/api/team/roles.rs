@@ -105,6 +105,17 @@ async fn demoting_or_removing_the_last_admin_answers_409_saying_why_and_changes_
             body.contains("last admin") && body.contains("make someone else an admin first"),
             "the page says why: {body}"
         );
+        // Said on the team list itself, as an alert, not on an error page that loses it.
+        let alert = body
+            .split("id=\"refusal\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</p>").next())
+            .unwrap_or_else(|| panic!("the refusal is an alert on the list: {body}"));
+        assert!(
+            alert.contains("role=\"alert\"") && alert.contains("last admin"),
+            "{alert}"
+        );
+        assert!(body.contains("id=\"q\""), "the team list: {body}");
     };
 
     let before = p.state_of("acme");
@@ -333,4 +344,32 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin_and_the_other_ge
             "round {round}: exactly one admin left"
         );
     }
+}
+
+#[actix_web::test]
+async fn a_refused_change_answers_the_list_it_came_from_with_its_search_kept() {
+    let p = Portal::acme().await;
+    let alice = p.sign_in("acme", "alice@acme.test").await;
+    p.sign_in("acme", "bob@acme.test").await;
+    let a = p.id("acme", "alice@acme.test");
+    let before = p.state_of("acme");
+    let resp = p
+        .act(
+            &alice,
+            &format!("/team/members/{a}/role"),
+            &[("role", "member"), ("back_q", "bob")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains("input id=\"q\" type=\"search\" name=\"q\" value=\"bob\""),
+        "the search is kept: {body}"
+    );
+    assert!(
+        body.contains("bob@acme.test"),
+        "the list as searched: {body}"
+    );
+    assert!(!body.contains("alice@acme.test\"") || body.contains("role=\"alert\""));
+    assert_eq!(p.state_of("acme"), before, "nothing changed");
 }
