@@ -2,7 +2,9 @@
 # Benchmark: the server's CPU cost per request in instructions, counted by valgrind's
 # callgrind, which is reproducible to a fraction of a percent where req/s on a shared machine
 # swings by tens of percent. Issue 16: recording metrics costs verify at most 3%; issue 17:
-# the team page next to the bare no-op.
+# the team page's cost per request. Background threads (the usage flusher's once-a-second
+# pass, actix's timers) are counted too: their share grows with how long the N requests
+# take under valgrind, so compare figures of the same N.
 #   benches/cost.sh [verify|team|all] [requests]
 # Each server runs under callgrind on an existing database; after a warm-up its counters are
 # zeroed (callgrind_control -z), exactly N requests are sent (oha -n N, 4 connections, on
@@ -40,12 +42,18 @@ wait_for() {
 
 # count PID URL [HEADER]: instructions per request over N requests to URL.
 count() {
-  local pid="$1" url="$2" header="${3:-}" args=(-n "$n" -c 4 --no-tui)
+  local pid="$1" url="$2" header="${3:-}" args=(-n "$n" -c 4 --no-tui --redirect 0)
   if [ -n "$header" ]; then args+=(-H "$header"); fi
   taskset -c 1 "$oha" "${args[@]:2}" -n 200 "$url" >/dev/null   # warm-up
   callgrind_control -z "$pid" >/dev/null
   taskset -c 1 "$oha" "${args[@]}" "$url" >"$work/oha.out"
   grep -Eq "Success rate:[[:space:]]+100" "$work/oha.out" || { cat "$work/oha.out" >&2; exit 1; }
+  # Every answer the expected status (EXPECT, default 200; redirects not followed): a lost
+  # cookie or token must not be counted as the page's or verify's cost.
+  local codes; codes=$(grep -Eo '^\s*\[[0-9]{3}\]' "$work/oha.out" | tr -d ' []' | sort -u | paste -sd, -)
+  if [ "$codes" != "${EXPECT:-200}" ]; then
+    echo "$url answered $codes, not ${EXPECT:-200}: not measured" >&2; cat "$work/oha.out" >&2; exit 1
+  fi
   rm -f "$work"/cg-*."$pid".*
   callgrind_control -d "$pid" >/dev/null
   # Every thread's part of the dump: "summary:" lines (or "totals:") of the files just written.
@@ -53,7 +61,7 @@ count() {
 import glob, sys
 work, pid, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 total = 0
-for f in glob.glob(f"{work}/cg-*.{pid}*"):
+for f in glob.glob(f"{work}/cg-*.{pid}.*"):
     for line in open(f, errors="replace"):
         if line.startswith("summary:") or line.startswith("totals:"):
             total += int(line.split()[1]); break
@@ -86,7 +94,7 @@ if [ "$what" = verify ] || [ "$what" = all ]; then
   c_noop=$(count "$noop_pid" "http://127.0.0.1:$p_noop/noop")
   c_on=$(count "$plain_pid" "http://127.0.0.1:$p_on/api/v1/verify" "$auth")
   c_m=$(count "$metrics_pid" "http://127.0.0.1:$p_m/api/v1/verify" "$auth")
-  c_unknown=$(EXPECT=any count "$plain_pid" "http://127.0.0.1:$p_on/api/v1/verify" "$unknown" 2>/dev/null || echo 0)
+  c_unknown=$(EXPECT=401 count "$plain_pid" "http://127.0.0.1:$p_on/api/v1/verify" "$unknown" 2>/dev/null || echo 0)
   moved=$(curl -s "http://127.0.0.1:$mp/metrics" | awk '/^teamportal_verify_requests_total\{outcome="ok"\}/ {print $2}')
   stop_all
   results+=("$(python3 - "$c_noop" "$c_on" "$c_m" "$c_unknown" "$n" "${moved:-0}" <<'PY'

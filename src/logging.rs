@@ -39,13 +39,15 @@ pub fn init(log: &LogSettings) -> Result<LogGuard, String> {
     let filter = EnvFilter::builder()
         .parse(&log.filter)
         .map_err(|e| format!("invalid log level {:?}: {e}", log.filter))?;
-    // Operational lines are never dropped (a full queue waits); access lines are, when the
-    // queue is full, rather than slow the requests they describe.
     // Operational lines are few: a queue of 8,192 (256 KiB, room for a burst of failures)
     // rather than the default 128,000, whose slots (32 bytes each) were all written at start,
-    // 4 MiB of memory faulted in before the first request (a fifth of the idle RSS).
+    // 4 MiB of memory faulted in before the first request (a fifth of the idle RSS). When
+    // stderr drains slower than lines come (a stalled journald or docker pipe) and the queue
+    // is full, lines are dropped rather than waited for: the writer runs on the request's
+    // worker thread, and a flood of failure lines (an IdP that is down, many addresses
+    // asking) must not stop every connection on that worker.
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
+        .lossy(true)
         .buffered_lines_limit(8_192)
         .thread_name("teamportal-log")
         .finish(std::io::stderr());

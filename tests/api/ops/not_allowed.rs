@@ -64,6 +64,7 @@ async fn a_405_on_a_page_says_in_plain_text_what_the_path_allows() {
         Some(Some("POST"))
     );
     assert_eq!(r.text().await.expect("body"), "");
+    assert_head_has_no_body(&app, "/team/invites", "POST");
 
     // Answers that are not a 405 are untouched: the 404 page, a GET that works.
     let r = c
@@ -129,6 +130,7 @@ async fn a_405_on_the_token_api_is_json_in_the_apis_error_shape() {
         Some("POST")
     );
     assert_eq!(r.text().await.expect("body"), "");
+    assert_head_has_no_body(&app, "/api/v1/usage", "POST");
     // The methods it has still answer as before: a made-up token is a 401, not a 405.
     let r = c
         .get(app.url("/api/v1/verify"))
@@ -137,4 +139,21 @@ async fn a_405_on_the_token_api_is_json_in_the_apis_error_shape() {
         .await
         .expect("send");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// HEAD on `path` (which does not answer HEAD), read off the socket: a 405 with `Allow` and
+/// not one byte after the headers, whatever `Content-Length` says.
+fn assert_head_has_no_body(app: &crate::helpers::TestApp, path: &str, allow: &str) {
+    let answer = super::probes::raw(
+        app.port,
+        &format!("HEAD {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+    );
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
+    assert!(head.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("\r\nallow: {}", allow.to_ascii_lowercase())),
+        "{answer}"
+    );
+    assert_eq!(body, "", "HEAD {path}: no body on the wire");
 }

@@ -9,8 +9,9 @@ use reqwest::{Method, StatusCode};
 
 use crate::helpers::{browser, spawn_app};
 
-/// The whole response to a raw request on a fresh connection (closed by the server).
-fn raw(port: u16, request: &str) -> String {
+/// The whole response to a raw request on a fresh connection (closed by the server): an
+/// HTTP client would never read a HEAD answer's body, so only the bytes tell.
+pub(crate) fn raw(port: u16, request: &str) -> String {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
