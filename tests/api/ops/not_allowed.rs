@@ -19,16 +19,7 @@ async fn a_405_on_a_page_says_in_plain_text_what_the_path_allows() {
         (Method::GET, "/tokens/7/revoke", "POST"),
     ];
     for (method, path, allow) in cases {
-        let r = c
-            .request(method.clone(), app.url(path))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(
-            r.status(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {path}"
-        );
+        let r = super::probes::refused_method(&c, &method, app.url(path), None).await;
         let h = r.headers();
         let mut named: Vec<&str> = h
             .get("allow")
@@ -89,17 +80,8 @@ async fn a_405_on_the_token_api_is_json_in_the_apis_error_shape() {
         (Method::GET, "/api/v1/usage", "POST"),
         (Method::PUT, "/api/v1/usage", "POST"),
     ] {
-        let r = c
-            .request(method.clone(), app.url(path))
-            .header("Authorization", "Bearer tp_whatever")
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(
-            r.status(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {path}"
-        );
+        let r =
+            super::probes::refused_method(&c, &method, app.url(path), Some("tp_whatever")).await;
         let h = r.headers();
         assert_eq!(
             h.get("allow").and_then(|v| v.to_str().ok()),

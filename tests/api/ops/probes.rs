@@ -21,6 +21,22 @@ pub(crate) fn raw(port: u16, request: &str) -> String {
     String::from_utf8(out).expect("utf-8")
 }
 
+/// `method` on `url` (with `Authorization: bearer` when given), which must answer 405.
+pub(crate) async fn refused_method(
+    c: &reqwest::Client,
+    method: &Method,
+    url: String,
+    bearer: Option<&str>,
+) -> reqwest::Response {
+    let mut request = c.request(method.clone(), &url);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let r = request.send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {url}");
+    r
+}
+
 fn allow(r: &reqwest::Response) -> Vec<String> {
     let mut methods: Vec<String> = r
         .headers()
@@ -75,16 +91,7 @@ async fn a_wrong_method_on_a_known_route_answers_405_with_allow() {
         (Method::POST, "/static/app.css", &["GET"]),
     ];
     for (method, path, methods) in cases {
-        let r = c
-            .request(method.clone(), app.url(path))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(
-            r.status(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {path}"
-        );
+        let r = refused_method(&c, &method, app.url(path), None).await;
         assert_eq!(allow(&r), *methods, "{method} {path}");
     }
     // An unknown path is still the 404 page, whatever the method.
