@@ -19,7 +19,7 @@ async fn a_405_on_a_page_says_in_plain_text_what_the_path_allows() {
         (Method::GET, "/tokens/7/revoke", "POST"),
     ];
     for (method, path, allow) in cases {
-        let r = super::probes::refused_method(&c, &method, app.url(path), None).await;
+        let r = super::probes::refused_method(&c, method, app.url(path), None).await;
         let h = r.headers();
         let mut named: Vec<&str> = h
             .get("allow")

@@ -91,7 +91,7 @@ async fn a_wrong_method_on_a_known_route_answers_405_with_allow() {
         (Method::POST, "/static/app.css", &["GET"]),
     ];
     for (method, path, methods) in cases {
-        let r = refused_method(&c, &method, app.url(path), None).await;
+        let r = refused_method(&c, method, app.url(path), None).await;
         assert_eq!(allow(&r), *methods, "{method} {path}");
     }
     // An unknown path is still the 404 page, whatever the method.
