@@ -263,28 +263,7 @@ async fn a_deep_link_is_kept_through_the_sign_in_form_and_off_site_targets_are_d
         login.contains("name=\"return_to\" value=\"/billing?month=2026-11\""),
         "{login}"
     );
-    let form = [
-        ("csrf_token", csrf_in(&login)),
-        ("team_id", "acme".to_string()),
-        ("return_to", "/billing?month=2026-11".to_string()),
-    ];
-    let r = c
-        .post(app.url("/login/sso"))
-        .form(&form)
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = idp
-        .finish(
-            &app,
-            &c,
-            "acme",
-            &location(&r),
-            ("a", "alice@acme.com"),
-            |_| {},
-        )
-        .await;
+    let r = sign_in_from(&app, &idp, &c, &login, "/billing?month=2026-11").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(
         location(&r).ends_with("/billing?month=2026-11"),
@@ -304,31 +283,43 @@ async fn a_deep_link_is_kept_through_the_sign_in_form_and_off_site_targets_are_d
             .text(&c, &format!("/login?return_to={}", urlencode(evil)))
             .await;
         assert!(!login.contains("name=\"return_to\""), "{evil}: {login}");
-        let form = [
-            ("csrf_token", csrf_in(&login)),
-            ("team_id", "acme".to_string()),
-            ("return_to", evil.to_string()),
-        ];
-        let r = c
-            .post(app.url("/login/sso"))
-            .form(&form)
-            .send()
-            .await
-            .expect("POST");
-        let r = idp
-            .finish(
-                &app,
-                &c,
-                "acme",
-                &location(&r),
-                ("a", "alice@acme.com"),
-                |_| {},
-            )
-            .await;
+        let r = sign_in_from(&app, &idp, &c, &login, evil).await;
         assert_eq!(location(&r), "/team", "{evil}");
     }
 }
 
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Sends the Corporate SSO form of the login page `login` for acme with `return_to`, and lets
+/// the IdP sign Alice in: the callback's answer.
+async fn sign_in_from(
+    app: &TestApp,
+    idp: &crate::support::fake_idp::FakeIdp,
+    c: &reqwest::Client,
+    login: &str,
+    return_to: &str,
+) -> reqwest::Response {
+    let form = [
+        ("csrf_token", csrf_in(login)),
+        ("team_id", "acme".to_string()),
+        ("return_to", return_to.to_string()),
+    ];
+    let r = c
+        .post(app.url("/login/sso"))
+        .form(&form)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "to the IdP");
+    idp.finish(
+        app,
+        c,
+        "acme",
+        &location(&r),
+        ("a", "alice@acme.com"),
+        |_| {},
+    )
+    .await
 }
