@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 // A wait, not a measurement: on a loaded 2-core machine dozens of node IdPs start at once,
 // and 20 s was sometimes not enough for one of them.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const READY_TIMEOUT: Duration = Duration::from_secs(180);
 const MAX_HOPS: usize = 20;
 
 /// A running `tests/idp/server.mjs`. Killed on drop; its log is printed when a test panics.
