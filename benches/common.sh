@@ -17,9 +17,8 @@ trap cleanup EXIT
 need() { command -v "$1" >/dev/null 2>&1 || { echo "benchmark needs $1 (run tests/run once to install it)" >&2; exit 1; }; }
 need wrk; need curl; need python3; need taskset
 
-# The portal and the bare servers it is measured against: the no-op (examples/bare_noop.rs)
-# and, for pages, the same with a static body of the page's size (examples/bare_static.rs).
-build_release() { (cd "$repo" && cargo build --release --quiet --bins --example bare_noop --example bare_static); }
+# The portal and the bare no-op server (examples/bare_noop.rs) it is measured against.
+build_release() { (cd "$repo" && cargo build --release --quiet --bins --example bare_noop); }
 noop_bin() { echo "$repo/target/release/examples/bare_noop"; }
 
 # start_noop NAME WORKERS: the bare no-op server on core 0, as the portal is; its port goes to
@@ -36,11 +35,11 @@ start_noop() {
   echo "the bare no-op server did not start: $(cat "$work/$1.err")" >&2; exit 1
 }
 
-# start_static NAME BYTES: the bare server answering GET /static with BYTES bytes of HTML, one
-# worker on core 0; its port goes to the variable NAME.
+# start_static NAME BYTES: the bare no-op server also answering GET /static with BYTES bytes
+# of HTML, one worker on core 0; its port goes to the variable NAME.
 start_static() {
   local p; p=$(free_port)
-  taskset -c 0 "$repo/target/release/examples/bare_static" "127.0.0.1:$p" "$2" 1 >/dev/null 2>"$work/$1.err" &
+  taskset -c 0 "$(noop_bin)" "127.0.0.1:$p" 1 "$2" >/dev/null 2>"$work/$1.err" &
   pids+=($!)
   for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$p/static" -o /dev/null && { printf -v "$1" '%s' "$p"; return 0; }

@@ -7,7 +7,7 @@
 # admin's session cookie (the same session middleware as /team) and without any cookie; each
 # round measures every URL once, each page is compared with the no-op (and the faster /livez)
 # of its own round, and medians over the rounds are printed. A second bare server
-# (examples/bare_static.rs) sends a static body as long as the page, so the transfer's own
+# (examples/bare_noop.rs with BYTES) sends a static body as long as the page, so the transfer's own
 # cost (46 KB over loopback against a two-byte `ok`) is told apart from the portal's work.
 #   benches/team_page.sh [seconds-per-run] [rounds]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
