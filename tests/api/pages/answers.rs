@@ -301,17 +301,13 @@ async fn sign_in_from(
     login: &str,
     return_to: &str,
 ) -> reqwest::Response {
+    let csrf = csrf_in(login);
     let form = [
-        ("csrf_token", csrf_in(login)),
-        ("team_id", "acme".to_string()),
-        ("return_to", return_to.to_string()),
+        ("csrf_token", csrf.as_str()),
+        ("team_id", "acme"),
+        ("return_to", return_to),
     ];
-    let r = c
-        .post(app.url("/login/sso"))
-        .form(&form)
-        .send()
-        .await
-        .expect("POST");
+    let r = app.post(c, "/login/sso", &form).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "to the IdP");
     idp.finish(
         app,
