@@ -17,7 +17,8 @@ document.addEventListener("click", function (event) {
 });
 
 // Destructive actions lead to a confirmation page (which works without this file). Here the
-// same question is asked in place; once confirmed, the very form that page would send (the
+// same question is asked in place (an empty `data-confirm` asks the link's own words, which
+// name the action and whom it acts on); once confirmed, the very form that page would send (the
 // one POST, with the session's CSRF token and the list's search and page) is sent.
 document.addEventListener("click", function (event) {
   var link = event.target.closest("a[data-confirm]");
@@ -25,7 +26,8 @@ document.addEventListener("click", function (event) {
   var token = document.querySelector("input[name=csrf_token]");
   if (!token) return;
   event.preventDefault();
-  if (!window.confirm(link.getAttribute("data-confirm"))) return;
+  var question = link.getAttribute("data-confirm") || link.textContent.trim() + "?";
+  if (!window.confirm(question)) return;
   var url = new URL(link.href, window.location.href);
   var form = document.createElement("form");
   form.method = "post";

@@ -245,8 +245,8 @@ fn emails(page: &str) -> Vec<String> {
     page.split("<tr data-user-id=")
         .skip(1)
         .map(|r| {
-            r.split("<td data-label=\"Email\">")
-                .nth(1)
+            r.split("<td>")
+                .nth(2)
                 .and_then(|td| td.split("</td>").next())
                 .expect("a row has an email cell")
                 .to_string()
