@@ -143,6 +143,15 @@ pub async fn confirm_others(
         .iter()
         .filter(|s| !s.current)
         .count();
+    // Nothing to ask about (the button is hidden then, but a bookmark or a second tab can
+    // still get here): back to the list, saying so.
+    if others == 0 {
+        return Ok(answer::done(
+            &session,
+            "/sessions",
+            "You have no other sessions: only this browser is signed in.".to_string(),
+        ));
+    }
     let explain = format!(
         "You have {}: every browser but this one is signed out at once. You stay signed in here.",
         other_sessions(others)

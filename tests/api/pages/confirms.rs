@@ -89,6 +89,23 @@ async fn ending_a_session_or_all_others_asks_first_and_says_what_it_did_once() {
     );
     assert!(works(&app, &laptop).await && works(&app, &carol).await);
     assert!(!works(&app, &phone).await && !works(&app, &tablet).await);
+
+    // With none left there is nothing to ask: back to the list, which says so.
+    let r = app.get(&laptop, "/sessions/revoke-others/confirm").await;
+    assert_eq!(
+        (r.status(), location(&r)),
+        (StatusCode::SEE_OTHER, "/sessions".into())
+    );
+    let (_, page) = app.text(&laptop, "/sessions").await;
+    assert_eq!(
+        flash(&page).as_deref(),
+        Some("You have no other sessions: only this browser is signed in.")
+    );
+    assert!(
+        !page.contains("href=\"/sessions/revoke-others/confirm\""),
+        "{page}"
+    );
+    assert_eq!(live_sessions(&app), 2, "nothing ended");
 }
 
 #[actix_web::test]
