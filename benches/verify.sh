@@ -13,7 +13,8 @@
 # to back; each ratio is taken within a round, then the median over the rounds. Then oha
 # (`-q` at half the no-op's best req/s as oha itself reaches it, latency correction, 32
 # connections) measures verify's tail in as many rounds, the no-op at the same rate beside it
-# as the control. The server's CPU time per request is printed too: other load on a shared machine
+# as the control, and the pair again at each of LOWER_RATES (default 10000 req/s; empty for
+# none). The server's CPU time per request is printed too: other load on a shared machine
 # disturbs it far less than req/s and p99.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 secs="${1:-10}"
@@ -108,6 +109,7 @@ done
 # control: when its own p99 is over 2 ms, the machine (other load on the servers' core)
 # cannot show verify's.
 fixed_conns=32
+lower_rates="${LOWER_RATES-10000}"
 for round in $(seq 1 "$rounds"); do
   runs[oha_noop]+="$(unbounded "http://127.0.0.1:$noop/noop" 64 "$secs")"$'\n'
 done
@@ -115,6 +117,12 @@ rate=$(echo "${runs[oha_noop]}" | python3 -c 'import sys; print(int(max(float(l.
 for round in $(seq 1 "$rounds"); do
   runs[fixed_verify]+="$(fixed_rate "http://127.0.0.1:$on/api/v1/verify" "$fixed_conns" "$secs" "$rate" "$auth")"$'\n'
   runs[fixed_noop]+="$(fixed_rate "http://127.0.0.1:$noop/noop" "$fixed_conns" "$secs" "$rate")"$'\n'
+  # The same pair at lower fixed rates (LOWER_RATES, req/s): where the no-op's own tail comes
+  # near 2 ms, verify's is readable beside it.
+  for low in $lower_rates; do
+    runs[low_verify_$low]+="$(fixed_rate "http://127.0.0.1:$on/api/v1/verify" "$fixed_conns" "$secs" "$low" "$auth")"$'\n'
+    runs[low_noop_$low]+="$(fixed_rate "http://127.0.0.1:$noop/noop" "$fixed_conns" "$secs" "$low")"$'\n'
+  done
 done
 # The metrics server counted what it served (so the comparison measured recording).
 metrics_ok=$(curl -s "http://127.0.0.1:$metrics_port/metrics" | awk '/^teamportal_verify_requests_total\{outcome="ok"\}/ {print $2}')
@@ -144,6 +152,11 @@ for k in fixed_noop fixed_verify; do
   printf '  %-30s p50 %8.3f ms   p99 %8.3f ms\n' "$([ $k = fixed_noop ] && echo "bare no-op" || echo "/api/v1/verify (metering on)")" \
     "$(echo "${runs[$k]}" | median 1)" "$(echo "${runs[$k]}" | median 2)"
 done
+for low in $lower_rates; do
+  echo "fixed rate $low req/s, same client and connections, $rounds rounds (for scale):"
+  printf '  %-30s p50 %8.3f ms   p99 %8.3f ms\n' "bare no-op" "$(echo "${runs[low_noop_$low]}" | median 1)" "$(echo "${runs[low_noop_$low]}" | median 2)"
+  printf '  %-30s p50 %8.3f ms   p99 %8.3f ms\n' "/api/v1/verify (metering on)" "$(echo "${runs[low_verify_$low]}" | median 1)" "$(echo "${runs[low_verify_$low]}" | median 2)"
+done
 echo "each run (req/s p50 p99 us/req):"
 for k in noop livez verify_on verify_unknown verify_off verify_metrics verify_same oha_noop fixed_noop fixed_verify; do
   printf '  %-12s %s\n' "$k" "$(echo "${runs[$k]}" | sed '/^$/d' | paste -sd'|' - | sed 's/|/ | /g')"
@@ -151,7 +164,9 @@ done
 
 metered_after=$(metered)
 # Both metering servers write to the one database.
-sent=$(printf '%s\n%s\n%s\n%s' "${runs[verify_on]}" "${runs[verify_metrics]}" "${runs[verify_same]}" "${runs[fixed_verify]}" | python3 -c "import sys; print(round(sum(float(l.split()[0]) for l in sys.stdin if l.strip()) * $secs))")
+low_sent=""
+for low in $lower_rates; do low_sent+="${runs[low_verify_$low]}"; done
+sent=$(printf '%s\n%s\n%s\n%s\n%s' "${runs[verify_on]}" "${runs[verify_metrics]}" "${runs[verify_same]}" "${runs[fixed_verify]}" "$low_sent" | python3 -c "import sys; print(round(sum(float(l.split()[0]) for l in sys.stdin if l.strip()) * $secs))")
 python3 - "$(echo "${runs[fixed_verify]}" | median 2)" "$((metered_after - metered_before))" "$sent" \
   "${runs[livez]}" "${runs[verify_on]}" "${runs[verify_off]}" "${runs[verify_metrics]}" "${metrics_ok:-0}" \
   "${runs[noop]}" "${runs[verify_unknown]}" "$rate" "$(echo "${runs[fixed_noop]}" | median 2)" "${runs[verify_same]}" <<'PY'

@@ -24,6 +24,22 @@ async fn confirm(app: &TestApp, client: &Client, page: &str, action: &str) -> re
         .expect("POST")
 }
 
+/// `r` answered 303 to `/sessions`, which then says `said` once; its page.
+async fn back_to_sessions_saying(
+    app: &TestApp,
+    client: &Client,
+    r: reqwest::Response,
+    said: &str,
+) -> String {
+    assert_eq!(
+        (r.status(), location(&r)),
+        (StatusCode::SEE_OTHER, "/sessions".into())
+    );
+    let (_, page) = app.text(client, "/sessions").await;
+    assert_eq!(flash(&page).as_deref(), Some(said), "{page}");
+    page
+}
+
 #[actix_web::test]
 async fn ending_a_session_or_all_others_asks_first_and_says_what_it_did_once() {
     let (app, idp) = acme().await;
@@ -78,29 +94,25 @@ async fn ending_a_session_or_all_others_asks_first_and_says_what_it_did_once() {
     assert!(page.contains("You have 1 other session:"), "{page}");
     assert_eq!(live_sessions(&app), 3, "asking ends nothing");
     let r = confirm(&app, &laptop, &page, "/sessions/revoke-others").await;
-    assert_eq!(
-        (r.status(), location(&r)),
-        (StatusCode::SEE_OTHER, "/sessions".into())
-    );
-    let (_, page) = app.text(&laptop, "/sessions").await;
-    assert_eq!(
-        flash(&page).as_deref(),
-        Some("Ended 1 other session: only this browser is signed in now.")
-    );
+    back_to_sessions_saying(
+        &app,
+        &laptop,
+        r,
+        "Ended 1 other session: only this browser is signed in now.",
+    )
+    .await;
     assert!(works(&app, &laptop).await && works(&app, &carol).await);
     assert!(!works(&app, &phone).await && !works(&app, &tablet).await);
 
     // With none left there is nothing to ask: back to the list, which says so.
     let r = app.get(&laptop, "/sessions/revoke-others/confirm").await;
-    assert_eq!(
-        (r.status(), location(&r)),
-        (StatusCode::SEE_OTHER, "/sessions".into())
-    );
-    let (_, page) = app.text(&laptop, "/sessions").await;
-    assert_eq!(
-        flash(&page).as_deref(),
-        Some("You have no other sessions: only this browser is signed in.")
-    );
+    let page = back_to_sessions_saying(
+        &app,
+        &laptop,
+        r,
+        "You have no other sessions: only this browser is signed in.",
+    )
+    .await;
     assert!(
         !page.contains("href=\"/sessions/revoke-others/confirm\""),
         "{page}"
