@@ -21,11 +21,12 @@ need wrk; need curl; need python3; need taskset
 build_release() { (cd "$repo" && cargo build --release --quiet --bins --example bare_noop); }
 noop_bin() { echo "$repo/target/release/examples/bare_noop"; }
 
-# start_noop NAME WORKERS: the bare no-op server on core 0, as the portal is; its port goes to
-# the variable NAME and its pid to NAME_pid.
+# start_noop NAME WORKERS [BYTES]: the bare no-op server on core 0, as the portal is; with
+# BYTES it also answers GET /static with a body of that many bytes. Its port goes to the
+# variable NAME and its pid to NAME_pid.
 start_noop() {
   local p; p=$(free_port)
-  taskset -c 0 "$(noop_bin)" "127.0.0.1:$p" "$2" >/dev/null 2>"$work/$1.err" &
+  taskset -c 0 "$(noop_bin)" "127.0.0.1:$p" "$2" ${3:+"$3"} >/dev/null 2>"$work/$1.err" &
   pids+=($!)
   printf -v "$1_pid" '%s' "$!"
   for _ in $(seq 1 100); do
@@ -33,19 +34,6 @@ start_noop() {
     sleep 0.1
   done
   echo "the bare no-op server did not start: $(cat "$work/$1.err")" >&2; exit 1
-}
-
-# start_static NAME BYTES: the bare no-op server also answering GET /static with BYTES bytes
-# of HTML, one worker on core 0; its port goes to the variable NAME.
-start_static() {
-  local p; p=$(free_port)
-  taskset -c 0 "$(noop_bin)" "127.0.0.1:$p" 1 "$2" >/dev/null 2>"$work/$1.err" &
-  pids+=($!)
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$p/static" -o /dev/null && { printf -v "$1" '%s' "$p"; return 0; }
-    sleep 0.1
-  done
-  echo "the bare static server did not start: $(cat "$work/$1.err")" >&2; exit 1
 }
 
 # oha (fixed-rate load with latency correction): installed from crates.io when missing.

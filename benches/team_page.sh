@@ -66,7 +66,7 @@ bench() {
   local cookie; cookie=$(cookie_header "$jar")
   # The transfer alone: a bare server sending a static body as long as this page.
   local bytes; bytes=$(curl -s -H "$cookie" "$base/team" | wc -c)
-  start_static static "$bytes"
+  start_noop static 1 "$bytes"
   local results="$work/results-$size"; : >"$results"
   # Rounds of one run per URL, back to back: each page is compared with the trivial handler
   # measured moments before it, so the machine's drift cancels out of the ratios.

@@ -23,6 +23,12 @@ async fn noop() -> HttpResponse {
     HttpResponse::Ok().body("ok")
 }
 
+async fn page(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:8081".into());
@@ -38,23 +44,11 @@ fn main() -> std::io::Result<()> {
     let body = number("BYTES", args.next())?.map(|n| Bytes::from("x".repeat(n)));
     actix_web::rt::System::new().block_on(async move {
         HttpServer::new(move || {
-            let app = App::new().service(web::resource("/noop").get(noop).head(noop));
-            let body = body.clone();
-            app.configure(|cfg| {
-                if let Some(body) = body {
-                    cfg.route(
-                        "/static",
-                        web::get().to(move || {
-                            let body = body.clone();
-                            async move {
-                                HttpResponse::Ok()
-                                    .content_type("text/html; charset=utf-8")
-                                    .body(body)
-                            }
-                        }),
-                    );
-                }
-            })
+            let mut app = App::new().service(web::resource("/noop").get(noop).head(noop));
+            if let Some(body) = body.clone() {
+                app = app.route("/static", web::get().to(move || page(body.clone())));
+            }
+            app
         })
         .workers(workers)
         // As the portal (`app.rs`): two blocking threads per worker.

@@ -265,10 +265,17 @@ async fn page_background(b: &Browser) -> String {
     .to_string()
 }
 
+/// The browser of the demo admin's second session (see [`add_a_phone`]).
+const PHONE: &str = "a phone";
+
 /// A second session of the signed-in demo admin, as if from a phone.
-const PHONE_OF_THE_ADMIN: &str = "INSERT INTO sessions (key_hash, user_id, state, created_at, expires_at, public_id, last_seen_at, browser)
-     SELECT randomblob(32), id, '{}', unixepoch(), unixepoch() + 3600, lower(hex(randomblob(12))), unixepoch(), 'a phone'
-     FROM users WHERE team_id = 'demo' AND email = 'admin@demo.test' RETURNING 1";
+fn add_a_phone(demo: &Demo) {
+    demo.one(&format!(
+        "INSERT INTO sessions (key_hash, user_id, state, created_at, expires_at, public_id, last_seen_at, browser)
+         SELECT randomblob(32), id, '{{}}', unixepoch(), unixepoch() + 3600, lower(hex(randomblob(12))), unixepoch(), '{PHONE}'
+         FROM users WHERE team_id = 'demo' AND email = 'admin@demo.test' RETURNING 1"
+    ));
+}
 
 #[actix_web::test]
 async fn every_page_passes_axe_for_admin_member_and_visitor_in_light_and_dark_and_is_screenshot() {
@@ -300,7 +307,7 @@ async fn every_page_passes_axe_for_admin_member_and_visitor_in_light_and_dark_an
                 Who::Admin => {
                     sign_in(&b, &demo, "demo-admin", &axe_src, theme, &mut violations).await;
                     // "End all other sessions" asks only when there is another: a phone.
-                    demo.one(PHONE_OF_THE_ADMIN);
+                    add_a_phone(&demo);
                 }
                 Who::Member => {
                     sign_in(&b, &demo, "demo-member", &axe_src, theme, &mut violations).await
@@ -311,9 +318,10 @@ async fn every_page_passes_axe_for_admin_member_and_visitor_in_light_and_dark_an
                     .replace("{member}", &member.to_string())
                     .replace("{token}", &token.to_string());
                 if path.contains("{session}") {
-                    let newest: String = demo.value(
-                        "SELECT public_id FROM sessions WHERE user_id IS NOT NULL AND browser <> 'a phone' ORDER BY rowid DESC LIMIT 1",
-                    );
+                    // The browser's own session: the newest but the phone's.
+                    let newest: String = demo.value(&format!(
+                        "SELECT public_id FROM sessions WHERE user_id IS NOT NULL AND browser <> '{PHONE}' ORDER BY rowid DESC LIMIT 1",
+                    ));
                     path = path.replace("{session}", &newest);
                 }
                 b.client.goto(&demo.url(&path)).await.expect("goto");
