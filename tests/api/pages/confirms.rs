@@ -118,6 +118,19 @@ async fn ending_a_session_or_all_others_asks_first_and_says_what_it_did_once() {
         "{page}"
     );
     assert_eq!(live_sessions(&app), 2, "nothing ended");
+
+    // A visitor with no session is sent to sign in, and nothing is ended.
+    let r = app
+        .get(
+            &crate::helpers::browser(),
+            "/sessions/revoke-others/confirm",
+        )
+        .await;
+    assert_eq!(
+        (r.status(), location(&r)),
+        (StatusCode::SEE_OTHER, "/login".into())
+    );
+    assert_eq!(live_sessions(&app), 2);
 }
 
 #[actix_web::test]
