@@ -18,7 +18,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "benchmark needs $1 (run test
 need wrk; need curl; need python3; need taskset
 
 # The portal and the bare no-op server (examples/bare_noop.rs) it is measured against.
-build_release() { (cd "$repo" && cargo build --release --quiet --bins --example bare_noop); }
+build_release() { (cd "$repo" && cargo build --release --quiet --bins --example bare_noop --example paced_load); }
 noop_bin() { echo "$repo/target/release/examples/bare_noop"; }
 
 # start_noop NAME WORKERS [BYTES]: the bare no-op server on core 0, as the portal is; with
@@ -62,6 +62,25 @@ codes = r.get("statusCodeDistribution", {})
 if os.environ["EXPECT"] == "2xx" and any(not k.startswith("2") for k in codes):
     sys.exit(f"oha saw non-2xx answers: {codes}")
 print(f"{rps:.0f} {p50:.3f} {p99:.3f}")'
+}
+
+# steal_mark: the machine's stolen and total CPU ticks so far (/proc/stat), for steal_since.
+steal_mark() { awk '/^cpu /{print $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+# steal_since MARK: the share of CPU time the hypervisor gave to other guests since MARK, in %.
+# A tail of milliseconds at a few percent of steal is the VM's, not the server's.
+steal_since() { echo "$1 $(steal_mark)" | awk '{d = $4 - $2; printf "%.1f\n", (d > 0 ? 100 * ($3 - $1) / d : 0)}'; }
+
+# paced URL CONNECTIONS SECONDS RATE [HEADER]: the same fixed-rate run as fixed_rate with
+# examples/paced_load.rs on core 1, which sends each request the moment it is due (oha paces
+# with millisecond timers, in bursts) and counts latency from then; prints
+# "rps p50_ms p99_ms steal_%". Non-2xx answers are an error unless EXPECT=any.
+paced() {
+  local url="$1" c="$2" d="$3" rate="$4" header="${5:-}" mark out
+  mark=$(steal_mark)
+  out=$(taskset -c 1 "$repo/target/release/examples/paced_load" "$url" "$rate" "$c" "$d" ${header:+"$header"}) || exit 1
+  set -- $out
+  if [ "${EXPECT:-2xx}" = 2xx ] && [ "$4" != 0 ]; then echo "paced_load saw $4 non-2xx answers from $url" >&2; exit 1; fi
+  echo "$1 $2 $3 $(steal_since "$mark")"
 }
 
 # unbounded URL CONNECTIONS SECONDS: oha on core 1 as fast as it can (what the fixed-rate runs'
