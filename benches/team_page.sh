@@ -68,6 +68,7 @@ bench() {
   local bytes; bytes=$(curl -s -H "$cookie" "$base/team" | wc -c)
   start_noop static 1 "$bytes"
   local results="$work/results-$size"; : >"$results"
+  local steal_start; steal_start=$(steal_mark)
   # Rounds of one run per URL, back to back: each page is compared with the trivial handler
   # measured moments before it, so the machine's drift cancels out of the ratios.
   for round in $(seq 1 "$rounds"); do
@@ -80,9 +81,11 @@ bench() {
       echo "$round $target $(measure "$url" "$conns" "$secs" "$header")" >>"$results"
     done
   done
+  local steal; steal=$(steal_since "$steal_start")
   stop_all
   echo
   echo "team of $size members, $conns connections, $rounds rounds of ${secs}s per URL, medians; /team is $bytes bytes"
+  echo "hypervisor steal during the runs: $steal% of the machine's CPU time (other guests' share of this VM's cores)"
   python3 - "$results" <<'PY'
 import statistics, sys
 runs = {}

@@ -88,6 +88,7 @@ unknown="Authorization: Bearer tp_$(python3 -c 'import secrets; print(secrets.to
   || { echo "the bench token does not verify" >&2; exit 1; }
 metered_before=$(metered)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+steal_start=$(steal_mark)
 
 # Interleaved, so that a burst of other load on the machine hits every target alike.
 declare -A runs
@@ -137,10 +138,11 @@ for round in $(seq 1 "$rounds"); do
 done
 # The metrics server counted what it served (so the comparison measured recording).
 metrics_ok=$(curl -s "http://127.0.0.1:$metrics_port/metrics" | awk '/^teamportal_verify_requests_total\{outcome="ok"\}/ {print $2}')
+steal=$(steal_since "$steal_start")
 stop_all   # SIGTERM: the metering server writes its last counters
 
 echo "teamportal verify benchmark: wrk -t1 -c64 -d${secs}s on core 1, servers on core 0 (1 worker each), $rounds rounds, medians"
-echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg); hypervisor steal during the runs: $steal% of the machine's CPU time"
 printf '%-32s %9s %8s %8s %14s\n' endpoint "req/s" "p50 ms" "p99 ms" "server us/req"
 declare -A rps p99 cpu
 for k in noop livez verify_on verify_unknown verify_off verify_metrics verify_same; do
