@@ -67,7 +67,10 @@ impl Meter {
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        shard.last_used.insert(token_id, at);
+        // Threads past SHARDS share a shard, and one may record an earlier second after another
+        // recorded a later one: the last use is the latest, not the last written.
+        let last = shard.last_used.entry(token_id).or_insert(at);
+        *last = (*last).max(at);
         if self.enabled {
             shard
                 .pending
