@@ -33,11 +33,9 @@ impl Member {
         super::display_name(&self.name, &self.email)
     }
 
-    /// Created by SCIM and not signed in yet. Only SCIM makes an `invite` account before its
-    /// first sign-in (an invitation's account is made by that sign-in), so no column beyond
-    /// the list index is read.
+    /// Created by SCIM and not signed in yet.
     pub fn provisioned_not_signed_in(&self) -> bool {
-        self.joined_via == "invite" && self.last_login_at.is_none()
+        self.joined_via == "scim" && self.last_login_at.is_none()
     }
 }
 

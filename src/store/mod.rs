@@ -55,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_instance_key_check.sql"),
     include_str!("migrations/0011_session_details.sql"),
     include_str!("migrations/0012_scim.sql"),
+    include_str!("migrations/0013_scim_joined.sql"),
 ];
 
 #[derive(Clone)]
@@ -399,6 +400,56 @@ mod tests {
         assert_eq!(mode(&shm), 0o600);
         assert_eq!(mode(&wal), 0o600, "created by the open connection");
         assert_eq!(mode(&other), 0o644, "not one of the database's files");
+    }
+
+    #[test]
+    fn version_13_marks_the_accounts_scim_made_and_keeps_the_other_checks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("t.db");
+        let mut c = Connection::open(&db).expect("open");
+        init_connection(&mut c).expect("init");
+        for sql in &MIGRATIONS[..12] {
+            c.execute_batch(sql).expect("migration");
+        }
+        c.pragma_update(None, "user_version", 12).expect("version");
+        c.execute_batch(
+            "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
+                 VALUES ('t', 'T', 'shell', 'https://idp.test', 'c', 0);
+             INSERT INTO users (id, team_id, issuer, subject, email, role, role_source, joined_via, created_at)
+                 VALUES (1, 't', '', 'scim:abc', 'new@t.test', 'member', 'default', 'invite', 100),
+                        (2, 't', 'https://idp.test', 's2', 'linked@t.test', 'member', 'default', 'invite', 200),
+                        (3, 't', 'https://idp.test', 's3', 'invited@t.test', 'member', 'default', 'invite', 300),
+                        (4, 't', 'https://idp.test', 's4', 'jit@t.test', 'member', 'default', 'jit', 400);
+             INSERT INTO scim_users (user_id, team_id, created_at, updated_at)
+                 VALUES (1, 't', 100, 100), (2, 't', 201, 201), (3, 't', 9000, 9000), (4, 't', 400, 400);",
+        )
+        .expect("a version 12 team");
+        migrate(&mut c).expect("migrate");
+        drop(c);
+
+        // A connection opened afterwards reads the widened definition.
+        let c = Connection::open(&db).expect("reopen");
+        let joined: Vec<String> = c
+            .prepare("SELECT joined_via FROM users ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(joined, ["scim", "scim", "invite", "jit"]);
+        c.execute("UPDATE users SET joined_via = 'scim' WHERE id = 4", [])
+            .expect("scim is allowed");
+        for bad in [
+            "UPDATE users SET joined_via = 'bogus' WHERE id = 4",
+            "UPDATE users SET role = 'owner' WHERE id = 4",
+        ] {
+            assert!(c.execute(bad, []).is_err(), "{bad}");
+        }
+        let check: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity_check");
+        assert_eq!(check, "ok");
+        assert_eq!(schema_version(&c).expect("version"), 13);
     }
 
     #[test]

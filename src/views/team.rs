@@ -32,7 +32,7 @@ fn source_label(u: &Member) -> &'static str {
 fn joined_label(u: &Member) -> &'static str {
     match u.joined_via.as_str() {
         "jit" => "joined on first sign-in",
-        "invite" if u.provisioned_not_signed_in() => "provisioned by SCIM",
+        "scim" => "provisioned by SCIM",
         "invite" => "joined by invitation",
         "shell" => "added from the shell",
         "demo" => "demo account",

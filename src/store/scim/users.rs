@@ -257,7 +257,7 @@ pub fn create_user(
                 tx.execute(
                     "INSERT INTO users (team_id, issuer, subject, email, name, role, role_source,
                                         joined_via, active, created_at, removed_at)
-                     VALUES (?1, '', ?2, ?3, ?4, 'member', 'default', 'invite', ?5, ?6, ?7)",
+                     VALUES (?1, '', ?2, ?3, ?4, 'member', 'default', 'scim', ?5, ?6, ?7)",
                     params![
                         team_id,
                         subject,

@@ -44,6 +44,14 @@ async fn a_provisioned_member_is_listed_then_admitted_on_an_invite_only_team_and
     );
     let page = p.app.text(&dan, "/team").await.1;
     assert!(!page.contains("provisioned, not signed in yet"), "{page}");
+    // The admin still sees how he came: by SCIM, not by an invitation nobody sent.
+    let page = p.app.text(&alice, "/team").await.1;
+    let row_start = page.find(&format!("data-user-id=\"{id}\"")).expect("Dan is listed");
+    let row = &page[row_start..row_start + page[row_start..].find("</tr>").unwrap()];
+    assert!(
+        row.contains("provisioned by SCIM") && !row.contains("invitation"),
+        "{row}"
+    );
     assert_eq!(p.app.count("SELECT count(*) FROM audit WHERE action = 'scim_user_linked' AND target = 'dan@acme.test'"), 1);
     // SCIM still knows him by the same id.
     let (status, res) = scim.get(&format!("/Users/{id}")).await;
