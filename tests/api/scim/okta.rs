@@ -82,7 +82,7 @@ async fn oktas_test_connector_and_a_user_lifecycle_in_oktas_order() {
     );
     assert_eq!(
         (issuer.as_str(), last_login, joined.as_str()),
-        ("", None, "invite"),
+        ("", None, "scim"),
         "provisioned, no IdP identity yet"
     );
     let stored = p.app.db().query_row("SELECT count(*) FROM scim_users s JOIN users u ON u.id = s.user_id WHERE u.email = 'ann@acme.test' AND s.external_id = '00u13'", [], |r| r.get::<_, i64>(0)).unwrap();
