@@ -15,6 +15,7 @@
 //! core (the benches pin it there), polls every socket without blocking and sends each request
 //! the moment it is due.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream as StdStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -116,7 +117,9 @@ fn run(target: &Target, rate: f64, conns: usize, secs: f64) -> Result<(), String
         .map(|i| connect(&target.addr, &poll, i))
         .collect::<io::Result<Vec<_>>>()
         .map_err(|e| format!("cannot connect to {}: {e}", target.addr))?;
-    let mut free: Vec<usize> = (0..conns).rev().collect();
+    // Taken in turn, so no connection sits idle long enough for the server's keep-alive
+    // timeout to close it.
+    let mut free: VecDeque<usize> = (0..conns).collect();
     let total = (rate * secs) as u64;
     let interval = Duration::from_secs_f64(1.0 / rate);
     let mut latencies: Vec<u64> = Vec::with_capacity(total as usize);
@@ -139,7 +142,7 @@ fn run(target: &Target, rate: f64, conns: usize, secs: f64) -> Result<(), String
             if due > now {
                 break;
             }
-            let c = free.pop().expect("checked not empty");
+            let c = free.pop_front().expect("checked not empty");
             let conn = &mut pool[c];
             // A request of a few hundred bytes fits an empty socket buffer whole.
             match conn.stream.write(&target.request) {
@@ -173,7 +176,7 @@ fn run(target: &Target, rate: f64, conns: usize, secs: f64) -> Result<(), String
                 }
                 conn.buf.drain(..len);
                 last_done = done;
-                free.push(c);
+                free.push_back(c);
             }
         }
         std::hint::spin_loop();
