@@ -46,7 +46,9 @@ async fn a_provisioned_member_is_listed_then_admitted_on_an_invite_only_team_and
     assert!(!page.contains("provisioned, not signed in yet"), "{page}");
     // The admin still sees how he came: by SCIM, not by an invitation nobody sent.
     let page = p.app.text(&alice, "/team").await.1;
-    let row_start = page.find(&format!("data-user-id=\"{id}\"")).expect("Dan is listed");
+    let row_start = page
+        .find(&format!("data-user-id=\"{id}\""))
+        .expect("Dan is listed");
     let row = &page[row_start..row_start + page[row_start..].find("</tr>").unwrap()];
     assert!(
         row.contains("provisioned by SCIM") && !row.contains("invitation"),
