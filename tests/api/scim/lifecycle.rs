@@ -7,6 +7,15 @@ use serde_json::json;
 
 use super::{Portal, ScimClient};
 
+/// The `/team` row of the member with SCIM id (the account's id) `id`.
+fn row_of<'p>(page: &'p str, id: &str) -> &'p str {
+    let start = page
+        .find(&format!("data-user-id=\"{id}\""))
+        .unwrap_or_else(|| panic!("member {id} is listed: {page}"));
+    let len = page[start..].find("</tr>").expect("the row ends");
+    &page[start..start + len]
+}
+
 #[actix_web::test]
 async fn a_provisioned_member_is_listed_then_admitted_on_an_invite_only_team_and_linked() {
     let p = Portal::acme("provisioning = \"invite\"").await;
@@ -14,10 +23,7 @@ async fn a_provisioned_member_is_listed_then_admitted_on_an_invite_only_team_and
     let id = scim.create_user("dan@acme.test", "Dan", "Doe").await;
     let alice = p.sign_in("acme", "alice@acme.test").await;
     let page = p.app.text(&alice, "/team").await.1;
-    let row_start = page
-        .find(&format!("data-user-id=\"{id}\""))
-        .expect("Dan is listed");
-    let row = &page[row_start..row_start + page[row_start..].find("</tr>").unwrap()];
+    let row = row_of(&page, &id);
     assert!(
         row.contains("Dan Doe") && row.contains("provisioned, not signed in yet"),
         "{row}"
@@ -46,10 +52,7 @@ async fn a_provisioned_member_is_listed_then_admitted_on_an_invite_only_team_and
     assert!(!page.contains("provisioned, not signed in yet"), "{page}");
     // The admin still sees how he came: by SCIM, not by an invitation nobody sent.
     let page = p.app.text(&alice, "/team").await.1;
-    let row_start = page
-        .find(&format!("data-user-id=\"{id}\""))
-        .expect("Dan is listed");
-    let row = &page[row_start..row_start + page[row_start..].find("</tr>").unwrap()];
+    let row = row_of(&page, &id);
     assert!(
         row.contains("provisioned by SCIM") && !row.contains("invitation"),
         "{row}"
