@@ -300,22 +300,31 @@ fn init_connection(c: &mut Connection) -> Result<(), rusqlite::Error> {
 /// schema is newer than this binary's migrations is refused: running on a schema it does not
 /// know, an older release would misread or damage what the newer one wrote.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let recorded = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
-    if recorded > MIGRATIONS.len() as i64 {
-        return Err(StoreError::TooNew {
-            database: recorded,
-            binary: MIGRATIONS.len() as i64,
-        });
+    let known = MIGRATIONS.len() as i64;
+    let too_new = |database| StoreError::TooNew {
+        database,
+        binary: known,
+    };
+    // Up to date, the common case: no write lock is taken.
+    if conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? == known {
+        return Ok(());
     }
-    let current = recorded.max(0) as usize;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+    // The version is read inside each write transaction: a shell command and the server
+    // starting at the same moment must not both apply the same migration.
+    loop {
         let tx = conn.transaction()?;
+        let done = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
+        if done > known {
+            return Err(too_new(done));
+        }
+        let Some(sql) = MIGRATIONS.get(done.max(0) as usize) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.pragma_update(None, "user_version", done + 1)?;
         tx.commit()?;
-        tracing::info!(version = i + 1, "applied database migration");
+        tracing::info!(version = done + 1, "applied database migration");
     }
-    Ok(())
 }
 
 pub fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
@@ -424,8 +433,28 @@ mod tests {
                  VALUES (1, 't', 100, 100), (2, 't', 201, 201), (3, 't', 9000, 9000), (4, 't', 400, 400);",
         )
         .expect("a version 12 team");
+        // A member invited and made by that sign-in, whom SCIM then touched in the same second.
+        c.execute_batch(
+            "INSERT INTO users (id, team_id, issuer, subject, email, role, role_source, joined_via, created_at)
+                 VALUES (5, 't', 'https://idp.test', 's5', 'touched@t.test', 'member', 'default', 'invite', 500);
+             INSERT INTO invites (team_id, email, created_at, accepted_at) VALUES ('t', 'touched@t.test', 450, 500);
+             INSERT INTO scim_users (user_id, team_id, created_at, updated_at) VALUES (5, 't', 500, 500);",
+        )
+        .expect("an invited member");
+        // Open before the migration, as the server's pool is when a shell command migrates.
+        let before = Connection::open(&db).expect("another connection");
+        before
+            .query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))
+            .expect("read the old schema");
         migrate(&mut c).expect("migrate");
         drop(c);
+        before
+            .execute("UPDATE users SET joined_via = 'scim' WHERE id = 3", [])
+            .expect("a connection opened before sees the widened CHECK");
+        before
+            .execute("UPDATE users SET joined_via = 'invite' WHERE id = 3", [])
+            .expect("and back");
+        drop(before);
 
         // A connection opened afterwards reads the widened definition.
         let c = Connection::open(&db).expect("reopen");
@@ -436,7 +465,7 @@ mod tests {
             .expect("query")
             .collect::<Result<_, _>>()
             .expect("rows");
-        assert_eq!(joined, ["scim", "scim", "invite", "jit"]);
+        assert_eq!(joined, ["scim", "scim", "invite", "jit", "invite"]);
         c.execute("UPDATE users SET joined_via = 'scim' WHERE id = 4", [])
             .expect("scim is allowed");
         for bad in [

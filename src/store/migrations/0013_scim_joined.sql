@@ -15,11 +15,15 @@ PRAGMA writable_schema = RESET;
 CREATE TABLE migration_13_marker (x);
 DROP TABLE migration_13_marker;
 
--- SCIM's accounts: a placeholder subject until the first sign-in links them, and SCIM's own
--- row written in the same transaction as the account (an invited member SCIM touched later
--- has a later one).
+-- SCIM's accounts: no IdP identity yet (a placeholder subject until the first sign-in links
+-- them), or SCIM's own row written in the same transaction as the account. An account made by
+-- accepting an invitation was made in the second the invitation was accepted, so it stays
+-- `invite` even if SCIM touched it in that same second.
 UPDATE users SET joined_via = 'scim'
  WHERE joined_via = 'invite'
-   AND (subject LIKE 'scim:%'
+   AND ((issuer = '' AND subject LIKE 'scim:%')
         OR EXISTS (SELECT 1 FROM scim_users s
-                    WHERE s.user_id = users.id AND s.created_at BETWEEN users.created_at AND users.created_at + 1));
+                    WHERE s.user_id = users.id AND s.created_at BETWEEN users.created_at AND users.created_at + 1))
+   AND NOT EXISTS (SELECT 1 FROM invites i
+                    WHERE i.team_id = users.team_id AND i.email = users.email
+                      AND i.accepted_at BETWEEN users.created_at AND users.created_at + 1);
