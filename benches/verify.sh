@@ -175,7 +175,7 @@ for low in $lower_rates; do
   printf '  %-30s p50 %8.3f ms   p99 %8.3f ms\n' "bare no-op" "$(echo "${runs[low_noop_$low]}" | median 1)" "$(echo "${runs[low_noop_$low]}" | median 2)"
   printf '  %-30s p50 %8.3f ms   p99 %8.3f ms\n' "/api/v1/verify (metering on)" "$(echo "${runs[low_verify_$low]}" | median 1)" "$(echo "${runs[low_verify_$low]}" | median 2)"
 done
-echo "each run (req/s p50 p99 us/req):"
+echo "each run (req/s p50 p99, then server us/req; for paced_* the 4th column is the steal %):"
 for k in noop livez verify_on verify_unknown verify_off verify_metrics verify_same oha_noop fixed_noop fixed_verify paced_noop paced_verify; do
   printf '  %-12s %s\n' "$k" "$(echo "${runs[$k]}" | sed '/^$/d' | paste -sd'|' - | sed 's/|/ | /g')"
 done

@@ -36,11 +36,18 @@ fn parse_args() -> Result<(Target, f64, usize, f64), String> {
     let number = |what: &str, v: String| -> Result<f64, String> {
         v.parse::<f64>()
             .ok()
-            .filter(|n| *n > 0.0)
+            .filter(|n| n.is_finite() && *n > 0.0)
             .ok_or(format!("{what} must be a positive number, not {v:?}"))
     };
     let rate = number("RATE", next("RATE")?)?;
-    let conns = number("CONNECTIONS", next("CONNECTIONS")?)? as usize;
+    let conns = next("CONNECTIONS")?;
+    let conns = conns
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(format!(
+            "CONNECTIONS must be a whole number of at least 1, not {conns:?}"
+        ))?;
     let secs = number("SECONDS", next("SECONDS")?)?;
     let headers: Vec<String> = args.collect();
     let rest = url
@@ -133,8 +140,9 @@ fn run(target: &Target, rate: f64, conns: usize, secs: f64) -> Result<(), String
         let now = Instant::now();
         if now > give_up {
             return Err(format!(
-                "{} answers still missing 30 s after the run",
-                conns - free.len()
+                "30 s after the run, {} requests were still out and {} not sent",
+                conns - free.len(),
+                total - sent
             ));
         }
         while sent < total && !free.is_empty() {
@@ -158,9 +166,13 @@ fn run(target: &Target, rate: f64, conns: usize, secs: f64) -> Result<(), String
         for event in events.iter() {
             let c = event.token().0;
             let conn = &mut pool[c];
+            let mut closed = false;
             loop {
                 match conn.stream.read(&mut chunk) {
-                    Ok(0) => return Err("the server closed a connection".into()),
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
                     Ok(n) => conn.buf.extend_from_slice(&chunk[..n]),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -168,15 +180,34 @@ fn run(target: &Target, rate: f64, conns: usize, secs: f64) -> Result<(), String
                 }
             }
             if let Some((len, status)) = complete_response(&conn.buf)? {
-                let done = Instant::now();
-                let due = conn.due.take().ok_or("an answer nobody asked for")?;
-                latencies.push(done.duration_since(due).as_nanos() as u64);
-                if !(200..300).contains(&status) {
-                    non_2xx += 1;
-                }
                 conn.buf.drain(..len);
-                last_done = done;
-                free.push_back(c);
+                if !conn.buf.is_empty() {
+                    return Err("bytes after a whole response, before the next request".into());
+                }
+                // An idle connection's answer nobody asked for is the server's goodbye (actix
+                // sends 408 to a connection that sent nothing within its request timeout and
+                // closes it): not a measurement.
+                if let Some(due) = conn.due.take() {
+                    let done = Instant::now();
+                    latencies.push(done.duration_since(due).as_nanos() as u64);
+                    if !(200..300).contains(&status) {
+                        non_2xx += 1;
+                    }
+                    last_done = done;
+                    free.push_back(c);
+                }
+            }
+            if closed {
+                // An idle connection the server let go (its keep-alive timeout) is opened
+                // again; one that closes with a request out fails the run.
+                if conn.due.is_some() {
+                    return Err("the server closed a connection with a request out".into());
+                }
+                poll.registry()
+                    .deregister(&mut conn.stream)
+                    .map_err(|e| e.to_string())?;
+                *conn = connect(&target.addr, &poll, c)
+                    .map_err(|e| format!("reconnecting to {}: {e}", target.addr))?;
             }
         }
         std::hint::spin_loop();
