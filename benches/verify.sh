@@ -113,11 +113,13 @@ done
 # control: when its own p99 is over 2 ms, the machine (other load on the servers' core)
 # cannot show verify's.
 fixed_conns=32
+# half_of_best: half the highest req/s (first column) of the runs on stdin, as a whole number.
+half_of_best() { python3 -c 'import sys; print(int(max(float(l.split()[0]) for l in sys.stdin if l.strip()) / 2))'; }
 lower_rates="${LOWER_RATES-10000}"
 for round in $(seq 1 "$rounds"); do
   runs[oha_noop]+="$(unbounded "http://127.0.0.1:$noop/noop" 64 "$secs")"$'\n'
 done
-rate=$(echo "${runs[oha_noop]}" | python3 -c 'import sys; print(int(max(float(l.split()[0]) for l in sys.stdin if l.strip()) / 2))')
+rate=$(echo "${runs[oha_noop]}" | half_of_best)
 for round in $(seq 1 "$rounds"); do
   runs[fixed_verify]+="$(fixed_rate "http://127.0.0.1:$on/api/v1/verify" "$fixed_conns" "$secs" "$rate" "$auth")"$'\n'
   runs[fixed_noop]+="$(fixed_rate "http://127.0.0.1:$noop/noop" "$fixed_conns" "$secs" "$rate")"$'\n'
@@ -131,7 +133,7 @@ done
 # The same tail with the paced client (examples/paced_load.rs), at half the no-op's best as wrk
 # measured it above: it keeps that rate from its core where oha cannot, and sends each request
 # when it is due instead of in millisecond bursts. Each run also records the hypervisor's steal.
-paced_rate=$(echo "${runs[noop]}" | python3 -c 'import sys; print(int(max(float(l.split()[0]) for l in sys.stdin if l.strip()) / 2))')
+paced_rate=$(echo "${runs[noop]}" | half_of_best)
 for round in $(seq 1 "$rounds"); do
   runs[paced_verify]+="$(paced "http://127.0.0.1:$on/api/v1/verify" "$fixed_conns" "$secs" "$paced_rate" "$auth")"$'\n'
   runs[paced_noop]+="$(paced "http://127.0.0.1:$noop/noop" "$fixed_conns" "$secs" "$paced_rate")"$'\n'

@@ -67,10 +67,7 @@ impl Meter {
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        // Threads past SHARDS share a shard, and one may record an earlier second after another
-        // recorded a later one: the last use is the latest, not the last written.
-        let last = shard.last_used.entry(token_id).or_insert(at);
-        *last = (*last).max(at);
+        shard.used(token_id, at);
         if self.enabled {
             shard
                 .pending
@@ -145,9 +142,16 @@ impl Shard {
             self.pending.entry(k).or_insert((0, team)).0 += n;
         }
         for (k, at) in other.last_used {
-            let e = self.last_used.entry(k).or_insert(at);
-            *e = (*e).max(at);
+            self.used(k, at);
         }
+    }
+
+    /// Notes a use of `token_id` at `at`. Threads past SHARDS share a shard, and one may record
+    /// an earlier second after another recorded a later one: the last use is the latest
+    /// second, not the last one written.
+    fn used(&mut self, token_id: i64, at: i64) {
+        let last = self.last_used.entry(token_id).or_insert(at);
+        *last = (*last).max(at);
     }
 }
 
