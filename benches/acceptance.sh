@@ -37,6 +37,6 @@ run signin 100 "$rounds"
 
 echo
 echo "acceptance figures (load average now: $(cut -d' ' -f1-3 /proc/loadavg)):"
-grep -h -E "target|MISSES|meets|counted by|control, two|sign-ins per second|^team of" "$out"/verify.txt "$out"/cost.txt \
+grep -h -E "target|steal under 0.5|MISSES|meets|counted by|control, two|sign-ins per second|^team of" "$out"/verify.txt "$out"/cost.txt \
   "$out"/team_page.txt "$out"/startup.txt "$out"/signin.txt 2>/dev/null | sed 's/^/  /' || true
 echo "whole outputs: $out"
