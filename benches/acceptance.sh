@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every acceptance figure of issue 17 and issue 16's metrics line in one command, with short
-# defaults (about 7 minutes on two cores), for a re-run on a quiet machine:
+# defaults (about 9 minutes on two cores), for a re-run on a quiet machine:
 #   benches/acceptance.sh [seconds-per-run] [rounds]
 # It runs the benchmark scripts one after another (each builds nothing new after the first,
 # starts its own servers on core 0 and its clients on core 1, and stops them) and then prints
