@@ -193,8 +193,7 @@ sent=$(printf '%s\n%s\n%s\n%s\n%s\n%s' "${runs[verify_on]}" "${runs[verify_metri
 python3 - "$(echo "${runs[fixed_verify]}" | median 2)" "$((metered_after - metered_before))" "$sent" \
   "${runs[livez]}" "${runs[verify_on]}" "${runs[verify_off]}" "${runs[verify_metrics]}" "${metrics_ok:-0}" \
   "${runs[noop]}" "${runs[verify_unknown]}" "$rate" "$(echo "${runs[fixed_noop]}" | median 2)" "${runs[verify_same]}" \
-  "$paced_rate" "$(echo "${runs[paced_verify]}" | median 2)" "$(echo "${runs[paced_noop]}" | median 2)" \
-  "${runs[paced_verify]}" "${runs[paced_noop]}" <<'PY'
+  "$paced_rate" "${runs[paced_verify]}" "${runs[paced_noop]}" <<'PY'
 import statistics, sys
 p99, metered, sent = map(float, sys.argv[1:4])
 livez, on, off, metrics, noop, unknown = ([list(map(float, l.split())) for l in a.splitlines() if l.strip()] for a in sys.argv[4:8] + sys.argv[9:11])
@@ -210,12 +209,14 @@ print(f"verify/no-op throughput (unknown token):      {r:.2f} (target >= 0.80: {
 control = float(sys.argv[12])
 shown = "" if control < 2 else f"; the machine cannot show it now: the bare no-op's own p99 at this rate is {control:.3f} ms"
 print(f"verify p99 at {rate} req/s (half the no-op's best by oha), oha: {p99:.3f} ms (target < 2 ms: {check(p99 < 2)}{shown})")
-paced_rate, paced_p99, paced_control = sys.argv[14], float(sys.argv[15]), float(sys.argv[16])
+# The paced pairs: each run is "rps p50 p99 steal", verify's beside the no-op's.
+paced_rate = sys.argv[14]
+pairs = list(zip(*([l.split() for l in a.splitlines() if l.strip()] for a in sys.argv[15:17])))
+paced_p99, paced_control = (statistics.median(float(p[i][2]) for p in pairs) for i in (0, 1))
 shown = "" if paced_control < 2 else f"; the machine cannot show it now: the bare no-op's own p99 at this rate is {paced_control:.3f} ms"
 print(f"verify p99 at {paced_rate} req/s (half the no-op's best by wrk), paced client: {paced_p99:.3f} ms (target < 2 ms: {check(paced_p99 < 2)}{shown})")
 # The pairs in which the hypervisor took under 0.5% of the CPU time during both runs: the
 # server's own tail, with the machine's stalls left out (every pair is in the median above).
-pairs = list(zip(*([l.split() for l in a.splitlines() if l.strip()] for a in sys.argv[17:19])))
 quiet = [(float(v[2]), float(n[2])) for v, n in pairs if float(v[3]) < 0.5 and float(n[3]) < 0.5]
 if quiet:
     q_verify, q_noop = (statistics.median(x[i] for x in quiet) for i in (0, 1))
