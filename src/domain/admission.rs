@@ -225,15 +225,19 @@ pub fn decide(f: &Facts<'_>) -> Result<Admission, Refusal> {
         (false, Provisioning::Invite) => Some(f.invitation.ok_or(Refusal::Removed)?),
         (false, Provisioning::Jit) => return Err(Refusal::Removed),
     };
-    let admins_after_restore =
-        f.active_admins + i64::from(restore_with.is_some() && account.role == Role::Admin);
+    // A member restored through an invitation comes back as a member, as one an admin
+    // restores does: removal ended their admin rights (the groups may grant them again).
+    let role_now = match restore_with {
+        Some(_) => Role::Member,
+        None => account.role,
+    };
     let groups = match group_admin {
-        Some(true) if account.role == Role::Member => Some(GroupChange::Grant),
+        Some(true) if role_now == Role::Member => Some(GroupChange::Grant),
         // Take back only what the groups granted, and never the last admin.
         Some(false)
-            if account.role == Role::Admin
+            if role_now == Role::Admin
                 && account.source == RoleSource::Groups
-                && admins_after_restore > 1 =>
+                && f.active_admins > 1 =>
         {
             Some(GroupChange::TakeBack)
         }
@@ -439,6 +443,34 @@ mod tests {
     }
 
     #[test]
+    fn a_removed_admin_invited_back_returns_as_a_member_unless_the_groups_grant_admin() {
+        let mut w = world("bob@acme.com");
+        let mut f = facts(&w, Provisioning::Invite);
+        f.account = account(Role::Admin, RoleSource::Manual, false);
+        f.invitation = Some(4);
+        // The store writes the restored row as a member; no group change on top of that.
+        assert_eq!(
+            decide(&f),
+            Ok(Admission::Return {
+                restore_with: Some(4),
+                groups: None
+            })
+        );
+        w.admin_groups = vec!["portal-admins".into()];
+        w.groups = Some(vec!["portal-admins".into()]);
+        let mut f = facts(&w, Provisioning::Invite);
+        f.account = account(Role::Admin, RoleSource::Groups, false);
+        f.invitation = Some(4);
+        assert_eq!(
+            decide(&f),
+            Ok(Admission::Return {
+                restore_with: Some(4),
+                groups: Some(GroupChange::Grant)
+            })
+        );
+    }
+
+    #[test]
     fn admin_groups_grant_and_take_back_only_their_own_grant_never_the_last_admin() {
         let mut w = world("bob@acme.com");
         w.admin_groups = vec!["portal-admins".into()];
@@ -469,7 +501,7 @@ mod tests {
     }
 
     #[test]
-    fn a_group_admin_restored_by_invitation_counts_among_the_admins() {
+    fn a_group_admin_restored_by_invitation_out_of_the_group_needs_no_take_back() {
         let mut w = world("bob@acme.com");
         w.admin_groups = vec!["portal-admins".into()];
         w.groups = Some(Vec::new());
@@ -477,11 +509,12 @@ mod tests {
         f.account = account(Role::Admin, RoleSource::Groups, false);
         f.invitation = Some(3);
         f.active_admins = 1;
+        // Back as a member already: there is nothing for the groups to take back.
         assert_eq!(
             decide(&f),
             Ok(Admission::Return {
                 restore_with: Some(3),
-                groups: Some(GroupChange::TakeBack)
+                groups: None
             })
         );
     }

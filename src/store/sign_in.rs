@@ -307,7 +307,8 @@ fn apply(
         ) => {
             if let Some(invite_id) = restore_with {
                 tx.execute(
-                    "UPDATE users SET active = 1, removed_at = NULL WHERE id = ?1",
+                    // Back as a member: `decide` counted them as one for the groups' change.
+                    "UPDATE users SET active = 1, removed_at = NULL, role = 'member', role_source = 'default' WHERE id = ?1",
                     [user.id],
                 )?;
                 invites::mark_accepted(tx, invite_id)?;

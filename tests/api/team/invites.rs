@@ -163,6 +163,44 @@ async fn a_removed_member_of_an_invite_only_team_comes_back_only_when_invited_ag
 }
 
 #[actix_web::test]
+async fn a_removed_admin_invited_back_returns_as_a_member_as_an_admins_restore_would() {
+    let s = start("provisioning = \"invite\"").await;
+    let alice = s.sign_in("acme", "alice").await;
+    invite(&s, &alice, "dave@acme.com").await;
+    s.sign_in("acme", "dave").await;
+    let d = s.user_id("acme", "dave@acme.com");
+    let resp = s
+        .app
+        .post_csrf(
+            &alice,
+            &format!("/team/members/{d}/role"),
+            &[("role", "admin")],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let resp = s
+        .app
+        .post_csrf(&alice, &format!("/team/members/{d}/remove"), &[])
+        .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    invite(&s, &alice, "dave@acme.com").await;
+    let dave = s.sign_in("acme", "dave").await;
+    assert_eq!(s.user_id("acme", "dave@acme.com"), d, "the same account");
+    assert_eq!(
+        s.app.count(&format!(
+            "SELECT count(*) FROM users WHERE id = {d} AND active AND role = 'member' AND role_source = 'default'"
+        )),
+        1,
+        "removal ended the admin rights; the invitation gives back membership only"
+    );
+    assert_eq!(
+        s.app.get(&dave, "/billing").await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[actix_web::test]
 async fn inviting_an_active_member_answers_409_and_leaves_no_invitation_behind() {
     let s = start("provisioning = \"invite\"").await;
     let alice = s.sign_in("acme", "alice").await;
