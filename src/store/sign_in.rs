@@ -306,11 +306,8 @@ fn apply(
             Some(user),
         ) => {
             if let Some(invite_id) = restore_with {
-                tx.execute(
-                    // Back as a member: `decide` counted them as one for the groups' change.
-                    "UPDATE users SET active = 1, removed_at = NULL, role = 'member', role_source = 'default' WHERE id = ?1",
-                    [user.id],
-                )?;
+                // Back as a member: `decide` counted them as one for the groups' change.
+                users::reactivate_as_member(tx, user.id)?;
                 invites::mark_accepted(tx, invite_id)?;
             }
             tx.execute(

@@ -262,11 +262,7 @@ pub fn restore_in(tx: &Transaction<'_>, team_id: &str, actor: &Actor, target: i6
         if user.active {
             return Ok(());
         }
-        // A restored admin comes back as a member: removal ended their admin rights.
-        tx.execute(
-            "UPDATE users SET active = 1, removed_at = NULL, role = 'member', role_source = 'default' WHERE id = ?1",
-            [user.id],
-        )?;
+        reactivate_as_member(tx, user.id)?;
         // Restored by an admin after a SCIM DELETE: SCIM sees the member again.
         tx.execute(
             "UPDATE scim_users SET deleted = 0 WHERE user_id = ?1",
@@ -275,6 +271,16 @@ pub fn restore_in(tx: &Transaction<'_>, team_id: &str, actor: &Actor, target: i6
         audit::record(tx, team_id, actor, Action::MemberRestored, &user.email, "")?;
         Ok(())
     })
+}
+
+/// Makes a removed member active again, as a member: removal ended any admin rights. Both
+/// ways back (an admin's restore, a new invitation) go through here.
+pub(crate) fn reactivate_as_member(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users SET active = 1, removed_at = NULL, role = 'member', role_source = 'default' WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
 }
 
 /// One change to member `target` of the team: `change` gets the member as stored and writes
