@@ -55,10 +55,16 @@ fn config(dir: &Path, db: &Path) -> PathBuf {
 /// A plain HTTP/1.1 POST of a usage report (one connection each); the status code.
 fn report(port: u16, secret: &str, key: &str) -> u16 {
     let body = format!(r#"{{"quantity": 1, "unit": "jobs", "idempotency_key": "{key}"}}"#);
+    request(port, secret, "POST /api/v1/usage", &body)
+}
+
+/// One request on its own connection, as a load of separate clients sends it; the status
+/// code, or 0 when the portal answered nothing.
+fn request(port: u16, secret: &str, line: &str, body: &str) -> u16 {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     write!(
         s,
-        "POST /api/v1/usage HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {secret}\r\n\
+        "{line} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {secret}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
@@ -157,6 +163,14 @@ fn sigkill_under_write_load_then_litestream_restore_with_the_key_keeps_every_ack
         ),
     )
     .expect("write litestream.yml");
+    // A token made in another process reaches the running portal's index through its poll
+    // (the README promises a fifth of a second; a loaded machine may take longer).
+    wait_until(
+        Duration::from_secs(10),
+        "the shell-made token verifies",
+        || request(portal.port, &secret, "GET /api/v1/verify", "") == 200,
+    );
+
     let ls_log = std::fs::File::create(machine.path().join("litestream.log")).expect("log");
     let ls = Killed(
         Command::new(&litestream)
