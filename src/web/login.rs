@@ -22,6 +22,7 @@ use crate::views;
 
 use super::client_ip::client_ip;
 use super::extract::AnonCsrfForm;
+use super::logout;
 use super::return_to;
 
 pub(super) fn see_other(location: &str) -> HttpResponse {
@@ -40,7 +41,6 @@ pub async fn root(session: Session) -> HttpResponse {
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
-    signed_out: Option<String>,
     return_to: Option<String>,
 }
 
@@ -52,14 +52,15 @@ pub async fn login_page(
     session: Session,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse> {
-    if TypedSession(&session).user_id().is_some() && q.signed_out.is_none() {
+    if TypedSession(&session).user_id().is_some() {
         return Ok(see_other("/team"));
     }
-    let idp_logout = match q.signed_out.as_deref().and_then(|t| state.sso.get(t)) {
+    let signed_out = logout::notice(&req);
+    let idp_logout = match signed_out.as_deref().and_then(|t| state.sso.get(t)) {
         Some(team) => idp_logout_url(&state, &team).await,
         None => None,
     };
-    let return_to = if q.signed_out.is_some() {
+    let return_to = if signed_out.is_some() {
         None
     } else {
         return_to::for_login_page(
@@ -68,7 +69,7 @@ pub async fn login_page(
             q.return_to.as_deref(),
         )
     };
-    Ok(login_form_page(
+    let mut page = login_form_page(
         &req,
         &state,
         LoginForm {
@@ -78,9 +79,14 @@ pub async fn login_page(
             return_to: return_to.as_deref(),
             password: None,
         },
-        q.signed_out.is_some(),
+        signed_out.is_some(),
         idp_logout.as_deref(),
-    ))
+    );
+    if signed_out.is_some() {
+        // Shown once: a reload is an ordinary sign-in page.
+        let _ = page.add_cookie(&logout::shown());
+    }
+    Ok(page)
 }
 
 /// What the sign-in form shows: as first opened, or again with what was typed and why it

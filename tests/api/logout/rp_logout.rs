@@ -63,8 +63,13 @@ async fn with_idp_logout_but_no_end_session_endpoint_sign_out_lands_on_login() {
     let app = spawn_app(&idp.team_toml("acme", "idp_logout = true")).await;
     let bob = signed_in(&app, &idp, "acme", ("u-bob", "bob@acme.com"), None).await;
     let r = app.post_csrf(&bob, "/logout", &[]).await;
-    assert_eq!(location(&r), "/login?signed_out=acme");
+    assert_eq!(location(&r), "/login");
     assert!(!works(&app, &bob).await);
+    // The sign-in page says so once; a reload is the plain sign-in page.
+    let (_, page) = app.text(&bob, "/login").await;
+    assert!(page.contains("You are signed out"), "{page}");
+    let (_, page) = app.text(&bob, "/login").await;
+    assert!(!page.contains("You are signed out"), "{page}");
 }
 
 /// A team with `idp_logout = true` whose IdP publishes an `end_session_endpoint`.
@@ -121,4 +126,27 @@ async fn signing_out_a_session_revoked_meanwhile_does_not_go_to_the_idp() {
         0,
         "nothing written"
     );
+}
+
+#[actix_web::test]
+async fn a_forged_sign_out_ends_nothing_and_one_without_a_session_lands_on_login() {
+    let (app, idp) = super::acme().await;
+    let bob = signed_in(&app, &idp, "acme", ("u-bob", "bob@acme.com"), None).await;
+    let forged: [&[(&str, &str)]; 2] = [&[], &[("csrf_token", "forged")]];
+    for form in forged {
+        let r = app.post(&bob, "/logout", form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{form:?}");
+        assert!(works(&app, &bob).await, "a forged sign-out ends nothing");
+    }
+    // A tab whose session already ended has no token to match and nothing to end.
+    let stale = crate::helpers::browser();
+    let r = app
+        .post(&stale, "/logout", &[("csrf_token", "from-an-old-page")])
+        .await;
+    assert_eq!(
+        (r.status(), location(&r).as_str()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    assert!(works(&app, &bob).await);
+    assert_eq!(app.count("SELECT count(*) FROM sessions"), 1);
 }

@@ -84,23 +84,30 @@ async fn confirmation(r: Response, now: &str, then: &str) -> (String, String) {
     (csrf_in(&body), body[start..end].to_string())
 }
 
+/// Alice, signed in to Acme, with a sign-in page she opened before (a tab left open): the
+/// browser's anonymous CSRF token that page's form carries.
+async fn alice_with_an_open_sign_in_page(t: &Two) -> (Client, String) {
+    let alice = browser();
+    let token = t.app.csrf(&alice, "/login").await;
+    let r = t
+        .acme
+        .sign_in(&t.app, &alice, "acme", "alice", "alice@acme.test")
+        .await;
+    assert_eq!(location(&r), "/team");
+    (alice, token)
+}
+
 /// Starts a sign-in from the portal's own form (`POST /login/sso` with the browser's
-/// anonymous CSRF token, as the sign-in page a signed-in browser still gets after signing
-/// out elsewhere carries it) and has `idp` complete it; the portal's answer to the callback.
+/// anonymous CSRF token) and has `idp` complete it; the portal's answer to the callback.
 async fn sign_in_from_form(
     app: &TestApp,
     idp: &FakeIdp,
-    c: &Client,
+    (c, token): &(Client, String),
     team: &str,
     (sub, email): (&str, &str),
 ) -> Response {
-    let token = app.csrf(c, "/login?signed_out=acme").await;
     let r = app
-        .post(
-            c,
-            "/login/sso",
-            &[("csrf_token", &token), ("team_id", team)],
-        )
+        .post(c, "/login/sso", &[("csrf_token", token), ("team_id", team)])
         .await;
     assert_eq!(
         r.status(),
@@ -243,7 +250,7 @@ async fn a_sign_in_started_from_the_portal_form_switches_at_once_but_a_link_stil
     let t = two_teams().await;
 
     // Into another team, from the form: 303, no confirmation page, a new session.
-    let to_evil = alice(&t).await;
+    let to_evil = alice_with_an_open_sign_in_page(&t).await;
     let r = sign_in_from_form(
         &t.app,
         &t.evil,
@@ -255,19 +262,19 @@ async fn a_sign_in_started_from_the_portal_form_switches_at_once_but_a_link_stil
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "no confirmation page");
     assert_eq!(location(&r), "/team");
     assert_eq!(
-        signed_in_as(&t.app, &to_evil).await.as_deref(),
+        signed_in_as(&t.app, &to_evil.0).await.as_deref(),
         Some("mallory@evil.test")
     );
     let (users, _, sessions) = snapshot(&t.app);
     assert_eq!((users, sessions.as_str()), (2, "mallory@evil.test"));
 
     // As another user of the same team, from the form: switched directly too.
-    let to_bob = alice(&t).await;
+    let to_bob = alice_with_an_open_sign_in_page(&t).await;
     let r = sign_in_from_form(&t.app, &t.acme, &to_bob, "acme", ("bob", "bob@acme.test")).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "no confirmation page");
     assert_eq!(location(&r), "/team");
     assert_eq!(
-        signed_in_as(&t.app, &to_bob).await.as_deref(),
+        signed_in_as(&t.app, &to_bob.0).await.as_deref(),
         Some("bob@acme.test")
     );
 
