@@ -3,7 +3,7 @@
 //! settings form (issuers off the public internet refused), and describing changes for the
 //! audit log with secrets masked.
 
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::IpAddr;
 
 use crate::config::{check_issuer, ClientAuth, Provisioning, Secret, TeamConfig};
 use crate::crypto::Sealer;
@@ -146,19 +146,9 @@ pub async fn check_issuer_address(issuer: &str) -> Result<(), String> {
     let addresses: Vec<IpAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
         Some(url::Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
-        Some(url::Host::Domain(name)) => {
-            let target = (name.to_string(), url.port_or_known_default().unwrap_or(443));
-            let resolved = tokio::task::spawn_blocking(move || {
-                target
-                    .to_socket_addrs()
-                    .map(|a| a.map(|a| a.ip()).collect::<Vec<_>>())
-            })
-            .await
-            .map_err(|_| "The issuer's host name could not be checked. Try again.".to_string())?;
-            resolved.map_err(|_| {
-                format!("Issuer {issuer:?}: its host name does not resolve to an address.")
-            })?
-        }
+        Some(url::Host::Domain(name)) => super::reach::resolve(name).await.map_err(|_| {
+            format!("Issuer {issuer:?}: its host name does not resolve to an address.")
+        })?,
         None => return Err(format!("Issuer {issuer:?} has no host.")),
     };
     if addresses.is_empty() {

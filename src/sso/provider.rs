@@ -18,7 +18,7 @@ use openidconnect::JsonWebKeySet;
 use serde::Deserialize;
 use url::Url;
 
-use super::reach::http_client;
+use super::reach::http_clients;
 use super::SsoError;
 
 pub use super::answers::{check_status, json_limited, read_limited, without_query, MAX_BODY};
@@ -155,10 +155,11 @@ impl Providers {
 
     /// With discovery trusted for `ttl` (tests use zero to exercise refreshes).
     pub fn with_discovery_ttl(ttl: Duration) -> Providers {
+        let (http, public_http) = http_clients();
         Providers {
             inner: Arc::new(Inner {
-                http: http_client(Reach::Any),
-                public_http: http_client(Reach::PublicOnly),
+                http,
+                public_http,
                 discovery_ttl: ttl,
                 issuers: Mutex::new(HashMap::new()),
             }),

@@ -23,26 +23,103 @@ pub enum Reach {
     PublicOnly,
 }
 
-/// A DNS resolver that keeps only public addresses.
-struct PublicAddressesOnly;
+/// How the portal resolves an IdP's host name. Never on the blocking pool: that pool runs the
+/// database's work, and a slow or silent DNS server (a browser-managed team's admin picks the
+/// names) would otherwise hold its threads and stall every page.
+#[derive(Clone)]
+enum Lookup {
+    /// The system's resolver configuration (`/etc/resolv.conf`, `/etc/hosts`) read by an
+    /// asynchronous stub resolver on the executor.
+    Async(Arc<hickory_resolver::TokioResolver>),
+    /// Without a readable resolver configuration: getaddrinfo on a thread of its own.
+    Thread,
+}
 
-impl reqwest::dns::Resolve for PublicAddressesOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        Box::pin(async move {
-            let host = name.as_str().to_string();
-            let found = tokio::task::spawn_blocking(move || {
-                use std::net::ToSocketAddrs;
-                (host.as_str(), 0)
-                    .to_socket_addrs()
-                    .map(|a| a.collect::<Vec<_>>())
-            })
-            .await??;
-            let public: Vec<std::net::SocketAddr> =
-                found.into_iter().filter(|a| is_public_ip(a.ip())).collect();
-            if public.is_empty() {
-                return Err("the host resolves to no public address".into());
+/// A lookup gives up after this (twice), well inside the client's 5 s connect timeout.
+const DNS_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Lookup {
+    fn system() -> Lookup {
+        match hickory_resolver::TokioResolver::builder_tokio() {
+            Ok(builder) => Lookup::from_builder(builder, DNS_TIMEOUT),
+            Err(e) => {
+                tracing::warn!(error = %e, "the system's DNS configuration could not be read; IdP host names are resolved with getaddrinfo");
+                Lookup::Thread
             }
-            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        }
+    }
+
+    fn from_builder(
+        mut builder: hickory_resolver::ResolverBuilder<
+            hickory_resolver::name_server::TokioConnectionProvider,
+        >,
+        timeout: Duration,
+    ) -> Lookup {
+        let opts = builder.options_mut();
+        opts.timeout = timeout;
+        opts.attempts = 2;
+        // A and AAAA asked at once, not one after the other.
+        opts.ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6;
+        Lookup::Async(Arc::new(builder.build()))
+    }
+
+    async fn ips(&self, host: String) -> Result<Vec<std::net::IpAddr>, BoxError> {
+        match self {
+            Lookup::Async(resolver) => Ok(resolver.lookup_ip(host).await?.iter().collect()),
+            Lookup::Thread => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                std::thread::Builder::new()
+                    .name("idp-dns".into())
+                    .spawn(move || {
+                        use std::net::ToSocketAddrs;
+                        let found = (host.as_str(), 0)
+                            .to_socket_addrs()
+                            .map(|a| a.map(|a| a.ip()).collect::<Vec<_>>());
+                        let _ = tx.send(found);
+                    })?;
+                Ok(rx.await??)
+            }
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One resolver (and its cache) for the process.
+fn shared_lookup() -> &'static Lookup {
+    static LOOKUP: std::sync::OnceLock<Lookup> = std::sync::OnceLock::new();
+    LOOKUP.get_or_init(Lookup::system)
+}
+
+/// The addresses `host` resolves to, as the IdP clients would resolve it.
+pub async fn resolve(host: &str) -> Result<Vec<std::net::IpAddr>, BoxError> {
+    shared_lookup().ips(host.to_string()).await
+}
+
+/// A DNS resolver for the IdP clients: every address for [`Reach::Any`], only public ones
+/// for [`Reach::PublicOnly`].
+struct IdpResolver {
+    lookup: Lookup,
+    reach: Reach,
+}
+
+impl reqwest::dns::Resolve for IdpResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let (lookup, reach) = (self.lookup.clone(), self.reach);
+        Box::pin(async move {
+            let found = lookup.ips(name.as_str().to_string()).await?;
+            let kept: Vec<std::net::SocketAddr> = found
+                .into_iter()
+                .filter(|ip| reach == Reach::Any || is_public_ip(*ip))
+                .map(|ip| std::net::SocketAddr::new(ip, 0))
+                .collect();
+            if kept.is_empty() {
+                return Err(match reach {
+                    Reach::Any => "the host resolves to no address".into(),
+                    Reach::PublicOnly => "the host resolves to no public address".into(),
+                });
+            }
+            Ok(Box::new(kept.into_iter()) as reqwest::dns::Addrs)
         })
     }
 }
@@ -77,17 +154,23 @@ pub fn names_private_address(url: &Url) -> bool {
     }
 }
 
-pub(super) fn http_client(reach: Reach) -> reqwest::Client {
-    let builder = reqwest::Client::builder()
+/// The IdP clients for the operator's teams ([`Reach::Any`]) and for browser-managed ones
+/// ([`Reach::PublicOnly`]), sharing one resolver and its cache.
+pub(super) fn http_clients() -> (reqwest::Client, reqwest::Client) {
+    let lookup = shared_lookup().clone();
+    (
+        http_client(Reach::Any, lookup.clone()),
+        http_client(Reach::PublicOnly, lookup),
+    )
+}
+
+fn http_client(reach: Reach, lookup: Lookup) -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(10))
-        .user_agent(concat!("teamportal/", env!("CARGO_PKG_VERSION")));
-    let builder = match reach {
-        Reach::Any => builder,
-        Reach::PublicOnly => builder.dns_resolver(Arc::new(PublicAddressesOnly)),
-    };
-    builder
+        .user_agent(concat!("teamportal/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(IdpResolver { lookup, reach }))
         .build()
         .expect("the HTTP client builds with static settings")
 }
@@ -144,9 +227,63 @@ mod tests {
             }
         });
         let url = format!("http://localhost:{port}/");
-        let any = http_client(Reach::Any).get(&url).send().await;
-        assert!(any.is_ok(), "the operator's client connects: {any:?}");
-        let public = http_client(Reach::PublicOnly).get(&url).send().await;
-        assert!(public.is_err(), "the public-only client must not connect");
+        for lookup in [Lookup::system(), Lookup::Thread] {
+            let any = http_client(Reach::Any, lookup.clone())
+                .get(&url)
+                .send()
+                .await;
+            assert!(any.is_ok(), "the operator's client connects: {any:?}");
+            let public = http_client(Reach::PublicOnly, lookup)
+                .get(&url)
+                .send()
+                .await;
+            assert!(public.is_err(), "the public-only client must not connect");
+        }
+    }
+
+    /// Lookups wait on the executor: a DNS server that never answers holds no thread of the
+    /// blocking pool, which the database's work needs (here a pool of one thread).
+    #[test]
+    fn a_silent_dns_server_holds_no_blocking_thread() {
+        use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let at = silent.local_addr().expect("addr");
+        let lookup = Lookup::from_builder(
+            hickory_resolver::TokioResolver::builder_with_config(
+                ResolverConfig::from_parts(
+                    None,
+                    vec![],
+                    NameServerConfigGroup::from_ips_clear(&[at.ip()], at.port(), true),
+                ),
+                Default::default(),
+            ),
+            Duration::from_millis(200),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(1)
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let lookups: Vec<_> = (0..4)
+                .map(|i| {
+                    let l = lookup.clone();
+                    tokio::spawn(async move { l.ips(format!("idp{i}.example.")).await })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let database_work =
+                tokio::time::timeout(Duration::from_secs(1), tokio::task::spawn_blocking(|| 42))
+                    .await;
+            assert_eq!(
+                database_work.ok().and_then(Result::ok),
+                Some(42),
+                "the blocking pool is free while four lookups wait"
+            );
+            for l in lookups {
+                assert!(l.await.expect("joined").is_err(), "no answer is an error");
+            }
+        });
+        drop(silent);
     }
 }
