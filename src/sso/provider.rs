@@ -33,6 +33,13 @@ const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 pub const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a failed discovery or JWKS fetch is answered from memory.
 pub const FAILURE_TTL: Duration = Duration::from_secs(5);
+/// Issuers cached at most. Browser-managed teams' admins can have any number of issuers
+/// tested on `/settings/sso`; past this the least recently used issuer is forgotten (and
+/// fetched again if it is still needed), so what they cost stays bounded.
+pub const MAX_ISSUERS: usize = 128;
+/// Signing keys kept from one JWKS at most (Okta, Entra ID and Google publish a handful). With
+/// [`MAX_ISSUERS`] this bounds what the keys hold in memory.
+pub const MAX_KEYS: usize = 64;
 
 /// The parts of the OpenID Provider Metadata teamportal uses.
 #[derive(Debug, Clone, Deserialize)]
@@ -131,6 +138,13 @@ struct IssuerCache {
     jwks_fetch: tokio::sync::Mutex<()>,
 }
 
+/// Each issuer's cache and the tick it was last asked for at.
+#[derive(Default)]
+struct Issuers {
+    map: HashMap<String, (Arc<IssuerCache>, u64)>,
+    tick: u64,
+}
+
 /// A poisoned slot only means a panic elsewhere; its data is still a valid cache state.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -140,7 +154,7 @@ struct Inner {
     http: reqwest::Client,
     public_http: reqwest::Client,
     discovery_ttl: Duration,
-    issuers: Mutex<HashMap<String, Arc<IssuerCache>>>,
+    issuers: Mutex<Issuers>,
 }
 
 /// Shared HTTP client and per-issuer caches.
@@ -161,7 +175,7 @@ impl Providers {
                 http,
                 public_http,
                 discovery_ttl: ttl,
-                issuers: Mutex::new(HashMap::new()),
+                issuers: Mutex::default(),
             }),
         }
     }
@@ -172,10 +186,27 @@ impl Providers {
     }
 
     fn cache(&self, issuer: &str) -> Arc<IssuerCache> {
-        lock(&self.inner.issuers)
-            .entry(issuer.to_string())
-            .or_default()
-            .clone()
+        let mut issuers = lock(&self.inner.issuers);
+        issuers.tick += 1;
+        let now = issuers.tick;
+        if let Some((cache, used)) = issuers.map.get_mut(issuer) {
+            *used = now;
+            return cache.clone();
+        }
+        if issuers.map.len() >= MAX_ISSUERS {
+            // A fetch under way for the forgotten one finishes into its own copy, unharmed.
+            let oldest = issuers
+                .map
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                issuers.map.remove(&k);
+            }
+        }
+        let cache = Arc::new(IssuerCache::default());
+        issuers.map.insert(issuer.to_string(), (cache.clone(), now));
+        cache
     }
 
     /// Discovery for `issuer`, cached; its `issuer` must equal the configured one exactly.
@@ -232,7 +263,7 @@ impl Providers {
 
     /// Whatever discovery copy is in memory, however old, without asking the IdP.
     pub fn cached_discovery(&self, issuer: &str) -> Option<Arc<Discovery>> {
-        let cache = lock(&self.inner.issuers).get(issuer).cloned()?;
+        let cache = lock(&self.inner.issuers).map.get(issuer)?.0.clone();
         let slot = lock(&cache.discovery);
         slot.value.as_ref().map(|(d, _)| d.clone())
     }
@@ -292,7 +323,7 @@ impl Providers {
 
     /// Forgets everything cached about `issuer` (after its settings change).
     pub async fn forget(&self, issuer: &str) {
-        lock(&self.inner.issuers).remove(issuer);
+        lock(&self.inner.issuers).map.remove(issuer);
     }
 }
 
@@ -338,9 +369,20 @@ impl Inner {
     }
 
     async fn fetch_jwks(&self, discovery: &Discovery, reach: Reach) -> Result<Arc<Jwks>, SsoError> {
-        self.get_json(discovery.jwks_uri.clone(), "signing keys (JWKS)", reach)
-            .await
-            .map(Arc::new)
+        let jwks: Jwks = self
+            .get_json(discovery.jwks_uri.clone(), "signing keys (JWKS)", reach)
+            .await?;
+        if jwks.keys().len() > MAX_KEYS {
+            return Err(SsoError::misconfigured(
+                "the identity provider publishes too many signing keys",
+                format!(
+                    "{} lists {} keys; at most {MAX_KEYS} are accepted",
+                    without_query(&discovery.jwks_uri),
+                    jwks.keys().len()
+                ),
+            ));
+        }
+        Ok(Arc::new(jwks))
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(
@@ -364,5 +406,27 @@ impl Inner {
 impl Default for Providers {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn past_max_issuers_the_least_recently_asked_for_is_forgotten() {
+        let p = Providers::new();
+        let name = |i: usize| format!("https://idp-{i}.example");
+        let kept = p.cache(&name(0));
+        for i in 1..MAX_ISSUERS {
+            p.cache(&name(i));
+        }
+        assert!(Arc::ptr_eq(&kept, &p.cache(&name(0))), "asked for again");
+        p.cache("https://one-more.example");
+        let issuers = lock(&p.inner.issuers);
+        assert_eq!(issuers.map.len(), MAX_ISSUERS);
+        assert!(issuers.map.contains_key(&name(0)));
+        assert!(!issuers.map.contains_key(&name(1)), "the oldest is gone");
+        assert!(issuers.map.contains_key(&name(2)));
     }
 }

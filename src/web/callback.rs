@@ -75,7 +75,7 @@ pub async fn sso_callback(
     if let Some(me) = someone_else {
         let idp_session = (
             finished.sid,
-            Some(super::sessions::seal_id_token(&state, &finished.id_token)),
+            super::sessions::seal_id_token(&state, &finished.id_token),
         );
         return Ok(confirm::hold_for_confirmation(
             &req,
@@ -94,7 +94,7 @@ pub async fn sso_callback(
     let sealed = super::sessions::seal_id_token(&state, &finished.id_token);
     typed.sign_in(
         user.id,
-        &super::sessions::origin(&req, &state, finished.sid, Some(sealed)),
+        &super::sessions::origin(&req, &state, finished.sid, sealed),
     );
     let to = finished.return_to.unwrap_or_else(|| "/team".into());
     Ok(see_other(&to))

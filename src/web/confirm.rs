@@ -78,7 +78,14 @@ pub(super) fn hold_for_confirmation(
         email: identity.email.to_string(),
         email_verified: identity.email_verified,
         name: identity.name,
-        groups: identity.groups,
+        // Only what admission reads: whether one of them is an admin group. The rest of a
+        // long list would sit in the session state for nothing.
+        groups: identity.groups.map(|groups| {
+            groups
+                .into_iter()
+                .filter(|g| team.admin_groups.contains(g))
+                .collect()
+        }),
         return_to,
         sid,
         id_token_enc,

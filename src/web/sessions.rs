@@ -46,9 +46,17 @@ pub fn origin(
     }
 }
 
-/// An ID token sealed with the instance key, as a session keeps it.
-pub fn seal_id_token(state: &AppState, id_token: &str) -> Vec<u8> {
-    state.sealer.seal(id_token.as_bytes(), ID_TOKEN_CONTEXT)
+/// The largest ID token a session keeps for sign-out's `id_token_hint`. Okta's are one to
+/// a few KiB; an IdP may send up to the 1 MiB any answer is read to, and every session (and
+/// its cached state) would carry that. A larger one is not kept: sign-out then ends the
+/// portal session only, as for a session that has no ID token.
+pub const ID_TOKEN_KEPT_MAX: usize = 16 * 1024;
+
+/// An ID token sealed with the instance key, as a session keeps it; `None` above
+/// [`ID_TOKEN_KEPT_MAX`].
+pub fn seal_id_token(state: &AppState, id_token: &str) -> Option<Vec<u8>> {
+    (id_token.len() <= ID_TOKEN_KEPT_MAX)
+        .then(|| state.sealer.seal(id_token.as_bytes(), ID_TOKEN_CONTEXT))
 }
 
 pub async fn sessions_page(who: SignedIn, session: Session) -> Result<HttpResponse> {

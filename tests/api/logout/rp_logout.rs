@@ -150,3 +150,26 @@ async fn a_forged_sign_out_ends_nothing_and_one_without_a_session_lands_on_login
     assert!(works(&app, &bob).await);
     assert_eq!(app.count("SELECT count(*) FROM sessions"), 1);
 }
+
+#[actix_web::test]
+async fn an_id_token_too_large_to_keep_signs_in_but_signs_out_in_the_portal_only() {
+    let (idp, app, end_session) = with_end_session().await;
+    // 20 KiB of claims: the sign-in works, the session does not carry the token.
+    let bob = crate::helpers::browser();
+    let r = idp
+        .sign_in_with(&app, &bob, "acme", ("u-bob", "bob@acme.com"), |c| {
+            c["padding"] = json!("x".repeat(20 * 1024));
+        })
+        .await;
+    assert_eq!(location(&r), "/team");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM sessions WHERE user_id IS NOT NULL AND id_token_enc IS NULL"
+        ),
+        1,
+        "signed in, the ID token not kept"
+    );
+    let r = app.post_csrf(&bob, "/logout", &[]).await;
+    assert_eq!(location(&r), "/login", "not sent to {end_session}");
+    assert!(!works(&app, &bob).await);
+}

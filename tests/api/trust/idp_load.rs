@@ -279,3 +279,25 @@ async fn the_signed_out_page_never_fetches_discovery() {
     );
     assert_eq!(idp.with(|s| s.discovery_calls), 1);
 }
+
+#[actix_web::test]
+async fn a_jwks_of_more_than_64_keys_is_refused_with_a_clear_page() {
+    let idp = FakeIdp::start().await;
+    let app = config_team(&idp).await;
+    idp.with(|s| {
+        let key = s.jwks[0].clone();
+        s.jwks = (0..65)
+            .map(|i| {
+                let mut k = key.clone();
+                k["kid"] = json!(format!("k{i}"));
+                k
+            })
+            .collect();
+    });
+    let c = browser();
+    let r = idp.sign_in(&app, &c, "acme", "u1", "bob@acme.test").await;
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    let page = r.text().await.expect("body");
+    assert!(page.contains("too many signing keys"), "{page}");
+    assert_no_sign_in(&app);
+}
