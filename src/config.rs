@@ -14,6 +14,7 @@ pub use crate::domain::Provisioning;
 use crate::domain::{Email, TeamId};
 
 mod checks;
+mod file;
 mod layers;
 mod raw;
 mod settings;
@@ -83,12 +84,27 @@ pub fn load_from(
             })?,
         ),
     };
-    // The file alone first, so its unknown keys and syntax errors read as they always did.
+    let base = path.and_then(Path::parent).unwrap_or(Path::new("."));
+    // The file alone first, so that its own mistakes are named by its keys.
     let from_file = match (&text, path) {
-        (Some(text), Some(path)) => parse(text).map_err(|message| LoadError::Parse {
-            path: path.to_path_buf(),
-            message,
-        })?,
+        (Some(text), Some(path)) => {
+            let parsed = file::parse(text).map_err(|message| LoadError::Parse {
+                path: path.to_path_buf(),
+                message,
+            })?;
+            if !parsed.mistakes.is_empty() {
+                // Unknown keys and wrong types, and what the rest of the file breaks.
+                let mut errors = parsed.mistakes;
+                if let Some(Err(more)) = parsed
+                    .raw
+                    .map(|raw| validate(raw, base, &|name| vars.get(name).cloned()))
+                {
+                    errors.extend(more);
+                }
+                return Err(LoadError::Invalid(errors));
+            }
+            parsed.raw.unwrap_or_default()
+        }
         _ => RawConfig::default(),
     };
     let outside = layers::outside(vars, overrides, cwd);
@@ -110,7 +126,6 @@ pub fn load_from(
             .extract_lossy::<RawConfig>()
             .map_err(|e| LoadError::Invalid(layers::from_figment(e, &outside)))?
     };
-    let base = path.and_then(Path::parent).unwrap_or(Path::new("."));
     validate(raw, base, &|name| vars.get(name).cloned()).map_err(|errors| {
         // A bad value from the environment or a flag is named by where it came from.
         LoadError::Invalid(
@@ -127,8 +142,18 @@ pub fn load_from(
     })
 }
 
+/// The file's settings, or its mistakes one per line (as `check-config` prints them).
 pub fn parse(text: &str) -> Result<RawConfig, String> {
-    toml::from_str(text).map_err(|e| e.to_string())
+    let parsed = file::parse(text)?;
+    match parsed.raw {
+        Some(raw) if parsed.mistakes.is_empty() => Ok(raw),
+        _ => Err(parsed
+            .mistakes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
 }
 
 struct Errors(Vec<ConfigError>);

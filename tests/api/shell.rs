@@ -45,8 +45,10 @@ fn check_config_prints_every_error_with_key_value_and_rule_and_exits_1() {
         r#"
 [server]
 public_url = "https://portal.example.com/sub"
+workers = "two"
 [[teams]]
 id = "Acme_Eng"
+isuer = "https://typo.example.com"
 name = "Acme"
 issuer = "http://acme.okta.com"
 client_id = "0oa1"
@@ -76,6 +78,8 @@ client_secret = "s"
     let lines: Vec<&str> = stdout.lines().collect();
     for expected in [
         "server.public_url = \"https://portal.example.com/sub\": must be an origin",
+        "server.workers = \"two\": must be a whole number",
+        "teams[0].isuer = \"https://typo.example.com\": unknown key; the keys here are id, name, issuer,",
         "teams[0].id = \"Acme_Eng\": a Team ID is lowercase",
         "teams[0].issuer = \"http://acme.okta.com\": must be https",
         "teams[0].client_secret_file = \"/nonexistent/secret\": cannot read the file",
@@ -86,7 +90,7 @@ client_secret = "s"
             "missing {expected:?} in:\n{stdout}"
         );
     }
-    assert_eq!(lines.len(), 5, "{stdout}");
+    assert_eq!(lines.len(), 7, "{stdout}");
 
     // serve refuses to start on the same file.
     let out = teamportal()

@@ -1,0 +1,288 @@
+//! The config file read into [`RawConfig`] with every mistake reported the way `check-config`
+//! reports the rest, one `key = "value": rule` line each: an unknown key or a value of the
+//! wrong type is named by its dotted path (`teams[1].issuer`), not by the TOML parser's
+//! multi-line excerpt, and all of them are reported at once, not only the first.
+
+use toml::{Table, Value};
+
+use super::raw::RawConfig;
+use super::ConfigError;
+
+/// More mistakes than this in one file are not worth listing one by one.
+const MAX_REPORTED: usize = 50;
+
+/// The file as far as it could be read: the settings without the keys that were mistaken
+/// (so the rest can still be checked), and those mistakes.
+pub struct Parsed {
+    pub raw: Option<RawConfig>,
+    pub mistakes: Vec<ConfigError>,
+}
+
+/// `Err` only for a file that is not TOML at all: where and why, on one line.
+pub fn parse(text: &str) -> Result<Parsed, String> {
+    let mut table: Table = text.parse().map_err(|e| syntax(text, &e))?;
+    let mut mistakes = Vec::new();
+    loop {
+        let value = Value::Table(table.clone());
+        let e = match serde_path_to_error::deserialize::<_, RawConfig>(value) {
+            Ok(raw) => {
+                return Ok(Parsed {
+                    raw: Some(raw),
+                    mistakes,
+                })
+            }
+            Err(e) => e,
+        };
+        let path = e.path().to_string();
+        // toml's value deserializer adds "\nin `key`": the path says that already.
+        let message = e.inner().to_string();
+        let found = Mistake::of(&path, message.lines().next().unwrap_or_default());
+        let key = found.key();
+        mistakes.push(ConfigError {
+            value: at(&table, &key).map(show).unwrap_or_default(),
+            key: key.clone(),
+            rule: found.rule,
+        });
+        // Taken out, so the next attempt finds the next mistake; a missing key cannot be
+        // taken out, and a mistake that does not go away ends the list.
+        if found.missing || !remove(&mut table, &key) || mistakes.len() >= MAX_REPORTED {
+            return Ok(Parsed {
+                raw: None,
+                mistakes,
+            });
+        }
+    }
+}
+
+/// `line L, column C: message` from the parser's error, on one line.
+fn syntax(text: &str, e: &toml::de::Error) -> String {
+    let message = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+/// One mistake serde reported, as `check-config` words it.
+struct Mistake {
+    /// The table (or value) serde was in.
+    path: String,
+    /// The key under `path` the mistake is about, when serde names it in the message
+    /// (an unknown or missing key) rather than in the path.
+    field: Option<String>,
+    rule: String,
+    missing: bool,
+}
+
+impl Mistake {
+    fn of(path: &str, message: &str) -> Mistake {
+        let path = if path == "." {
+            String::new()
+        } else {
+            path.to_string()
+        };
+        if let Some(rest) = message.strip_prefix("unknown field ") {
+            let (field, known) = match rest.split_once(", expected ") {
+                Some((f, k)) => (f, k),
+                None => (rest, ""),
+            };
+            let known = known.trim_start_matches("one of ").replace('`', "");
+            return Mistake {
+                path,
+                field: Some(field.trim_matches('`').to_string()),
+                rule: if known.is_empty() {
+                    "unknown key".into()
+                } else {
+                    format!("unknown key; the keys here are {known}")
+                },
+                missing: false,
+            };
+        }
+        if let Some(field) = message.strip_prefix("missing field ") {
+            return Mistake {
+                path,
+                field: Some(field.trim_matches('`').to_string()),
+                rule: "is required".into(),
+                missing: true,
+            };
+        }
+        Mistake {
+            path,
+            field: None,
+            rule: expected(message),
+            missing: false,
+        }
+    }
+
+    fn key(&self) -> String {
+        // serde_path_to_error already puts an unknown key at the end of the path.
+        let last = self
+            .path
+            .rsplit('.')
+            .next()
+            .and_then(|l| l.split('[').next());
+        if self.field.is_some() && last == self.field.as_deref() {
+            return self.path.clone();
+        }
+        match (&self.field, self.path.is_empty()) {
+            (Some(f), true) => f.clone(),
+            (Some(f), false) => format!("{}.{f}", self.path),
+            (None, _) => self.path.clone(),
+        }
+    }
+}
+
+/// "invalid type: string \"four\", expected usize" as "must be a whole number".
+pub(super) fn expected(message: &str) -> String {
+    let Some((_, wanted)) = message.rsplit_once("expected ") else {
+        return message.to_string();
+    };
+    let words = match wanted.trim() {
+        "usize" | "u8" | "u16" | "u32" | "u64" | "isize" | "i8" | "i16" | "i32" | "i64" => {
+            "a whole number"
+        }
+        "a boolean" | "bool" => "true or false",
+        "a string" | "string" | "a borrowed string" | "path string" => "a string in quotes",
+        "a sequence" => "a list in brackets",
+        "struct" => "a table",
+        w if w.starts_with("struct ") || w.starts_with("a map") => "a table",
+        w => return format!("must be {w}"),
+    };
+    format!("must be {words}")
+}
+
+/// The value at a dotted path such as `teams[1].issuer`.
+fn at<'t>(table: &'t Table, key: &str) -> Option<&'t Value> {
+    let mut steps = steps(key);
+    let first = steps.next()?;
+    let mut value = table.get(first.0)?;
+    value = index(value, first.1)?;
+    for (name, i) in steps {
+        value = index(value.as_table()?.get(name)?, i)?;
+    }
+    Some(value)
+}
+
+fn index(value: &Value, i: Option<usize>) -> Option<&Value> {
+    match i {
+        Some(i) => value.as_array()?.get(i),
+        None => Some(value),
+    }
+}
+
+/// Takes the key at `key` out of the table; false when there is no such key.
+fn remove(table: &mut Table, key: &str) -> bool {
+    let all: Vec<(&str, Option<usize>)> = steps(key).collect();
+    // An element of a list goes with its whole key (serde would stop at it again).
+    let Some(((last, _), parents)) = all.split_last() else {
+        return false;
+    };
+    let mut here = table;
+    for (name, i) in parents {
+        let Some(v) = here.get_mut(*name) else {
+            return false;
+        };
+        let v = match i {
+            Some(i) => match v.as_array_mut().and_then(|a| a.get_mut(*i)) {
+                Some(v) => v,
+                None => return false,
+            },
+            None => v,
+        };
+        let Some(t) = v.as_table_mut() else {
+            return false;
+        };
+        here = t;
+    }
+    here.remove(*last).is_some()
+}
+
+/// `teams[1].issuer` as `("teams", Some(1)), ("issuer", None)`.
+fn steps(key: &str) -> impl Iterator<Item = (&str, Option<usize>)> {
+    key.split('.')
+        .filter(|s| !s.is_empty())
+        .map(|step| match step.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse().ok()),
+            None => (step, None),
+        })
+}
+
+/// A value as the line shows it in quotes: a string as itself, anything else as TOML.
+fn show(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Table(_) => "{...}".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(text) {
+            Ok(p) => p.mistakes.iter().map(ToString::to_string).collect(),
+            Err(s) => vec![s],
+        }
+    }
+
+    #[test]
+    fn every_unknown_key_and_wrong_type_is_one_line_with_its_path() {
+        let got = errors(
+            r#"
+[server]
+workerz = 4
+workers = "four"
+[database]
+path = 7
+[[teams]]
+id = "acme"
+[[teams]]
+id = "beta"
+isuer = "https://beta.okta.com"
+trust_email = "yes"
+"#,
+        );
+        // In the order of the keys' names (toml's tables are sorted).
+        let expected = [
+            r#"database.path = "7": must be a string in quotes"#,
+            r#"server.workers = "four": must be a whole number"#,
+            r#"server.workerz = "4": unknown key; the keys here are listen, public_url, workers, trusted_proxies"#,
+            r#"teams[1].isuer = "https://beta.okta.com": unknown key; the keys here are id, name, issuer, "#,
+            r#"teams[1].trust_email = "yes": must be true or false"#,
+        ];
+        assert_eq!(got.len(), expected.len(), "{got:#?}");
+        for (line, want) in got.iter().zip(expected) {
+            assert!(line.starts_with(want), "{line}\nwanted {want}");
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_says_where_on_one_line() {
+        let got = errors("[server\nworkers = 2\n");
+        assert_eq!(got.len(), 1);
+        assert!(got[0].starts_with("line 1, column 8: "), "{got:?}");
+        assert!(!got[0].contains('\n'), "{got:?}");
+    }
+
+    #[test]
+    fn a_valid_file_reads_as_before() {
+        let parsed = parse("[server]\nworkers = 3\n[[teams]]\nid = \"acme\"\n").expect("TOML");
+        assert!(parsed.mistakes.is_empty());
+        let raw = parsed.raw.expect("valid");
+        assert_eq!(raw.server.workers, Some(3));
+        assert_eq!(raw.teams.len(), 1);
+    }
+}
