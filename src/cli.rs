@@ -331,7 +331,8 @@ fn run_app(
                 println!("Team ID: {}", crate::sso::demo_idp::TEAM_ID);
                 println!("admin: {}", crate::sso::demo_idp::ADMIN_EMAIL);
                 println!("member: {}", crate::sso::demo_idp::MEMBER_EMAIL);
-                println!(
+                // Not on stdout, which says exactly what DESIGN.md promises (scripts read it).
+                eprintln!(
                     "Also Team ID: {} (browser-managed: edit and test its SSO settings)",
                     crate::sso::demo_idp::LAB_TEAM_ID
                 );
