@@ -12,6 +12,17 @@ use crate::sso::redirect;
 
 const COOKIE: &str = "teamportal-return";
 
+/// What a cookie value may not hold as it is: a `;` or `,` would end it (or start an
+/// attribute), and `%` is the escape itself. A request's path and query has no spaces or
+/// controls, but the set leaves nothing to chance.
+const NOT_IN_A_COOKIE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b',')
+    .add(b';')
+    .add(b'\\')
+    .add(b'%');
+
 /// The path and query to come back to after sign-in, for a page (GET) asked for without a
 /// session; other methods have nothing to come back to.
 pub fn wanted(req: &HttpRequest) -> Option<String> {
@@ -25,12 +36,15 @@ pub fn wanted(req: &HttpRequest) -> Option<String> {
 /// The cookie that remembers `to` on the way to `/login`: not a secret (it is checked as an
 /// own-origin path when used), and never state on the server.
 pub fn remember(to: &str) -> Cookie<'static> {
-    Cookie::build(COOKIE, to.to_string())
-        .path("/login")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .max_age(Duration::minutes(10))
-        .finish()
+    Cookie::build(
+        COOKIE,
+        percent_encoding::utf8_percent_encode(to, NOT_IN_A_COOKIE).to_string(),
+    )
+    .path("/login")
+    .http_only(true)
+    .same_site(SameSite::Lax)
+    .max_age(Duration::minutes(10))
+    .finish()
 }
 
 /// The cookie's removal, once a sign-in starts with it.
@@ -47,7 +61,12 @@ pub fn for_login_page(
     req: &HttpRequest,
     given: Option<&str>,
 ) -> Option<String> {
-    let remembered = req.cookie(COOKIE).map(|c| c.value().to_string());
+    let remembered = req.cookie(COOKIE).and_then(|c| {
+        percent_encoding::percent_decode_str(c.value())
+            .decode_utf8()
+            .ok()
+            .map(|v| v.into_owned())
+    });
     let value = given.map(str::to_string).or(remembered)?;
     own_path(public_url, &value)
 }
@@ -91,5 +110,26 @@ mod tests {
         ] {
             assert_eq!(own_path(&base, evil), None, "{evil}");
         }
+    }
+
+    #[test]
+    fn a_remembered_page_with_a_semicolon_comes_back_whole_and_sets_no_attribute() {
+        let base = url::Url::parse("https://portal.example.com").expect("url");
+        let to = "/billing?month=2026-11;Domain=example.com,x=%41";
+        let cookie = remember(to);
+        let header = cookie.to_string();
+        let value = header
+            .strip_prefix("teamportal-return=")
+            .and_then(|rest| rest.split(';').next())
+            .expect("value");
+        assert!(!value.contains([';', ',']), "{header}");
+        assert!(
+            !header.split("; ").any(|a| a.starts_with("Domain")),
+            "{header}"
+        );
+        let req = actix_web::test::TestRequest::default()
+            .cookie(Cookie::new(COOKIE, value.to_string()))
+            .to_http_request();
+        assert_eq!(for_login_page(&base, &req, None).as_deref(), Some(to));
     }
 }
