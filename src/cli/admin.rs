@@ -29,6 +29,7 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
     // the first command of a new instance.
     let create = matches!(cmd, AdminCommand::CreateTeam(_));
     let existed = settings.database.exists();
+    let key_existed = crate::crypto::key_path(&settings.database).exists();
     if !existed && !create {
         eprintln!(
             "teamportal: there is no database at {}; admin commands never create one. \
@@ -38,17 +39,12 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
         return ExitCode::from(1);
     }
     let store = match open_store(&settings, create) {
-        Ok(s) => {
-            if !existed {
-                eprintln!(
-                    "teamportal: created a new database at {}",
-                    shown(&settings.database)
-                );
-            }
-            s
-        }
+        Ok(s) => s,
         Err(e) => {
             eprintln!("teamportal: {e}");
+            if !existed {
+                remove_new_database(&settings.database, key_existed);
+            }
             return ExitCode::from(1);
         }
     };
@@ -106,11 +102,45 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
             .map(|()| println!("break-glass password removed for {email}"))
             .map_err(|m| m.0),
     };
+    drop(store);
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            if !existed {
+                eprintln!(
+                    "teamportal: created a new database at {}",
+                    shown(&settings.database)
+                );
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("teamportal: {e}");
+            // A refused first `create-team` (a typo in a flag) leaves no empty instance
+            // behind for `serve` to start on later.
+            if !existed {
+                remove_new_database(&settings.database, key_existed);
+            }
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Removes the database this command created, its WAL files and, when it made one, its key.
+fn remove_new_database(database: &std::path::Path, key_existed: bool) {
+    let mut files = vec![database.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = database.as_os_str().to_owned();
+        p.push(suffix);
+        files.push(p.into());
+    }
+    if !key_existed {
+        files.push(crate::crypto::key_path(database));
+    }
+    for f in files {
+        match std::fs::remove_file(&f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => eprintln!("teamportal: could not remove {}: {e}", shown(&f)),
         }
     }
 }

@@ -282,6 +282,48 @@ fn a_binary_older_than_the_database_schema_refuses_to_start_naming_both_versions
 }
 
 #[test]
+fn a_refused_first_create_team_leaves_no_database_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), free_port());
+    let before = listing(dir.path());
+    // Not https: refused as the config file's check would refuse it.
+    let out = teamportal()
+        .arg("--config")
+        .arg(&cfg)
+        .env("TEAMPORTAL_CLIENT_SECRET", SECRET)
+        .args([
+            "admin",
+            "create-team",
+            "--id",
+            "shellco",
+            "--name",
+            "Shell Co",
+        ])
+        .args([
+            "--issuer",
+            "http://shellco.example.com",
+            "--client-id",
+            "c1",
+        ])
+        .args(["--admin-email", "ada@shellco.example.com"])
+        .output()
+        .expect("create-team");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("https"), "says why: {stderr}");
+    assert!(!stderr.contains("created a new database"), "{stderr}");
+    assert_eq!(
+        listing(dir.path()),
+        before,
+        "no empty instance left: {stderr}"
+    );
+    // Corrected, it makes the instance.
+    let out = create_team(&cfg, "shellco");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("portal.db").exists());
+}
+
+#[test]
 fn admin_commands_on_a_missing_database_refuse_naming_the_path_and_create_no_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = config(dir.path(), free_port());
