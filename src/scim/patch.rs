@@ -57,6 +57,45 @@ impl UserAttrs {
     }
 }
 
+/// The longest text attribute kept (names, `externalId`); IdPs send far shorter ones, and a
+/// provisioning client is trusted for its own team only, not with the instance's disk.
+pub const MAX_TEXT: usize = 256;
+/// The most `emails` entries kept for one user.
+pub const MAX_EMAILS: usize = 10;
+
+fn check_text(name: &str, value: &str) -> Result<(), Refusal> {
+    if value.chars().count() > MAX_TEXT {
+        return Err(Refusal::invalid_value(format!(
+            "{name} is longer than {MAX_TEXT} characters."
+        )));
+    }
+    Ok(())
+}
+
+impl UserAttrs {
+    /// Refuses what is too long to keep; `userName` is checked as an email elsewhere.
+    pub fn check_lengths(&self) -> Result<(), Refusal> {
+        check_text(
+            "externalId",
+            self.external_id.as_deref().unwrap_or_default(),
+        )?;
+        check_text("name.givenName", &self.given_name)?;
+        check_text("name.familyName", &self.family_name)?;
+        check_text("name.formatted", &self.formatted)?;
+        check_text("displayName", &self.display_name)?;
+        if self.emails.len() > MAX_EMAILS {
+            return Err(Refusal::invalid_value(format!(
+                "At most {MAX_EMAILS} emails per user."
+            )));
+        }
+        for e in &self.emails {
+            check_text("emails.value", &e.value)?;
+            check_text("emails.type", e.kind.as_deref().unwrap_or_default())?;
+        }
+        Ok(())
+    }
+}
+
 /// The attributes of a group that PATCH may change; members are user ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupState {
@@ -76,6 +115,15 @@ fn too_many_members() -> Refusal {
 }
 
 impl GroupState {
+    /// Refuses a name or `externalId` too long to keep.
+    pub fn check_lengths(&self) -> Result<(), Refusal> {
+        check_text("displayName", &self.display_name)?;
+        check_text(
+            "externalId",
+            self.external_id.as_deref().unwrap_or_default(),
+        )
+    }
+
     pub fn from_input(g: GroupInput) -> Result<GroupState, Refusal> {
         if g.members
             .as_ref()

@@ -260,6 +260,7 @@ pub fn create_group(
     actor: &Actor,
     state: &GroupState,
 ) -> Result<i64> {
+    state.check_lengths()?;
     immediate(conn, |tx| {
         let name = strip_unsafe(&state.display_name);
         check_group_name(tx, team_id, &name, -1)?;
@@ -324,6 +325,7 @@ fn replace_group_in(
     id: i64,
     state: &GroupState,
 ) -> Result<()> {
+    state.check_lengths()?;
     let current = get_group(tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
     let name = strip_unsafe(&state.display_name);
     check_group_name(tx, team_id, &name, id)?;

@@ -162,7 +162,9 @@ pub fn list_users(
     Ok((total, rows))
 }
 
+/// The email a write keeps, once its attributes are short enough to keep at all.
 fn valid_email(attrs: &UserAttrs) -> Result<Email> {
+    attrs.check_lengths()?;
     Email::parse(&attrs.user_name)
         .ok_or_else(|| Refusal::invalid_value("userName must be the work email address.").into())
 }

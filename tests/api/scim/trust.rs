@@ -214,6 +214,57 @@ async fn a_body_over_one_mebibyte_is_413_with_a_scim_error_and_creates_nothing()
 }
 
 #[actix_web::test]
+async fn text_over_256_characters_is_400_and_keeps_nothing() {
+    let p = Portal::acme("").await;
+    let scim = p.scim("acme", "alice@acme.test").await;
+    let long = "x".repeat(257);
+    let mut user = okta_user("long@acme.test", "Long", "Name");
+    user["displayName"] = json!(long);
+    let (status, body) = scim.post("/Users", &user).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "400", Some("invalidValue"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("displayName"),
+        "{body}"
+    );
+    assert_eq!(
+        p.app
+            .count("SELECT count(*) FROM users WHERE email = 'long@acme.test'"),
+        0
+    );
+    // 256 is kept; a PATCH past it changes nothing.
+    user["displayName"] = json!("x".repeat(256));
+    let (status, created) = scim.post("/Users", &user).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    let (status, body) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "name.familyName", "value": long}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "400", Some("invalidValue"));
+    assert_eq!(
+        p.app
+            .count("SELECT count(*) FROM scim_users WHERE family_name = 'Name'"),
+        1
+    );
+    let (status, body) = scim
+        .post(
+            "/Groups",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": long}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(p.app.count("SELECT count(*) FROM scim_groups"), 0);
+}
+
+#[actix_web::test]
 async fn a_provisioned_email_takes_over_no_account_in_another_team() {
     let p = Portal::start(&[
         ("acme", "admin_email = \"alice@acme.test\""),
