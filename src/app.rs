@@ -152,6 +152,7 @@ impl Application {
         );
         if let Some(ttl) = extras.discovery_ttl {
             registry.providers = crate::sso::Providers::with_discovery_ttl(ttl);
+            registry.pin_issuers();
         }
         let sealer = key.sealer();
         for t in store

@@ -130,7 +130,7 @@ impl Registry {
     }
 
     pub fn new(teams: Vec<TeamConfig>, allow_private_issuers: bool) -> Registry {
-        Registry {
+        let registry = Registry {
             allow_private_issuers,
             teams: RwLock::new(
                 teams
@@ -139,7 +139,15 @@ impl Registry {
                     .collect(),
             ),
             providers: Providers::new(),
-        }
+        };
+        registry.pin_issuers();
+        registry
+    }
+
+    /// The live teams' IdP caches are never forgotten to make room for issuers under test.
+    pub fn pin_issuers(&self) {
+        let issuers: Vec<String> = self.all().iter().map(|t| t.issuer_str()).collect();
+        self.providers.pin(issuers);
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<TeamConfig>> {
@@ -157,6 +165,7 @@ impl Registry {
         if let Ok(mut t) = self.teams.write() {
             t.insert(team.id.as_str().to_string(), Arc::new(team));
         }
+        self.pin_issuers();
     }
 }
 

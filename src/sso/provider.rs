@@ -33,9 +33,10 @@ const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 pub const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a failed discovery or JWKS fetch is answered from memory.
 pub const FAILURE_TTL: Duration = Duration::from_secs(5);
-/// Issuers cached at most. Browser-managed teams' admins can have any number of issuers
-/// tested on `/settings/sso`; past this the least recently used issuer is forgotten (and
-/// fetched again if it is still needed), so what they cost stays bounded.
+/// Issuers cached at most beside the live teams' own. Browser-managed teams' admins can have
+/// any number of issuers tested on `/settings/sso`; past this the least recently used of
+/// those is forgotten (and fetched again if it is still needed), so what they cost stays
+/// bounded. A live team's issuer is never forgotten for them (see [`Providers::pin`]).
 pub const MAX_ISSUERS: usize = 128;
 /// Signing keys kept from one JWKS at most (Okta, Entra ID and Google publish a handful). With
 /// [`MAX_ISSUERS`] this bounds what the keys hold in memory.
@@ -143,6 +144,8 @@ struct IssuerCache {
 struct Issuers {
     map: HashMap<String, (Arc<IssuerCache>, u64)>,
     tick: u64,
+    /// The live teams' issuers: kept whatever else is asked for.
+    pinned: std::collections::HashSet<String>,
 }
 
 /// A poisoned slot only means a panic elsewhere; its data is still a valid cache state.
@@ -193,11 +196,17 @@ impl Providers {
             *used = now;
             return cache.clone();
         }
-        if issuers.map.len() >= MAX_ISSUERS {
+        let unpinned = issuers
+            .map
+            .keys()
+            .filter(|k| !issuers.pinned.contains(*k))
+            .count();
+        if unpinned >= MAX_ISSUERS {
             // A fetch under way for the forgotten one finishes into its own copy, unharmed.
             let oldest = issuers
                 .map
                 .iter()
+                .filter(|(k, _)| !issuers.pinned.contains(*k))
                 .min_by_key(|(_, (_, used))| *used)
                 .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
@@ -321,6 +330,12 @@ impl Providers {
         Ok(Some(fresh))
     }
 
+    /// The live teams' issuers, whose caches are never forgotten to make room (the registry
+    /// says so whenever its teams change).
+    pub fn pin(&self, issuers: impl IntoIterator<Item = String>) {
+        lock(&self.inner.issuers).pinned = issuers.into_iter().collect();
+    }
+
     /// Forgets everything cached about `issuer` (after its settings change).
     pub async fn forget(&self, issuer: &str) {
         lock(&self.inner.issuers).map.remove(issuer);
@@ -423,10 +438,21 @@ mod tests {
         }
         assert!(Arc::ptr_eq(&kept, &p.cache(&name(0))), "asked for again");
         p.cache("https://one-more.example");
+        {
+            let issuers = lock(&p.inner.issuers);
+            assert_eq!(issuers.map.len(), MAX_ISSUERS);
+            assert!(issuers.map.contains_key(&name(0)));
+            assert!(!issuers.map.contains_key(&name(1)), "the oldest is gone");
+            assert!(issuers.map.contains_key(&name(2)));
+        }
+        // A live team's issuer stays however many others are tested after it.
+        p.pin([name(2)]);
+        for i in 0..2 * MAX_ISSUERS {
+            p.cache(&format!("https://tested-{i}.example"));
+        }
         let issuers = lock(&p.inner.issuers);
-        assert_eq!(issuers.map.len(), MAX_ISSUERS);
-        assert!(issuers.map.contains_key(&name(0)));
-        assert!(!issuers.map.contains_key(&name(1)), "the oldest is gone");
-        assert!(issuers.map.contains_key(&name(2)));
+        assert!(issuers.map.contains_key(&name(2)), "pinned");
+        assert!(!issuers.map.contains_key(&name(3)));
+        assert_eq!(issuers.map.len(), MAX_ISSUERS + 1);
     }
 }
