@@ -23,64 +23,114 @@ pub enum Reach {
     PublicOnly,
 }
 
-/// How the portal resolves an IdP's host name. Never on the blocking pool: that pool runs the
-/// database's work, and a slow or silent DNS server (a browser-managed team's admin picks the
-/// names) would otherwise hold its threads and stall every page.
+/// How the portal resolves an IdP's host name: on a runtime thread of its own. Not on the
+/// blocking pool, which runs the database's work: a slow or silent DNS server (a
+/// browser-managed team's admin picks the names) would hold its threads and stall every page.
+/// And not on the actix workers' runtimes either: each is a single thread, and the resolver's
+/// background work would run on whichever worker asked first, waiting whenever that worker is
+/// busy.
 #[derive(Clone)]
-enum Lookup {
+struct Lookup {
+    /// `None` only when no thread or runtime could be made at all: every lookup then fails
+    /// (and says so) rather than the portal not starting.
+    dns: Option<tokio::runtime::Handle>,
     /// The system's resolver configuration (`/etc/resolv.conf`, `/etc/hosts`) read by an
-    /// asynchronous stub resolver on the executor.
-    Async(Arc<hickory_resolver::TokioResolver>),
-    /// Without a readable resolver configuration: getaddrinfo on a thread of its own.
-    Thread,
+    /// asynchronous stub resolver; `None` without a readable configuration: getaddrinfo on the
+    /// DNS runtime's own few blocking threads.
+    resolver: Option<Arc<hickory_resolver::TokioResolver>>,
 }
 
 /// A lookup gives up after this (twice), well inside the client's 5 s connect timeout.
 const DNS_TIMEOUT: Duration = Duration::from_secs(2);
+/// However the resolver fares, a lookup is answered within this.
+const LOOKUP_LIMIT: Duration = Duration::from_secs(5);
+/// getaddrinfo lookups at once, when there is no resolver configuration to read.
+const GETADDRINFO_THREADS: usize = 4;
+
+type Resolver = hickory_resolver::TokioResolver;
 
 impl Lookup {
     fn system() -> Lookup {
-        match hickory_resolver::TokioResolver::builder_tokio() {
-            Ok(builder) => Lookup::from_builder(builder, DNS_TIMEOUT),
+        Lookup::start(|| match Resolver::builder_tokio() {
+            Ok(builder) => Some(configured(builder, DNS_TIMEOUT)),
             Err(e) => {
                 tracing::warn!(error = %e, "the system's DNS configuration could not be read; IdP host names are resolved with getaddrinfo");
-                Lookup::Thread
+                None
             }
-        }
+        })
     }
 
-    fn from_builder(
-        mut builder: hickory_resolver::ResolverBuilder<
-            hickory_resolver::name_server::TokioConnectionProvider,
-        >,
-        timeout: Duration,
-    ) -> Lookup {
-        let opts = builder.options_mut();
-        opts.timeout = timeout;
-        opts.attempts = 2;
-        // A and AAAA asked at once, not one after the other.
-        opts.ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6;
-        Lookup::Async(Arc::new(builder.build()))
+    /// Starts the DNS thread and its runtime, and builds the resolver there.
+    fn start(build: impl FnOnce() -> Option<Resolver> + Send + 'static) -> Lookup {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("idp-dns".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .max_blocking_threads(GETADDRINFO_THREADS)
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the DNS runtime could not start");
+                        return;
+                    }
+                };
+                let resolver = rt.block_on(async { build() }).map(Arc::new);
+                if tx.send((rt.handle().clone(), resolver)).is_ok() {
+                    rt.block_on(std::future::pending::<()>());
+                }
+            });
+        match spawned.ok().and_then(|_| rx.recv().ok()) {
+            Some((dns, resolver)) => Lookup {
+                dns: Some(dns),
+                resolver,
+            },
+            None => Lookup {
+                dns: None,
+                resolver: None,
+            },
+        }
     }
 
     async fn ips(&self, host: String) -> Result<Vec<std::net::IpAddr>, BoxError> {
-        match self {
-            Lookup::Async(resolver) => Ok(resolver.lookup_ip(host).await?.iter().collect()),
-            Lookup::Thread => {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                std::thread::Builder::new()
-                    .name("idp-dns".into())
-                    .spawn(move || {
-                        use std::net::ToSocketAddrs;
-                        let found = (host.as_str(), 0)
-                            .to_socket_addrs()
-                            .map(|a| a.map(|a| a.ip()).collect::<Vec<_>>());
-                        let _ = tx.send(found);
-                    })?;
-                Ok(rx.await??)
+        let Some(dns) = &self.dns else {
+            return Err("the DNS runtime did not start".into());
+        };
+        let resolver = self.resolver.clone();
+        let task = dns.spawn(async move {
+            match resolver {
+                Some(r) => Ok(r.lookup_ip(host).await?.iter().collect()),
+                None => tokio::task::spawn_blocking(move || {
+                    use std::net::ToSocketAddrs;
+                    (host.as_str(), 0)
+                        .to_socket_addrs()
+                        .map(|a| a.map(|a| a.ip()).collect::<Vec<_>>())
+                })
+                .await?
+                .map_err(BoxError::from),
             }
+        });
+        match tokio::time::timeout(LOOKUP_LIMIT, task).await {
+            Ok(joined) => joined?,
+            Err(_) => Err("the host name did not resolve in time".into()),
         }
     }
+}
+
+fn configured(
+    mut builder: hickory_resolver::ResolverBuilder<
+        hickory_resolver::name_server::TokioConnectionProvider,
+    >,
+    timeout: Duration,
+) -> Resolver {
+    let opts = builder.options_mut();
+    opts.timeout = timeout;
+    opts.attempts = 2;
+    // A and AAAA asked at once, not one after the other.
+    opts.ip_strategy = hickory_resolver::config::LookupIpStrategy::Ipv4AndIpv6;
+    builder.build()
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -227,7 +277,7 @@ mod tests {
             }
         });
         let url = format!("http://localhost:{port}/");
-        for lookup in [Lookup::system(), Lookup::Thread] {
+        for lookup in [Lookup::system(), Lookup::start(|| None)] {
             let any = http_client(Reach::Any, lookup.clone())
                 .get(&url)
                 .send()
@@ -241,24 +291,96 @@ mod tests {
         }
     }
 
+    /// A resolver asking only the DNS server at `at`, with a short timeout.
+    fn asking(at: std::net::SocketAddr) -> Lookup {
+        use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
+        Lookup::start(move || {
+            Some(configured(
+                Resolver::builder_with_config(
+                    ResolverConfig::from_parts(
+                        None,
+                        vec![],
+                        NameServerConfigGroup::from_ips_clear(&[at.ip()], at.port(), true),
+                    ),
+                    Default::default(),
+                ),
+                Duration::from_millis(200),
+            ))
+        })
+    }
+
+    /// A DNS server on loopback that answers every A question with 192.0.2.7 (and AAAA
+    /// questions with nothing), until the socket is dropped.
+    fn answering_dns() -> std::net::SocketAddr {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let at = socket.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                // Header, then the question: name labels up to the 0 byte, type, class.
+                let Some(end) = buf[12..n].iter().position(|b| *b == 0).map(|p| 12 + p + 5) else {
+                    continue;
+                };
+                let is_a = buf[end - 4..end - 2] == [0, 1];
+                let mut answer = buf[..end].to_vec();
+                answer[2] = 0x81; // a response, recursion desired
+                answer[3] = 0x80; // recursion available, no error
+                answer[6..8].copy_from_slice(&[0, u8::from(is_a)]);
+                answer[8..12].fill(0);
+                if is_a {
+                    // The name by pointer to the question, A, IN, TTL 60, 4 bytes.
+                    answer.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                    answer.extend_from_slice(&[192, 0, 2, 7]);
+                }
+                let _ = socket.send_to(&answer, from);
+            }
+        });
+        at
+    }
+
+    /// Each actix worker is a single-threaded runtime. A lookup asked from one must not
+    /// depend on another being free: the worker that asked first is busy here for two
+    /// seconds, and a second worker's lookup is answered all the same.
+    #[test]
+    fn a_lookup_does_not_wait_for_the_worker_that_asked_first() {
+        let lookup = asking(answering_dns());
+        let first = lookup.clone();
+        let busy = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let ips = first.ips("idp.example.".into()).await.expect("answered");
+                assert_eq!(ips, vec![std::net::IpAddr::from([192, 0, 2, 7])]);
+                // Busy, as a worker rendering a large page or blocked on a lock is.
+                std::thread::sleep(Duration::from_secs(2));
+            });
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let started = std::time::Instant::now();
+        let ips = rt
+            .block_on(lookup.ips("other.example.".into()))
+            .expect("answered");
+        assert_eq!(ips, vec![std::net::IpAddr::from([192, 0, 2, 7])]);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "answered in {:?}, not after the first worker's two seconds",
+            started.elapsed()
+        );
+        busy.join().expect("first worker");
+    }
+
     /// Lookups wait on the executor: a DNS server that never answers holds no thread of the
     /// blocking pool, which the database's work needs (here a pool of one thread).
     #[test]
     fn a_silent_dns_server_holds_no_blocking_thread() {
-        use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
         let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let at = silent.local_addr().expect("addr");
-        let lookup = Lookup::from_builder(
-            hickory_resolver::TokioResolver::builder_with_config(
-                ResolverConfig::from_parts(
-                    None,
-                    vec![],
-                    NameServerConfigGroup::from_ips_clear(&[at.ip()], at.port(), true),
-                ),
-                Default::default(),
-            ),
-            Duration::from_millis(200),
-        );
+        let lookup = asking(silent.local_addr().expect("addr"));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .max_blocking_threads(1)
