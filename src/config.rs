@@ -85,37 +85,45 @@ pub fn load_from(
         ),
     };
     let base = path.and_then(Path::parent).unwrap_or(Path::new("."));
-    // The file alone first, so that its own mistakes are named by its keys.
-    let from_file = match (&text, path) {
+    // The file alone first, so that its own mistakes are named by its keys. Those keys are
+    // then left out, and the rest goes on as if the file were right: the environment and the
+    // flags still win, and every other error is still found.
+    let mut mistakes = Vec::new();
+    let (from_file, file_text) = match (&text, path) {
         (Some(text), Some(path)) => {
             let parsed = file::parse(text).map_err(|message| LoadError::Parse {
                 path: path.to_path_buf(),
                 message,
             })?;
-            if !parsed.mistakes.is_empty() {
-                // Unknown keys and wrong types, and what the rest of the file breaks.
-                let mut errors = parsed.mistakes;
-                if let Some(Err(more)) = parsed
-                    .raw
-                    .map(|raw| validate(raw, base, &|name| vars.get(name).cloned()))
-                {
-                    errors.extend(more);
-                }
-                return Err(LoadError::Invalid(errors));
-            }
-            parsed.raw.unwrap_or_default()
+            mistakes = parsed.mistakes;
+            let Some(raw) = parsed.raw else {
+                return Err(LoadError::Invalid(mistakes));
+            };
+            let kept = if mistakes.is_empty() {
+                text.clone()
+            } else {
+                toml::to_string(&parsed.table).unwrap_or_default()
+            };
+            (raw, Some(kept))
         }
-        _ => RawConfig::default(),
+        _ => (RawConfig::default(), None),
+    };
+    let with_mistakes = |mut errors: Vec<ConfigError>| {
+        // A key taken out as a mistake is not reported again as missing.
+        errors.retain(|e| !mistakes.iter().any(|m| m.key == e.key));
+        let mut all = mistakes.clone();
+        all.extend(errors);
+        LoadError::Invalid(all)
     };
     let outside = layers::outside(vars, overrides, cwd);
     if !outside.errors.is_empty() {
-        return Err(LoadError::Invalid(outside.errors));
+        return Err(with_mistakes(outside.errors));
     }
     let raw = if outside.layers.is_empty() {
         from_file
     } else {
         let mut figment = figment::Figment::new();
-        if let Some(text) = &text {
+        if let Some(text) = &file_text {
             use figment::providers::Format;
             figment = figment.merge(figment::providers::Toml::string(text));
         }
@@ -124,22 +132,25 @@ pub fn load_from(
         }
         figment
             .extract_lossy::<RawConfig>()
-            .map_err(|e| LoadError::Invalid(layers::from_figment(e, &outside)))?
+            .map_err(|e| with_mistakes(layers::from_figment(e, &outside)))?
     };
-    validate(raw, base, &|name| vars.get(name).cloned()).map_err(|errors| {
+    let checked = validate(raw, base, &|name| vars.get(name).cloned()).map_err(|errors| {
         // A bad value from the environment or a flag is named by where it came from.
-        LoadError::Invalid(
-            errors
-                .into_iter()
-                .map(|mut e| {
-                    if let Some(layer) = outside.origin_of(&e.key) {
-                        e.key = layer.origin.clone();
-                    }
-                    e
-                })
-                .collect(),
-        )
-    })
+        errors
+            .into_iter()
+            .map(|mut e| {
+                if let Some(layer) = outside.origin_of(&e.key) {
+                    e.key = layer.origin.clone();
+                }
+                e
+            })
+            .collect::<Vec<_>>()
+    });
+    match checked {
+        Ok(settings) if mistakes.is_empty() => Ok(settings),
+        Ok(_) => Err(with_mistakes(Vec::new())),
+        Err(errors) => Err(with_mistakes(errors)),
+    }
 }
 
 /// The file's settings, or its mistakes one per line (as `check-config` prints them).
@@ -540,6 +551,56 @@ mod tests {
         for bad in ["verbose", "", "info,", "teamportal=loud"] {
             assert!(check_filter(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn with_a_mistake_in_the_file_the_environment_still_wins_and_every_error_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "[server]\npublic_url = \"https://portal.example.com/sub\"\nlistne = 1\n\
+             [[teams]]\nid = \"acme\"\nname = \"Acme\"\nissuer = 5\nclient_id = \"c\"\n\
+             client_secret = \"s\"\nclient_secert = \"hunter2\"\n",
+        )
+        .expect("write");
+        let env = vars(&[
+            (
+                "TEAMPORTAL_SERVER__PUBLIC_URL",
+                "https://portal.example.com",
+            ),
+            ("TEAMPORTAL_LOG__LEVEL", "bogus"),
+        ]);
+        let Err(LoadError::Invalid(errs)) =
+            load_from(Some(&file), &Overrides::default(), &env, dir.path())
+        else {
+            panic!("refused");
+        };
+        let lines: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        let has = |start: &str| lines.iter().any(|l| l.starts_with(start));
+        assert!(has("server.listne = \"***\": unknown key"), "{lines:#?}");
+        assert!(
+            has("teams[0].issuer = \"5\": must be a string"),
+            "{lines:#?}"
+        );
+        assert!(
+            has("teams[0].client_secert = \"***\": unknown key"),
+            "{lines:#?}"
+        );
+        assert!(has("TEAMPORTAL_LOG__LEVEL = \"bogus\""), "{lines:#?}");
+        assert!(!lines.iter().any(|l| l.contains("hunter2")), "{lines:#?}");
+        assert!(
+            !has("server.public_url"),
+            "the environment's value wins: {lines:#?}"
+        );
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.starts_with("teams[0].issuer"))
+                .count(),
+            1,
+            "reported once: {lines:#?}"
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@ const MAX_REPORTED: usize = 50;
 pub struct Parsed {
     pub raw: Option<RawConfig>,
     pub mistakes: Vec<ConfigError>,
+    /// The file's table without the mistaken keys.
+    pub table: Table,
 }
 
 /// `Err` only for a file that is not TOML at all: where and why, on one line.
@@ -29,6 +31,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
                 return Ok(Parsed {
                     raw: Some(raw),
                     mistakes,
+                    table,
                 })
             }
             Err(e) => e,
@@ -38,8 +41,18 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
         let message = e.inner().to_string();
         let found = Mistake::of(&path, message.lines().next().unwrap_or_default());
         let key = found.key();
+        // An unknown key may be a mistyped secret's (`client_secert`): its value is never
+        // printed, nor a secret's of the wrong type; the key's name is what to fix.
+        let secret = found.unknown
+            || ["secret", "password", "token"]
+                .iter()
+                .any(|w| key.to_ascii_lowercase().contains(w));
         mistakes.push(ConfigError {
-            value: at(&table, &key).map(show).unwrap_or_default(),
+            value: match at(&table, &key) {
+                Some(_) if secret => "***".into(),
+                Some(v) => show(v),
+                None => String::new(),
+            },
             key: key.clone(),
             rule: found.rule,
         });
@@ -49,6 +62,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
             return Ok(Parsed {
                 raw: None,
                 mistakes,
+                table,
             });
         }
     }
@@ -83,6 +97,7 @@ struct Mistake {
     field: Option<String>,
     rule: String,
     missing: bool,
+    unknown: bool,
 }
 
 impl Mistake {
@@ -107,6 +122,7 @@ impl Mistake {
                     format!("unknown key; the keys here are {known}")
                 },
                 missing: false,
+                unknown: true,
             };
         }
         if let Some(field) = message.strip_prefix("missing field ") {
@@ -115,6 +131,7 @@ impl Mistake {
                 field: Some(field.trim_matches('`').to_string()),
                 rule: "is required".into(),
                 missing: true,
+                unknown: false,
             };
         }
         Mistake {
@@ -122,6 +139,7 @@ impl Mistake {
             field: None,
             rule: expected(message),
             missing: false,
+            unknown: false,
         }
     }
 
@@ -259,8 +277,8 @@ trust_email = "yes"
         let expected = [
             r#"database.path = "7": must be a string in quotes"#,
             r#"server.workers = "four": must be a whole number"#,
-            r#"server.workerz = "4": unknown key; the keys here are listen, public_url, workers, trusted_proxies"#,
-            r#"teams[1].isuer = "https://beta.okta.com": unknown key; the keys here are id, name, issuer, "#,
+            r#"server.workerz = "***": unknown key; the keys here are listen, public_url, workers, trusted_proxies"#,
+            r#"teams[1].isuer = "***": unknown key; the keys here are id, name, issuer, "#,
             r#"teams[1].trust_email = "yes": must be true or false"#,
         ];
         assert_eq!(got.len(), expected.len(), "{got:#?}");

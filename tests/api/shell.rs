@@ -79,7 +79,7 @@ client_secret = "s"
     for expected in [
         "server.public_url = \"https://portal.example.com/sub\": must be an origin",
         "server.workers = \"two\": must be a whole number",
-        "teams[0].isuer = \"https://typo.example.com\": unknown key; the keys here are id, name, issuer,",
+        "teams[0].isuer = \"***\": unknown key; the keys here are id, name, issuer,",
         "teams[0].id = \"Acme_Eng\": a Team ID is lowercase",
         "teams[0].issuer = \"http://acme.okta.com\": must be https",
         "teams[0].client_secret_file = \"/nonexistent/secret\": cannot read the file",
