@@ -72,17 +72,48 @@ fn check_text(name: &str, value: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// `check_text` for a value the write changes; one kept already (from before these limits)
+/// never stops a write that leaves it as it is, such as a deactivation.
+fn check_changed(name: &str, value: &str, before: Option<&str>) -> Result<(), Refusal> {
+    if before == Some(value) {
+        return Ok(());
+    }
+    check_text(name, value)
+}
+
 impl UserAttrs {
-    /// Refuses what is too long to keep; `userName` is checked as an email elsewhere.
-    pub fn check_lengths(&self) -> Result<(), Refusal> {
-        check_text(
-            "externalId",
-            self.external_id.as_deref().unwrap_or_default(),
-        )?;
-        check_text("name.givenName", &self.given_name)?;
-        check_text("name.familyName", &self.family_name)?;
-        check_text("name.formatted", &self.formatted)?;
-        check_text("displayName", &self.display_name)?;
+    /// Refuses what is too long to keep among what changes from `before` (everything for a
+    /// new user); `userName` is checked as an email elsewhere.
+    pub fn check_lengths(&self, before: Option<&UserAttrs>) -> Result<(), Refusal> {
+        let ext = |u: &UserAttrs| u.external_id.clone().unwrap_or_default();
+        check_changed("externalId", &ext(self), before.map(ext).as_deref())?;
+        for (name, now, then) in [
+            (
+                "name.givenName",
+                &self.given_name,
+                before.map(|b| &b.given_name),
+            ),
+            (
+                "name.familyName",
+                &self.family_name,
+                before.map(|b| &b.family_name),
+            ),
+            (
+                "name.formatted",
+                &self.formatted,
+                before.map(|b| &b.formatted),
+            ),
+            (
+                "displayName",
+                &self.display_name,
+                before.map(|b| &b.display_name),
+            ),
+        ] {
+            check_changed(name, now, then.map(String::as_str))?;
+        }
+        if before.is_some_and(|b| b.emails == self.emails) {
+            return Ok(());
+        }
         if self.emails.len() > MAX_EMAILS {
             return Err(Refusal::invalid_value(format!(
                 "At most {MAX_EMAILS} emails per user."
@@ -115,13 +146,16 @@ fn too_many_members() -> Refusal {
 }
 
 impl GroupState {
-    /// Refuses a name or `externalId` too long to keep.
-    pub fn check_lengths(&self) -> Result<(), Refusal> {
-        check_text("displayName", &self.display_name)?;
-        check_text(
-            "externalId",
-            self.external_id.as_deref().unwrap_or_default(),
-        )
+    /// Refuses a name or `externalId` too long to keep, among what changes from `before`
+    /// (a change of members alone is never refused for them).
+    pub fn check_lengths(&self, before: Option<&GroupState>) -> Result<(), Refusal> {
+        check_changed(
+            "displayName",
+            &self.display_name,
+            before.map(|b| b.display_name.as_str()),
+        )?;
+        let ext = |g: &GroupState| g.external_id.clone().unwrap_or_default();
+        check_changed("externalId", &ext(self), before.map(ext).as_deref())
     }
 
     pub fn from_input(g: GroupInput) -> Result<GroupState, Refusal> {

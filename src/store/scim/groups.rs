@@ -260,7 +260,7 @@ pub fn create_group(
     actor: &Actor,
     state: &GroupState,
 ) -> Result<i64> {
-    state.check_lengths()?;
+    state.check_lengths(None)?;
     immediate(conn, |tx| {
         let name = strip_unsafe(&state.display_name);
         check_group_name(tx, team_id, &name, -1)?;
@@ -325,8 +325,8 @@ fn replace_group_in(
     id: i64,
     state: &GroupState,
 ) -> Result<()> {
-    state.check_lengths()?;
     let current = get_group(tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
+    state.check_lengths(Some(&current.state))?;
     let name = strip_unsafe(&state.display_name);
     check_group_name(tx, team_id, &name, id)?;
     tx.execute(

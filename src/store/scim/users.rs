@@ -162,9 +162,7 @@ pub fn list_users(
     Ok((total, rows))
 }
 
-/// The email a write keeps, once its attributes are short enough to keep at all.
 fn valid_email(attrs: &UserAttrs) -> Result<Email> {
-    attrs.check_lengths()?;
     Email::parse(&attrs.user_name)
         .ok_or_else(|| Refusal::invalid_value("userName must be the work email address.").into())
 }
@@ -230,6 +228,7 @@ pub fn create_user(
     attrs: &UserAttrs,
 ) -> Result<Created> {
     let email = valid_email(attrs)?;
+    attrs.check_lengths(None)?;
     immediate(conn, |tx| {
         let existing: Option<(i64, bool, bool)> = tx
             .query_row(
@@ -340,6 +339,7 @@ pub(super) fn replace_user_in(
 ) -> Result<()> {
     let email = valid_email(attrs)?;
     let current = get_user(tx, team_id, id)?.ok_or_else(Refusal::not_found)?;
+    attrs.check_lengths(Some(&current.attrs))?;
     // Two active accounts may share an email (JIT sign-ins from two IdP accounts): only a
     // change of userName is checked against the others.
     if !current.attrs.user_name.eq_ignore_ascii_case(email.as_str()) {

@@ -254,6 +254,28 @@ async fn text_over_256_characters_is_400_and_keeps_nothing() {
             .count("SELECT count(*) FROM scim_users WHERE family_name = 'Name'"),
         1
     );
+    // A record kept from before the limit can still be deactivated as Okta does it.
+    p.app
+        .db()
+        .execute(
+            "UPDATE scim_users SET display_name = ?1",
+            [&"y".repeat(300)],
+        )
+        .expect("a long name from before");
+    let (status, body) = scim
+        .patch(
+            &format!("/Users/{id}"),
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "value": {"active": false}}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        p.app
+            .count("SELECT count(*) FROM users WHERE email = 'long@acme.test' AND active = 0"),
+        1,
+        "deactivated"
+    );
     let (status, body) = scim
         .post(
             "/Groups",
