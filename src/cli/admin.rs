@@ -29,7 +29,9 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
     // the first command of a new instance.
     let create = matches!(cmd, AdminCommand::CreateTeam(_));
     let existed = settings.database.exists();
-    let key_existed = crate::crypto::key_path(&settings.database).exists();
+    // Which of the database's files were there before: only the others are ever removed.
+    let before = store::private_files_of(&settings.database)
+        .map(|f| (std::fs::symlink_metadata(&f).is_ok(), f));
     if !existed && !create {
         eprintln!(
             "teamportal: there is no database at {}; admin commands never create one. \
@@ -38,13 +40,23 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    // A new team's input (and its secret) is checked before any file is made: a typo in a
+    // flag leaves nothing behind.
+    let mut prepared = match &cmd {
+        AdminCommand::CreateTeam(t) => match checked_new_team(&settings, t) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("teamportal: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        _ => None,
+    };
     let store = match open_store(&settings, create) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("teamportal: {e}");
-            if !existed {
-                remove_new_database(&settings.database, key_existed);
-            }
+            remove_new_files(&before);
             return ExitCode::from(1);
         }
     };
@@ -78,7 +90,10 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
             .map(|u| println!("{} is now an admin of {}", u.email, team))
             .map_err(|e| format!("cannot promote {email} in team {team}: {e}")),
         AdminCommand::SetPassword { email, team } => set_password(&store, &team, &email),
-        AdminCommand::CreateTeam(team) => create_team(&settings, &store, team),
+        AdminCommand::CreateTeam(team) => match prepared.take() {
+            Some(p) => create_team(&settings, &store, team, p),
+            None => Err("the new team was not checked".into()),
+        },
         AdminCommand::CreateToken {
             team,
             name,
@@ -115,32 +130,24 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
         }
         Err(e) => {
             eprintln!("teamportal: {e}");
-            // A refused first `create-team` (a typo in a flag) leaves no empty instance
-            // behind for `serve` to start on later.
-            if !existed {
-                remove_new_database(&settings.database, key_existed);
-            }
+            // A first `create-team` refused after the checks (its Team ID's domains taken)
+            // leaves no empty instance behind for `serve` to start on later.
+            remove_new_files(&before);
             ExitCode::from(1)
         }
     }
 }
 
-/// Removes the database this command created, its WAL files and, when it made one, its key.
-fn remove_new_database(database: &std::path::Path, key_existed: bool) {
-    let mut files = vec![database.to_path_buf()];
-    for suffix in ["-wal", "-shm"] {
-        let mut p = database.as_os_str().to_owned();
-        p.push(suffix);
-        files.push(p.into());
-    }
-    if !key_existed {
-        files.push(crate::crypto::key_path(database));
-    }
-    for f in files {
-        match std::fs::remove_file(&f) {
+/// Removes the database files this command created: those that were not there before.
+fn remove_new_files(before: &[(bool, std::path::PathBuf)]) {
+    for (existed, f) in before {
+        if *existed {
+            continue;
+        }
+        match std::fs::remove_file(f) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => eprintln!("teamportal: could not remove {}: {e}", shown(&f)),
+            Err(e) => eprintln!("teamportal: could not remove {}: {e}", shown(f)),
         }
     }
 }
@@ -362,7 +369,14 @@ fn read_secret(var: &str, prompt: &str) -> Result<String, String> {
     Ok(line.trim().to_string())
 }
 
-fn create_team(settings: &Settings, store: &Store, t: NewTeam) -> Result<(), String> {
+/// What `create-team` checked before touching the database.
+pub(super) struct Prepared {
+    email_domains: Vec<String>,
+    secret: String,
+}
+
+/// Every check of a new team that needs no database, and its secret read.
+fn checked_new_team(settings: &Settings, t: &NewTeam) -> Result<Prepared, String> {
     let mut errors = Vec::new();
     if let Err(rule) = crate::domain::TeamId::parse(&t.id) {
         errors.push(format!("--id {:?}: {rule}", t.id));
@@ -398,6 +412,30 @@ fn create_team(settings: &Settings, store: &Store, t: NewTeam) -> Result<(), Str
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
+    let secret = read_secret(
+        "TEAMPORTAL_CLIENT_SECRET",
+        "Client secret (end with Enter):",
+    )?;
+    if secret.is_empty() {
+        return Err(
+            "the client secret is empty (give it on stdin or in TEAMPORTAL_CLIENT_SECRET)".into(),
+        );
+    }
+    Ok(Prepared {
+        email_domains,
+        secret,
+    })
+}
+
+fn create_team(
+    settings: &Settings,
+    store: &Store,
+    t: NewTeam,
+    Prepared {
+        email_domains,
+        secret,
+    }: Prepared,
+) -> Result<(), String> {
     let claims = store
         .run_blocking(|c| store::teams::live_domain_claims(c, &settings.teams))
         .map_err(|e| e.to_string())?;
@@ -409,15 +447,6 @@ fn create_team(settings: &Settings, store: &Store, t: NewTeam) -> Result<(), Str
                 .map(|(d, team)| (d, team.to_string()))
                 .collect::<Vec<_>>(),
         ));
-    }
-    let secret = read_secret(
-        "TEAMPORTAL_CLIENT_SECRET",
-        "Client secret (end with Enter):",
-    )?;
-    if secret.is_empty() {
-        return Err(
-            "the client secret is empty (give it on stdin or in TEAMPORTAL_CLIENT_SECRET)".into(),
-        );
     }
     let key = store
         .run_blocking(|c| crate::keyguard::open(c, &settings.database))

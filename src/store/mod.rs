@@ -203,7 +203,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// The database, its `-wal` and `-shm` and the instance key beside it, whichever exist.
-fn private_files_of(database: &Path) -> [PathBuf; 4] {
+pub fn private_files_of(database: &Path) -> [PathBuf; 4] {
     let sibling = |suffix: &str| {
         let mut p = database.as_os_str().to_owned();
         p.push(suffix);
