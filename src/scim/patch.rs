@@ -81,35 +81,23 @@ fn check_changed(name: &str, value: &str, before: Option<&str>) -> Result<(), Re
     check_text(name, value)
 }
 
+/// One of a user's name attributes.
+type Field = fn(&UserAttrs) -> &String;
+
 impl UserAttrs {
     /// Refuses what is too long to keep among what changes from `before` (everything for a
     /// new user); `userName` is checked as an email elsewhere.
     pub fn check_lengths(&self, before: Option<&UserAttrs>) -> Result<(), Refusal> {
         let ext = |u: &UserAttrs| u.external_id.clone().unwrap_or_default();
         check_changed("externalId", &ext(self), before.map(ext).as_deref())?;
-        for (name, now, then) in [
-            (
-                "name.givenName",
-                &self.given_name,
-                before.map(|b| &b.given_name),
-            ),
-            (
-                "name.familyName",
-                &self.family_name,
-                before.map(|b| &b.family_name),
-            ),
-            (
-                "name.formatted",
-                &self.formatted,
-                before.map(|b| &b.formatted),
-            ),
-            (
-                "displayName",
-                &self.display_name,
-                before.map(|b| &b.display_name),
-            ),
-        ] {
-            check_changed(name, now, then.map(String::as_str))?;
+        let names: [(&str, Field); 4] = [
+            ("name.givenName", |u| &u.given_name),
+            ("name.familyName", |u| &u.family_name),
+            ("name.formatted", |u| &u.formatted),
+            ("displayName", |u| &u.display_name),
+        ];
+        for (name, get) in names {
+            check_changed(name, get(self), before.map(get).map(String::as_str))?;
         }
         if before.is_some_and(|b| b.emails == self.emails) {
             return Ok(());

@@ -60,17 +60,17 @@ const SECRET: &str = "the-client-secret";
 
 /// `admin create-team ID`, the first command of a new instance; its client secret is sealed.
 fn create_team(cfg: &Path, id: &str) -> Output {
+    create_team_at(cfg, id, &format!("https://{id}.example.com"))
+}
+
+/// `admin create-team ID` with its IdP at `issuer`.
+fn create_team_at(cfg: &Path, id: &str, issuer: &str) -> Output {
     teamportal()
         .arg("--config")
         .arg(cfg)
         .env("TEAMPORTAL_CLIENT_SECRET", SECRET)
         .args(["admin", "create-team", "--id", id, "--name", "Shell Co"])
-        .args([
-            "--issuer",
-            &format!("https://{id}.example.com"),
-            "--client-id",
-            "c1",
-        ])
+        .args(["--issuer", issuer, "--client-id", "c1"])
         .args(["--admin-email", &format!("ada@{id}.example.com")])
         .output()
         .expect("create-team")
@@ -287,27 +287,7 @@ fn a_refused_first_create_team_leaves_no_database_behind() {
     let cfg = config(dir.path(), free_port());
     let before = listing(dir.path());
     // Not https: refused as the config file's check would refuse it.
-    let out = teamportal()
-        .arg("--config")
-        .arg(&cfg)
-        .env("TEAMPORTAL_CLIENT_SECRET", SECRET)
-        .args([
-            "admin",
-            "create-team",
-            "--id",
-            "shellco",
-            "--name",
-            "Shell Co",
-        ])
-        .args([
-            "--issuer",
-            "http://shellco.example.com",
-            "--client-id",
-            "c1",
-        ])
-        .args(["--admin-email", "ada@shellco.example.com"])
-        .output()
-        .expect("create-team");
+    let out = create_team_at(&cfg, "shellco", "http://shellco.example.com");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("https"), "says why: {stderr}");
