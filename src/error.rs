@@ -27,7 +27,7 @@ pub enum AppError {
     /// No session on a page: 303 to `/login`, remembering the page (path and query) to
     /// come back to after sign-in.
     #[error("sign-in required")]
-    SignInToReach(String),
+    SignInToReach { to: String, https: bool },
     #[error("request body too large")]
     TooLarge,
     #[error("request body did not arrive in time")]
@@ -109,7 +109,7 @@ impl AppError {
                 "Your access to this team was removed by an admin. Ask a team admin to restore it.".into(),
             ),
             AppError::Sso(e) => sso_message(e),
-            AppError::SignInRequired | AppError::SignInToReach(_) => ("Sign in", "Sign in to continue.".into()),
+            AppError::SignInRequired | AppError::SignInToReach { .. } => ("Sign in", "Sign in to continue.".into()),
             AppError::TooLarge => ("Too large", "The request was larger than teamportal accepts.".into()),
             AppError::SlowBody => ("Too slow", "The request's body did not arrive in time. Nothing was changed; try again.".into()),
             AppError::Store(_) | AppError::Internal(_) => (
@@ -167,7 +167,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) | AppError::Csrf | AppError::SignIn(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::SignInRequired | AppError::SignInToReach(_) => StatusCode::SEE_OTHER,
+            AppError::SignInRequired | AppError::SignInToReach { .. } => StatusCode::SEE_OTHER,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::SlowBody => StatusCode::REQUEST_TIMEOUT,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -196,10 +196,10 @@ impl ResponseError for AppError {
                 .insert_header((actix_web::http::header::LOCATION, "/login"))
                 .finish();
         }
-        if let AppError::SignInToReach(to) = self {
+        if let AppError::SignInToReach { to, https } = self {
             return HttpResponse::SeeOther()
                 .insert_header((actix_web::http::header::LOCATION, "/login"))
-                .cookie(crate::web::return_to::remember(to))
+                .cookie(crate::web::return_to::remember(to, *https))
                 .finish();
         }
         if status.is_server_error() {

@@ -88,7 +88,10 @@ impl FromRequest for SignedIn {
             let typed = TypedSession(&session);
             let (uid, row) = typed.user_id().zip(typed.row()).ok_or_else(|| {
                 match super::return_to::wanted(req) {
-                    Some(to) => AppError::SignInToReach(to),
+                    Some(to) => AppError::SignInToReach {
+                        to,
+                        https: state.settings.server.public_url.scheme() == "https",
+                    },
                     None => AppError::SignInRequired,
                 }
             })?;

@@ -6,7 +6,7 @@
 
 use actix_session::Session;
 use actix_web::cookie::time::Duration;
-use actix_web::cookie::{Cookie, SameSite};
+use actix_web::cookie::Cookie;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{AppError, Result};
@@ -28,13 +28,12 @@ pub const SIGNED_OUT: &str = "teamportal-signed-out";
 pub const NO_LINK: &str = ".";
 
 fn signed_out(state: &AppState, value: &str) -> Cookie<'static> {
-    Cookie::build(SIGNED_OUT, value.to_string())
-        .path("/login")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.settings.server.public_url.scheme() == "https")
-        .max_age(Duration::minutes(5))
-        .finish()
+    super::return_to::for_login(
+        SIGNED_OUT,
+        value.to_string(),
+        state.settings.server.public_url.scheme() == "https",
+        Duration::minutes(5),
+    )
 }
 
 /// The notice's removal, once the sign-in page has shown it.

@@ -35,16 +35,26 @@ pub fn wanted(req: &HttpRequest) -> Option<String> {
 
 /// The cookie that remembers `to` on the way to `/login`: not a secret (it is checked as an
 /// own-origin path when used), and never state on the server.
-pub fn remember(to: &str) -> Cookie<'static> {
-    Cookie::build(
+pub fn remember(to: &str, https: bool) -> Cookie<'static> {
+    for_login(
         COOKIE,
         percent_encoding::utf8_percent_encode(to, NOT_IN_A_COOKIE).to_string(),
+        https,
+        Duration::minutes(10),
     )
-    .path("/login")
-    .http_only(true)
-    .same_site(SameSite::Lax)
-    .max_age(Duration::minutes(10))
-    .finish()
+}
+
+/// A short-lived cookie only the sign-in page reads: scoped to `/login` (so it cannot take
+/// the `__Host-` prefix), HttpOnly, Lax so that the IdP's redirect back carries it, and
+/// Secure under https.
+pub fn for_login(name: &'static str, value: String, https: bool, age: Duration) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/login")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(https)
+        .max_age(age)
+        .finish()
 }
 
 /// The cookie's removal, once a sign-in starts with it.
@@ -112,13 +122,14 @@ mod tests {
     fn a_remembered_page_with_a_semicolon_comes_back_whole_and_sets_no_attribute() {
         let base = url::Url::parse("https://portal.example.com").expect("url");
         let to = "/team?q=a%26b;Domain=example.com,x=100%25&y=%23z";
-        let cookie = remember(to);
+        let cookie = remember(to, true);
         let header = cookie.to_string();
         let value = header
             .strip_prefix("teamportal-return=")
             .and_then(|rest| rest.split(';').next())
             .expect("value");
         assert!(!value.contains([';', ',']), "{header}");
+        assert!(header.split("; ").any(|a| a == "Secure"), "{header}");
         assert!(
             !header.split("; ").any(|a| a.starts_with("Domain")),
             "{header}"
