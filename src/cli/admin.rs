@@ -370,7 +370,7 @@ fn read_secret(var: &str, prompt: &str) -> Result<String, String> {
 }
 
 /// What `create-team` checked before touching the database.
-pub(super) struct Prepared {
+struct Prepared {
     email_domains: Vec<String>,
     secret: String,
 }

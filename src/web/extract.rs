@@ -90,7 +90,7 @@ impl FromRequest for SignedIn {
                 match super::return_to::wanted(req) {
                     Some(to) => AppError::SignInToReach {
                         to,
-                        https: state.settings.server.public_url.scheme() == "https",
+                        https: state.settings.server.is_https(),
                     },
                     None => AppError::SignInRequired,
                 }

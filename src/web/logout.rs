@@ -31,16 +31,14 @@ fn signed_out(state: &AppState, value: &str) -> Cookie<'static> {
     super::return_to::for_login(
         SIGNED_OUT,
         value.to_string(),
-        state.settings.server.public_url.scheme() == "https",
+        state.settings.server.is_https(),
         Duration::minutes(5),
     )
 }
 
 /// The notice's removal, once the sign-in page has shown it.
 pub fn shown() -> Cookie<'static> {
-    let mut c = Cookie::build(SIGNED_OUT, "").path("/login").finish();
-    c.make_removal();
-    c
+    super::return_to::removal_at_login(SIGNED_OUT)
 }
 
 /// The notice the sign-in page should show, if a sign-out just sent the browser there.

@@ -59,7 +59,12 @@ pub fn for_login(name: &'static str, value: String, https: bool, age: Duration) 
 
 /// The cookie's removal, once a sign-in starts with it.
 pub fn forget() -> Cookie<'static> {
-    let mut c = Cookie::build(COOKIE, "").path("/login").finish();
+    removal_at_login(COOKIE)
+}
+
+/// The removal of a cookie made by [`for_login`].
+pub fn removal_at_login(name: &'static str) -> Cookie<'static> {
+    let mut c = Cookie::build(name, "").path("/login").finish();
     c.make_removal();
     c
 }
