@@ -36,24 +36,24 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
             }
             Err(e) => e,
         };
-        let path = e.path().to_string();
         // toml's value deserializer adds "\nin `key`": the path says that already.
         let message = e.inner().to_string();
-        let found = Mistake::of(&path, message.lines().next().unwrap_or_default());
+        let found = Mistake::of(e.path(), message.lines().next().unwrap_or_default());
         let key = found.key();
+        let name = key.to_string();
         // An unknown key may be a mistyped secret's (`client_secert`): its value is never
         // printed, nor a secret's of the wrong type; the key's name is what to fix.
         let secret = found.unknown
             || ["secret", "password", "token"]
                 .iter()
-                .any(|w| key.to_ascii_lowercase().contains(w));
+                .any(|w| name.to_ascii_lowercase().contains(w));
         mistakes.push(ConfigError {
             value: match at(&table, &key) {
                 Some(_) if secret => "***".into(),
                 Some(v) => show(v),
                 None => String::new(),
             },
-            key: key.clone(),
+            key: name,
             rule: found.rule,
         });
         // Taken out, so the next attempt finds the next mistake; a missing key cannot be
@@ -91,10 +91,45 @@ fn syntax(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
+/// A step of a key's path: a table's key or a list's element.
+#[derive(Clone, PartialEq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Where a mistake is: `teams[1].issuer`, or `server."public.url"` for a quoted key with a dot.
+#[derive(Clone, Default)]
+struct KeyPath(Vec<Step>);
+
+impl std::fmt::Display for KeyPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, step) in self.0.iter().enumerate() {
+            match step {
+                Step::Index(n) => write!(f, "[{n}]")?,
+                Step::Key(k) => {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    let bare = !k.is_empty()
+                        && k.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                    if bare {
+                        f.write_str(k)?;
+                    } else {
+                        write!(f, "{k:?}")?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One mistake serde reported, as `check-config` words it.
 struct Mistake {
     /// The table (or value) serde was in.
-    path: String,
+    path: KeyPath,
     /// The key under `path` the mistake is about, when serde names it in the message
     /// (an unknown or missing key) rather than in the path.
     field: Option<String>,
@@ -104,12 +139,17 @@ struct Mistake {
 }
 
 impl Mistake {
-    fn of(path: &str, message: &str) -> Mistake {
-        let path = if path == "." {
-            String::new()
-        } else {
-            path.to_string()
-        };
+    fn of(path: &serde_path_to_error::Path, message: &str) -> Mistake {
+        use serde_path_to_error::Segment;
+        let path = KeyPath(
+            path.iter()
+                .filter_map(|segment| match segment {
+                    Segment::Map { key } => Some(Step::Key(key.clone())),
+                    Segment::Seq { index } => Some(Step::Index(*index)),
+                    Segment::Enum { .. } | Segment::Unknown => None,
+                })
+                .collect(),
+        );
         if let Some(rest) = message.strip_prefix("unknown field ") {
             let (field, known) = match rest.split_once(", expected ") {
                 Some((f, k)) => (f, k),
@@ -146,21 +186,15 @@ impl Mistake {
         }
     }
 
-    fn key(&self) -> String {
+    fn key(&self) -> KeyPath {
+        let mut key = self.path.clone();
         // serde_path_to_error already puts an unknown key at the end of the path.
-        let last = self
-            .path
-            .rsplit('.')
-            .next()
-            .and_then(|l| l.split('[').next());
-        if self.field.is_some() && last == self.field.as_deref() {
-            return self.path.clone();
+        if let Some(field) = &self.field {
+            if key.0.last() != Some(&Step::Key(field.clone())) {
+                key.0.push(Step::Key(field.clone()));
+            }
         }
-        match (&self.field, self.path.is_empty()) {
-            (Some(f), true) => f.clone(),
-            (Some(f), false) => format!("{}.{f}", self.path),
-            (None, _) => self.path.clone(),
-        }
+        key
     }
 }
 
@@ -183,60 +217,53 @@ pub(super) fn expected(message: &str) -> String {
     format!("must be {words}")
 }
 
-/// The value at a dotted path such as `teams[1].issuer`.
-fn at<'t>(table: &'t Table, key: &str) -> Option<&'t Value> {
-    let mut steps = steps(key);
-    let first = steps.next()?;
-    let mut value = table.get(first.0)?;
-    value = index(value, first.1)?;
-    for (name, i) in steps {
-        value = index(value.as_table()?.get(name)?, i)?;
+/// The value at a key's path.
+fn at<'t>(table: &'t Table, key: &KeyPath) -> Option<&'t Value> {
+    let (first, rest) = key.0.split_first()?;
+    let Step::Key(first) = first else {
+        return None;
+    };
+    let mut value = table.get(first)?;
+    for step in rest {
+        value = match step {
+            Step::Key(k) => value.as_table()?.get(k)?,
+            Step::Index(i) => value.as_array()?.get(*i)?,
+        };
     }
     Some(value)
 }
 
-fn index(value: &Value, i: Option<usize>) -> Option<&Value> {
-    match i {
-        Some(i) => value.as_array()?.get(i),
-        None => Some(value),
-    }
-}
-
-/// Takes the key at `key` out of the table; false when there is no such key.
-fn remove(table: &mut Table, key: &str) -> bool {
-    let all: Vec<(&str, Option<usize>)> = steps(key).collect();
-    // An element of a list goes with its whole key (serde would stop at it again).
-    let Some(((last, _), parents)) = all.split_last() else {
+/// Takes the key at `key` out of the table; false when there is no such key. An element of a
+/// list goes with its whole key (serde would stop at it again).
+fn remove(table: &mut Table, key: &KeyPath) -> bool {
+    let Some(last) = key.0.iter().rposition(|s| matches!(s, Step::Key(_))) else {
+        return false;
+    };
+    let Step::Key(name) = &key.0[last] else {
         return false;
     };
     let mut here = table;
-    for (name, i) in parents {
-        let Some(v) = here.get_mut(*name) else {
+    let mut parents = key.0[..last].iter().peekable();
+    while let Some(step) = parents.next() {
+        let Step::Key(k) = step else {
             return false;
         };
-        let v = match i {
-            Some(i) => match v.as_array_mut().and_then(|a| a.get_mut(*i)) {
-                Some(v) => v,
-                None => return false,
-            },
-            None => v,
+        let Some(mut v) = here.get_mut(k) else {
+            return false;
         };
+        while let Some(Step::Index(i)) = parents.peek() {
+            let Some(element) = v.as_array_mut().and_then(|a| a.get_mut(*i)) else {
+                return false;
+            };
+            v = element;
+            parents.next();
+        }
         let Some(t) = v.as_table_mut() else {
             return false;
         };
         here = t;
     }
-    here.remove(*last).is_some()
-}
-
-/// `teams[1].issuer` as `("teams", Some(1)), ("issuer", None)`.
-fn steps(key: &str) -> impl Iterator<Item = (&str, Option<usize>)> {
-    key.split('.')
-        .filter(|s| !s.is_empty())
-        .map(|step| match step.split_once('[') {
-            Some((name, rest)) => (name, rest.trim_end_matches(']').parse().ok()),
-            None => (step, None),
-        })
+    here.remove(name).is_some()
 }
 
 /// A value as the line shows it in quotes: a string as itself, anything else as TOML.
@@ -288,6 +315,20 @@ trust_email = "yes"
         for (line, want) in got.iter().zip(expected) {
             assert!(line.starts_with(want), "{line}\nwanted {want}");
         }
+    }
+
+    #[test]
+    fn a_quoted_key_with_a_dot_is_named_once_and_the_next_mistake_still_found() {
+        let got = errors(
+            "[server]\n\"public.url\" = \"https://x\"\n[database]\npath = 7\n[[teams]]\nid = 1\n",
+        );
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(got[0].starts_with(r#"database.path = "7": "#), "{got:#?}");
+        assert!(
+            got[1].starts_with(r#"server."public.url" = "***": unknown key"#),
+            "{got:#?}"
+        );
+        assert!(got[2].starts_with(r#"teams[0].id = "1": "#), "{got:#?}");
     }
 
     #[test]
