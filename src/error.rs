@@ -104,6 +104,10 @@ impl AppError {
                 "Invitation needed",
                 "This team admits only people an admin has invited. Ask a team admin to invite your work email, then sign in again.".into(),
             ),
+            AppError::SignIn(Refusal::UnverifiedAdmin) => (
+                "Email not verified",
+                "This account is the team's admin, and your identity provider did not confirm that your email address is verified, so teamportal cannot let this sign-in take it. Ask your identity provider's administrator to mark the email verified, then sign in again.".into(),
+            ),
             AppError::SignIn(Refusal::Removed) => (
                 "Access removed",
                 "Your access to this team was removed by an admin. Ask a team admin to restore it.".into(),

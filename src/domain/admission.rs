@@ -41,7 +41,7 @@ pub struct Facts<'a> {
     pub email_in_team: bool,
     /// The pending invitation for this email, by id.
     pub invitation: Option<i64>,
-    /// Active admins in the team before this sign-in.
+    /// Active admins in the team before this sign-in (accounts that have signed in).
     pub active_admins: i64,
     /// With no account for this identity: the account SCIM provisioned with this email that
     /// has no IdP identity yet (the sign-in links to it).
@@ -66,6 +66,10 @@ pub enum Refusal {
     NotInvited,
     #[error("removed from the team")]
     Removed,
+    /// The team's only admin is a provisioned account, and this first sign-in to it
+    /// comes with an email the IdP did not say is verified.
+    #[error("an unverified email cannot take the team's only admin account")]
+    UnverifiedAdmin,
 }
 
 /// How a new account came in.
@@ -124,9 +128,9 @@ pub enum Admission {
         via: JoinedVia,
         invitation: Option<i64>,
     },
-    /// The first sign-in of a SCIM-provisioned account: it takes this identity, and `admin`
-    /// when the link carries the admin role.
-    Link { admin: Option<RoleSource> },
+    /// The first sign-in of a SCIM-provisioned account: it takes this identity, and `role`
+    /// when the link changes the role it was provisioned with.
+    Link { role: Option<(Role, RoleSource)> },
     /// A returning account: reactivated through `restore_with` (an invitation) when it was
     /// removed; its role changed by `admin_groups` when `groups` says so.
     Return {
@@ -161,12 +165,24 @@ pub fn admin_email_applies(
 
 /// Linking a provisioned account. A member SCIM deactivated stays refused. The link is by
 /// email, so it carries admin (from `admin_email`, the `groups` claim or a SCIM admin group)
-/// only when the IdP itself says the email is verified: `trust_email` links a member.
+/// only when the IdP itself says the email is verified: `trust_email` links a member. That
+/// holds for a role an admin gave the account before its first sign-in too: an unverified
+/// email takes it as a member, and cannot take it at all while it is the team's only admin.
 fn link(f: &Facts<'_>, p: Provisioned, group_admin: Option<bool>) -> Result<Admission, Refusal> {
     if !p.active {
         return Err(Refusal::Removed);
     }
-    let admin = if p.role != Role::Member || !f.claims.email_verified {
+    if !f.claims.email_verified {
+        return match p.role {
+            Role::Member => Ok(Admission::Link { role: None }),
+            // `active_admins` counts signed-in accounts only, never this one.
+            Role::Admin if f.active_admins > 0 => Ok(Admission::Link {
+                role: Some((Role::Member, RoleSource::Default)),
+            }),
+            Role::Admin => Err(Refusal::UnverifiedAdmin),
+        };
+    }
+    let admin = if p.role != Role::Member {
         None
     } else if admin_email_applies(
         f.rules.admin_email,
@@ -180,7 +196,9 @@ fn link(f: &Facts<'_>, p: Provisioned, group_admin: Option<bool>) -> Result<Admi
     } else {
         None
     };
-    Ok(Admission::Link { admin })
+    Ok(Admission::Link {
+        role: admin.map(|source| (Role::Admin, source)),
+    })
 }
 
 /// The sign-in decision.
@@ -196,10 +214,14 @@ pub fn decide(f: &Facts<'_>) -> Result<Admission, Refusal> {
             f.claims.email_verified,
             f.email_in_team,
         );
-        let invitation = if f.rules.provisioning == Provisioning::Invite && !admin_email {
-            Some(f.invitation.ok_or(Refusal::NotInvited)?)
-        } else {
-            None
+        // On an invite-only team the `admin_email` may always sign in (verified by the IdP):
+        // a second account with it comes in as a member, as on a JIT team.
+        let admin_email_enters =
+            f.rules.admin_email == Some(f.claims.email) && f.claims.email_verified;
+        let invitation = match (f.rules.provisioning, f.invitation) {
+            (Provisioning::Invite, Some(i)) if !admin_email => Some(i),
+            (Provisioning::Invite, None) if !admin_email_enters => return Err(Refusal::NotInvited),
+            _ => None,
         };
         let (role, source) = if admin_email {
             (Role::Admin, RoleSource::AdminEmail)
@@ -362,8 +384,12 @@ mod tests {
         let mut f = facts(&w, Provisioning::Jit);
         f.claims.email_verified = false;
         assert_eq!(decide(&f), Ok(JIT_MEMBER));
+        // On an invite-only team the admin_email still enters without an invitation (as a
+        // member once the email is taken: after an issuer change, say), but only verified.
         let mut f = facts(&w, Provisioning::Invite);
         f.email_in_team = true;
+        assert_eq!(decide(&f), Ok(JIT_MEMBER));
+        f.claims.email_verified = false;
         assert_eq!(decide(&f), Err(Refusal::NotInvited));
     }
 
@@ -534,11 +560,11 @@ mod tests {
         assert_eq!(
             decide(&f),
             Ok(Admission::Link {
-                admin: Some(RoleSource::AdminEmail)
+                role: Some((Role::Admin, RoleSource::AdminEmail))
             })
         );
         f.claims.email_verified = false;
-        assert_eq!(decide(&f), Ok(Admission::Link { admin: None }));
+        assert_eq!(decide(&f), Ok(Admission::Link { role: None }));
         let w = world("bob@acme.com");
         let mut f = facts(&w, Provisioning::Jit);
         f.provisioned = Some(Provisioned {
@@ -548,13 +574,38 @@ mod tests {
         assert_eq!(
             decide(&f),
             Ok(Admission::Link {
-                admin: Some(RoleSource::Groups)
+                role: Some((Role::Admin, RoleSource::Groups))
             })
         );
         f.claims.email_verified = false;
-        assert_eq!(decide(&f), Ok(Admission::Link { admin: None }));
+        assert_eq!(decide(&f), Ok(Admission::Link { role: None }));
         f.provisioned = Some(Provisioned { active: false, ..p });
         assert_eq!(decide(&f), Err(Refusal::Removed));
+    }
+
+    #[test]
+    fn an_unverified_email_never_takes_the_admin_role_an_account_was_given_before_it_signed_in() {
+        let w = world("cfo@acme.com");
+        let made_admin = Provisioned {
+            role: Role::Admin,
+            active: true,
+            email_shared: false,
+            scim_admin_group: false,
+        };
+        let mut f = facts(&w, Provisioning::Jit);
+        f.provisioned = Some(made_admin);
+        f.active_admins = 1;
+        assert_eq!(decide(&f), Ok(Admission::Link { role: None }), "verified");
+        f.claims.email_verified = false;
+        assert_eq!(
+            decide(&f),
+            Ok(Admission::Link {
+                role: Some((Role::Member, RoleSource::Default))
+            })
+        );
+        // With no signed-in admin it cannot be demoted: the unverified sign-in is refused.
+        f.active_admins = 0;
+        assert_eq!(decide(&f), Err(Refusal::UnverifiedAdmin));
     }
 
     #[test]

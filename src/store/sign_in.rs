@@ -78,8 +78,8 @@ pub fn sign_in(
     };
     let decided = decide(&tx, policy, id, existing.as_ref(), provisioned.as_ref())?;
     let user_id = match decided {
-        Ok(Admission::Link { admin }) => match &provisioned {
-            Some((user, _)) => link(&tx, policy, id, &actor, user, admin)?,
+        Ok(Admission::Link { role }) => match &provisioned {
+            Some((user, _)) => link(&tx, policy, id, &actor, user, role)?,
             None => return Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows).into()),
         },
         Ok(admission) => apply(&tx, policy, id, &actor, existing.as_ref(), admission)?,
@@ -138,8 +138,12 @@ fn decide(
         }
         _ => None,
     };
+    // Needed to take back a group's grant, or an admin role an unverified email links to.
+    let unverified_admin_link = matches!(provisioned, Some((u, _)) if u.role == crate::domain::Role::Admin)
+        && !id.email_verified;
     let active_admins = match existing {
         Some(_) if !policy.admin_groups.is_empty() => users::active_admins(tx, &policy.team_id)?,
+        None if unverified_admin_link => users::active_admins(tx, &policy.team_id)?,
         _ => 0,
     };
     Ok(admission::decide(&Facts {
@@ -208,7 +212,7 @@ fn link(
     id: &Identity,
     actor: &Actor,
     user: &User,
-    admin: Option<crate::domain::RoleSource>,
+    role: Option<(crate::domain::Role, crate::domain::RoleSource)>,
 ) -> Result<i64, StoreError> {
     let name = if id.name.trim().is_empty() {
         user.name.clone()
@@ -231,15 +235,21 @@ fn link(
         id.email.as_str(),
         "first sign-in of a provisioned member",
     )?;
-    if let Some(source) = admin {
-        users::set_role_row(tx, user.id, crate::domain::Role::Admin, source)?;
+    if let Some((role, source)) = role {
+        users::set_role_row(tx, user.id, role, source)?;
+        let change = match role {
+            crate::domain::Role::Admin => "member -> admin (first sign-in of a provisioned member)",
+            crate::domain::Role::Member => {
+                "admin -> member (first sign-in of a provisioned member with an unverified email)"
+            }
+        };
         audit::record(
             tx,
             &policy.team_id,
             &actor,
             Action::RoleChanged,
             &user.email,
-            "member -> admin (first sign-in of a provisioned member)",
+            change,
         )?;
     }
     Ok(user.id)

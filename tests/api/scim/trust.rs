@@ -388,3 +388,50 @@ async fn members_cannot_reach_the_scim_settings_and_forged_posts_change_nothing(
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "CSRF");
     assert_eq!(p.app.count("SELECT count(*) FROM scim_tokens"), 0);
 }
+
+#[actix_web::test]
+async fn an_unverified_email_links_a_provisioned_account_an_admin_promoted_only_as_a_member() {
+    let p = Portal::acme("trust_email = true").await;
+    let scim = p.scim("acme", "alice@acme.test").await;
+    let alice = p.sign_in("acme", "alice@acme.test").await;
+    let id = scim.create_user("cfo@acme.test", "Cy", "Fo").await;
+    let r = p
+        .app
+        .post_csrf(
+            &alice,
+            &format!("/team/members/{id}/role"),
+            &[("role", "admin")],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "promoted before the first sign-in"
+    );
+
+    // Someone at the team's IdP with that email, not verified (trust_email lets them in).
+    let (r, cfo) = p
+        .attempt("acme", "cfo@acme.test", |c| {
+            c["email_verified"] = json!(false)
+        })
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "trusted in");
+    let (role, issuer): (String, String) =
+        p.app.user("acme", "cfo@acme.test", "role, issuer", |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        });
+    assert_eq!(
+        role, "member",
+        "the admin role is not carried by an unverified email"
+    );
+    assert!(!issuer.is_empty(), "linked");
+    assert_eq!(
+        p.app.get(&cfo, "/billing").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        p.app.count("SELECT count(*) FROM audit WHERE action = 'role_changed' AND detail LIKE 'admin -> member%unverified%'"),
+        1,
+        "audited"
+    );
+}

@@ -131,3 +131,47 @@ async fn trust_email_admits_an_unverified_admin_email_only_as_a_member() {
         0
     );
 }
+
+#[actix_web::test]
+async fn on_an_invite_only_team_a_second_account_with_the_admin_email_enters_as_a_member() {
+    // After an issuer change, say: the admin's new IdP account has a new subject.
+    let (app, idp) = portal("provisioning = \"invite\"").await;
+    let first = browser();
+    let r = idp
+        .sign_in(&app, &first, "acme", "a1", "alice@acme.com")
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let second = browser();
+    let r = idp
+        .sign_in(&app, &second, "acme", "a2", "alice@acme.com")
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the admin_email may always sign in"
+    );
+    assert_eq!(
+        roles_of(&app, "alice@acme.com"),
+        vec![
+            role("a1", "admin", "admin_email"),
+            role("a2", "member", "default")
+        ]
+    );
+    // Not on an email the IdP did not verify, even with trust_email: that needs an invitation.
+    let (app, idp) = portal("provisioning = \"invite\"\ntrust_email = true").await;
+    let r = idp
+        .sign_in(&app, &browser(), "acme", "a1", "alice@acme.com")
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = idp
+        .sign_in_with(&app, &browser(), "acme", ("a2", "alice@acme.com"), |c| {
+            c["email_verified"] = json!(false);
+        })
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        roles_of(&app, "alice@acme.com").len(),
+        1,
+        "no second account"
+    );
+}
