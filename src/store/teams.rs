@@ -448,7 +448,25 @@ pub fn set_domains(
     if !team.source.browser_managed() || config_teams.iter().any(|c| c.id.as_str() == team_id) {
         return Ok(SetDomains::ConfigManaged);
     }
-    let claims = live_domain_claims(&tx, config_teams)?;
+    // The shell may run without the config `serve` reads: the config's teams as the last start
+    // stored them count too, or `serve` would then refuse the collision this lets in.
+    let mut claims = live_domain_claims(&tx, config_teams)?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, email_domains FROM teams WHERE source <> 'shell' ORDER BY id",
+    )?;
+    let stored = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(stmt);
+    claims.extend(
+        stored
+            .into_iter()
+            .filter(|(id, _)| config_teams.iter().all(|c| c.id.as_str() != id))
+            .map(|(team, domains)| DomainClaim {
+                team,
+                domains: json_list(domains),
+            }),
+    );
     let taken = crate::domain::domains::taken_by_others(&claims, team_id, domains);
     if !taken.is_empty() {
         return Ok(SetDomains::Taken(

@@ -260,3 +260,32 @@ async fn an_ambiguous_domain_sends_nobody_to_either_identity_provider() {
     );
     assert_eq!(app.count("SELECT count(*) FROM sso_logins"), before);
 }
+
+#[actix_web::test]
+async fn the_shell_without_the_config_cannot_give_away_a_config_teams_domain() {
+    let idp = FakeIdp::start().await;
+    let (dir, extra, _) = two_teams(&idp);
+    // A start with the config stores acme and its domain.
+    let app = spawn_app_in(dir, &extra).await;
+    let bare = tempfile::tempdir().expect("tempdir");
+    let cfg = bare.path().join("bare.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[database]\npath = {:?}\n",
+            app.db_path.display().to_string()
+        ),
+    )
+    .expect("config");
+    let out = teamportal(&cfg)
+        .args(["admin", "set-domains", "shellco", "acme.com"])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refused: {err}");
+    assert!(
+        err.contains("acme.com") && err.contains("\"acme\""),
+        "{err}"
+    );
+    assert_eq!(domains_of(&app.db_path, "shellco"), "[]", "nothing changed");
+}
