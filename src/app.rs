@@ -81,6 +81,8 @@ pub enum BuildError {
     Key(#[from] crate::crypto::KeyError),
     #[error("{0}")]
     Domains(String),
+    #[error("{path} is not a demo database: it holds the team(s) {teams}. teamportal demo keeps a database of its own and never writes into an instance's; pass --database with a new file")]
+    NotDemo { path: String, teams: String },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,

@@ -296,3 +296,35 @@ async fn backup_writes_a_standalone_readable_copy_while_the_server_runs() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[actix_web::test]
+async fn the_demo_refuses_an_instance_database_and_writes_nothing_into_it() {
+    let app = spawn_app("[[teams]]\nid = \"acme\"\nname = \"Acme\"\nissuer = \"http://127.0.0.1:9/\"\nclient_id = \"c\"\nclient_secret = \"s\"\nadmin_email = \"a@acme.test\"\n").await;
+    let out = teamportal()
+        .args(["demo", "--listen", "127.0.0.1:0", "--database"])
+        .arg(&app.db_path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("demo runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refused: {err}");
+    assert!(
+        err.contains("not a demo database") && err.contains("acme") && err.contains("--database"),
+        "{err}"
+    );
+    let teams = app.count("SELECT count(*) FROM teams WHERE id LIKE 'demo%'");
+    assert_eq!(teams, 0, "no demo team written");
+
+    let out = teamportal()
+        .args(["demo", "--listen", "0.0.0.0:0", "--database"])
+        .arg(app.db_path.with_file_name("other.db"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("demo runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback only"));
+    assert!(
+        !app.db_path.with_file_name("other.db").exists(),
+        "no file made"
+    );
+}

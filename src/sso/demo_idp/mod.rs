@@ -66,6 +66,29 @@ pub struct DemoIdp {
     access_tokens: Mutex<HashMap<String, &'static str>>,
 }
 
+/// The demo seeds its own teams and data: into a file that holds any other team (a real
+/// instance's database passed by mistake) it writes nothing.
+fn refuse_a_non_demo_database(path: &std::path::Path) -> Result<(), BuildError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let ids = crate::store::teams::ids_in_file(path).map_err(|source| BuildError::Store {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let others: Vec<String> = ids
+        .into_iter()
+        .filter(|id| id != TEAM_ID && id != LAB_TEAM_ID)
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    Err(BuildError::NotDemo {
+        path: path.display().to_string(),
+        teams: others.join(", "),
+    })
+}
+
 pub struct DemoOptions {
     pub listen: SocketAddr,
     pub database: PathBuf,
@@ -74,6 +97,13 @@ pub struct DemoOptions {
 /// Builds the demo application: settings for the `demo` team pointing at the built-in
 /// provider, served by the same process.
 pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
+    if !opts.listen.ip().is_loopback() {
+        return Err(BuildError::Listen {
+            addr: opts.listen.to_string(),
+            source: std::io::Error::other("the demo serves on loopback only"),
+        });
+    }
+    refuse_a_non_demo_database(&opts.database)?;
     let listener =
         std::net::TcpListener::bind(opts.listen).map_err(|source| BuildError::Listen {
             addr: opts.listen.to_string(),
@@ -83,12 +113,6 @@ pub fn build(opts: DemoOptions) -> Result<(Application, String), BuildError> {
         addr: opts.listen.to_string(),
         source,
     })?;
-    if !addr.ip().is_loopback() {
-        return Err(BuildError::Listen {
-            addr: addr.to_string(),
-            source: std::io::Error::other("the demo serves on loopback only"),
-        });
-    }
     let base = format!("http://{addr}");
     let issuer = format!("{base}/demo-idp");
 
