@@ -71,13 +71,18 @@ pub enum AdminCommand {
     List,
     /// Make an existing member an admin (when every admin is locked out).
     Promote {
+        /// The member's work email.
         email: String,
+        /// The Team ID.
         #[arg(long)]
         team: String,
     },
     /// Give an existing admin a break-glass password (read from stdin, or TEAMPORTAL_PASSWORD).
+    /// It works only while `[security] password_login = true`.
     SetPassword {
+        /// The admin's work email.
         email: String,
+        /// The Team ID.
         #[arg(long)]
         team: String,
     },
@@ -86,19 +91,23 @@ pub enum AdminCommand {
     CreateTeam(NewTeam),
     /// Create a shared API token for automation; prints the secret once.
     CreateToken {
+        /// The Team ID.
         #[arg(long)]
         team: String,
+        /// The token's name, as `/tokens` lists it (1-64 characters).
         #[arg(long)]
         name: String,
         /// Email of the member recorded as creator (default: the first admin).
         #[arg(long)]
         creator: Option<String>,
-        #[arg(long)]
+        /// Days until the token stops verifying (1-3650; default: never).
+        #[arg(long, allow_negative_numbers = true)]
         expires_in_days: Option<i64>,
     },
     /// Create the team's SCIM bearer token (Okta / Entra ID provisioning); prints it once.
     /// The team's previous SCIM token stops working.
     CreateScimToken {
+        /// The Team ID.
         #[arg(long)]
         team: String,
     },
@@ -107,14 +116,32 @@ pub enum AdminCommand {
     SetDomains {
         /// The team's ID.
         id: String,
+        /// The domains, such as acme.com (none: the team has no email domain).
         domains: Vec<String>,
     },
     /// Remove an admin's break-glass password.
     ClearPassword {
+        /// The admin's work email.
         email: String,
+        /// The Team ID.
         #[arg(long)]
         team: String,
     },
+}
+
+impl AdminCommand {
+    /// The existing team the command acts on, when it acts on one.
+    pub fn team(&self) -> Option<&str> {
+        match self {
+            AdminCommand::Promote { team, .. }
+            | AdminCommand::SetPassword { team, .. }
+            | AdminCommand::CreateToken { team, .. }
+            | AdminCommand::CreateScimToken { team }
+            | AdminCommand::ClearPassword { team, .. } => Some(team),
+            AdminCommand::SetDomains { id, .. } => Some(id),
+            AdminCommand::List | AdminCommand::CreateTeam(_) => None,
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> ExitCode {

@@ -52,14 +52,47 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
         },
         _ => None,
     };
+    // As `serve` does, the first command of a new instance makes the database's folder.
+    let new_folder = match create
+        .then(|| new_folder_for(&settings.database))
+        .transpose()
+    {
+        Ok(f) => f.flatten(),
+        Err(e) => {
+            eprintln!("teamportal: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let undo = || {
+        remove_new_files(&before);
+        if let Some(folder) = &new_folder {
+            // Only when empty: nothing but what this command made is ever removed.
+            let _ = std::fs::remove_dir(folder);
+        }
+    };
     let store = match open_store(&settings, create) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("teamportal: {e}");
-            remove_new_files(&before);
+            undo();
             return ExitCode::from(1);
         }
     };
+    if let Some(team) = cmd.team() {
+        match store.run_blocking(|c| store::teams::get(c, team)) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                eprintln!(
+                    "teamportal: there is no team {team:?} in this database (`teamportal admin list` shows its teams)"
+                );
+                return ExitCode::from(1);
+            }
+            Err(e) => {
+                eprintln!("teamportal: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     let result: Result<(), String> = match cmd {
         AdminCommand::List => store
             .run_blocking(|c| -> Result<(), StoreError> {
@@ -89,7 +122,13 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
             .run_blocking(|c| users::promote_by_email(c, &team, &email))
             .map(|u| println!("{} is now an admin of {}", u.email, team))
             .map_err(|e| format!("cannot promote {email} in team {team}: {e}")),
-        AdminCommand::SetPassword { email, team } => set_password(&store, &team, &email),
+        AdminCommand::SetPassword { email, team } => {
+            set_password(&store, &team, &email).map(|()| {
+                if !settings.security.password_login {
+                    eprintln!("note: [security] password_login is off, so the sign-in form for this password is not shown until it is set to true");
+                }
+            })
+        }
         AdminCommand::CreateTeam(team) => match prepared.take() {
             Some(p) => create_team(&settings, &store, team, p),
             None => Err("the new team was not checked".into()),
@@ -110,11 +149,14 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
         AdminCommand::CreateScimToken { team } => create_scim_token(&store, &team),
         AdminCommand::SetDomains { id, domains } => set_domains(&settings, &store, &id, &domains),
         AdminCommand::ClearPassword { email, team } => store
-            .run_blocking(|c| -> Result<(), Msg> {
+            .run_blocking(|c| -> Result<bool, Msg> {
                 let user = admin_user(c, &team, &email)?;
                 Ok(users::set_password(c, &team, user, None)?)
             })
-            .map(|()| println!("break-glass password removed for {email}"))
+            .map(|removed| match removed {
+                true => println!("break-glass password removed for {email}"),
+                false => println!("{email} has no break-glass password; nothing changed"),
+            })
             .map_err(|m| m.0),
     };
     drop(store);
@@ -132,10 +174,23 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
             eprintln!("teamportal: {e}");
             // A first `create-team` refused after the checks (its Team ID's domains taken)
             // leaves no empty instance behind for `serve` to start on later.
-            remove_new_files(&before);
+            undo();
             ExitCode::from(1)
         }
     }
+}
+
+/// Makes the database's folder when it is missing; the folder made, if any.
+fn new_folder_for(database: &std::path::Path) -> Result<Option<std::path::PathBuf>, String> {
+    let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(None);
+    };
+    if dir.exists() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create the database's folder {}: {e}", shown(dir)))?;
+    Ok(Some(dir.to_path_buf()))
 }
 
 /// Removes the database files this command created: those that were not there before.
@@ -191,7 +246,7 @@ fn set_password(store: &Store, team: &str, email: &str) -> Result<(), String> {
     store
         .run_blocking(|c| -> Result<(), Msg> {
             let user = admin_user(c, team, email)?;
-            Ok(users::set_password(c, team, user, Some(&hash))?)
+            Ok(users::set_password(c, team, user, Some(&hash)).map(|_| ())?)
         })
         .map_err(|m| m.0)?;
     println!("break-glass password set for {email}; remove it with `teamportal admin clear-password {email} --team {team}`");
@@ -224,7 +279,10 @@ fn create_token(
                 Some(email) => users::find_by_email(c, team, email)?.into_iter().find(|u| u.active),
                 None => users::admins(c, team)?.into_iter().next(),
             }
-            .ok_or_else(|| Msg(format!("no active member to record as the creator in team {team}; sign in once first or pass --creator EMAIL")))?;
+            .ok_or_else(|| match creator {
+                Some(email) => Msg(format!("{email} is not an active member of team {team}")),
+                None => Msg(format!("no admin of team {team} has signed in yet to record as the token's creator; pass --creator EMAIL of an active member")),
+            })?;
             let expires_at = expires_in_days.map(|d| store::now() + d * 86_400);
             crate::tokens::issue(
                 c,
@@ -247,21 +305,19 @@ fn create_token(
 }
 
 fn create_scim_token(store: &Store, team: &str) -> Result<(), String> {
-    let known = store
-        .run_blocking(|c| crate::store::teams::get(c, team))
-        .map_err(|e| e.to_string())?;
-    if known.is_none() {
-        return Err(format!("there is no team {team:?} in this database"));
-    }
     let token = crate::web::scim_settings::new_scim_token();
     let hash = crate::crypto::sha256(token.as_bytes());
-    store
+    let replaced = store
         .run_blocking(|c| {
             crate::store::scim::set_token(c, team, &crate::store::audit::Actor::shell(), &hash)
         })
         .map_err(|e| e.to_string())?;
     println!("{token}");
-    eprintln!("SCIM token created for team {team}; its previous SCIM token no longer works");
+    if replaced {
+        eprintln!("SCIM token created for team {team}; its previous SCIM token no longer works");
+    } else {
+        eprintln!("SCIM token created for team {team}");
+    }
     Ok(())
 }
 
@@ -334,22 +390,31 @@ fn set_domains(
 
 #[derive(Args, Debug)]
 pub struct NewTeam {
+    /// The Team ID: lowercase letters and digits in dash-separated parts (e.g. acme-eng).
     #[arg(long)]
     id: String,
+    /// The team's name as the pages show it.
     #[arg(long)]
     name: String,
+    /// The identity provider's issuer (the "issuer" of its OpenID Provider Metadata).
     #[arg(long)]
     issuer: String,
+    /// The OIDC app's client ID.
     #[arg(long)]
     client_id: String,
+    /// This email becomes admin on its first (verified) sign-in.
     #[arg(long)]
     admin_email: String,
+    /// jit (accounts made at first sign-in) or invite (only invited emails).
     #[arg(long, default_value = "jit")]
     provisioning: String,
+    /// An email domain of the team (repeat for several); only the shell sets them.
     #[arg(long = "email-domain")]
     email_domains: Vec<String>,
+    /// An IdP group whose members are admins (repeat for several).
     #[arg(long = "admin-group")]
     admin_groups: Vec<String>,
+    /// Trust emails the IdP does not mark verified (for IdPs such as Entra ID).
     #[arg(long)]
     trust_email: bool,
 }
@@ -404,6 +469,9 @@ fn checked_new_team(settings: &Settings, t: &NewTeam) -> Result<Prepared, String
     }
     if t.name.trim().is_empty() || t.client_id.trim().is_empty() {
         errors.push("--name and --client-id must not be empty".into());
+    }
+    if t.admin_groups.iter().any(|g| g.trim().is_empty()) {
+        errors.push("--admin-group \"\": group names must not be empty".into());
     }
     let email_domains = parse_domains("--email-domain ", &t.email_domains).unwrap_or_else(|e| {
         errors.extend(e);

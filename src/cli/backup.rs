@@ -50,7 +50,7 @@ pub(super) fn backup(settings: Settings, dest: &Path) -> ExitCode {
     match (written, key) {
         (Ok(()), Some(_)) => {
             println!(
-                "backup written to {} and its instance key to {}; keep both (restore: see README \"Backup and restore\")",
+                "backup written to {} and its instance key to {}; keep both (restore: see README \"Restore on a new machine\")",
                 dest.display(),
                 dest_key.display()
             );

@@ -335,12 +335,17 @@ pub fn set_password(
     team_id: &str,
     user_id: i64,
     hash: Option<&str>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let tx = conn.transaction()?;
-    tx.execute(
-        "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND team_id = ?2",
+    // Clearing a password that is not set changes nothing and is not audited.
+    let changed = tx.execute(
+        "UPDATE users SET password_hash = ?3
+         WHERE id = ?1 AND team_id = ?2 AND (?3 IS NOT NULL OR password_hash IS NOT NULL)",
         params![user_id, team_id, hash],
     )?;
+    if changed == 0 {
+        return Ok(false);
+    }
     let action = if hash.is_some() {
         Action::PasswordSet
     } else {
@@ -358,7 +363,7 @@ pub fn set_password(
         "break-glass password",
     )?;
     tx.commit()?;
-    Ok(())
+    Ok(true)
 }
 
 pub fn password_hash(

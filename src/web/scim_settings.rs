@@ -73,11 +73,8 @@ pub async fn create_token(
     let (team, actor) = (admin.0.team().to_string(), admin.0.actor());
     let rotated = state
         .store
-        .run(move |c| {
-            // Whether one existed decides only the message; the store audits the change.
-            let had = store::status(c, &team)?.token_created_at.is_some();
-            store::set_token(c, &team, &actor, &hash).map(|_| had)
-        })
+        // Whether one existed decides only the message; the store audits the change.
+        .run(move |c| store::set_token(c, &team, &actor, &hash))
         .await?;
     // Post/redirect/get: a reload shows the page, never makes a second token.
     TypedSession(&session).show_token_once(&state.sealer, Once::ScimToken, 0, &token);

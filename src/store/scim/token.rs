@@ -6,13 +6,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::store::audit::{self, Action, Actor};
 use crate::store::{now, StoreError};
 
-/// Stores the hash of a new SCIM token for the team; the previous one stops at once.
+/// Stores the hash of a new SCIM token for the team; the previous one stops at once. True
+/// when there was a previous one.
 pub fn set_token(
     conn: &mut Connection,
     team_id: &str,
     actor: &Actor,
     hash: &[u8; 32],
-) -> std::result::Result<(), StoreError> {
+) -> std::result::Result<bool, StoreError> {
     let tx = conn.transaction()?;
     let replaced = tx.execute("DELETE FROM scim_tokens WHERE team_id = ?1", [team_id])? > 0;
     tx.execute(
@@ -26,7 +27,7 @@ pub fn set_token(
     };
     audit::record(&tx, team_id, actor, action, "SCIM token", "")?;
     tx.commit()?;
-    Ok(())
+    Ok(replaced)
 }
 
 /// Deletes the team's SCIM token; false when it had none.

@@ -373,3 +373,65 @@ fn serve_exits_non_zero_when_the_last_usage_flush_fails() {
         "{stderr}"
     );
 }
+
+#[test]
+fn create_team_makes_the_database_folder_as_serve_does_and_team_commands_name_an_unknown_team() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[database]\npath = \"state/portal.db\"\n").expect("cfg");
+    let out = create_team(&cfg, "shellco");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("state/portal.db").exists());
+    assert_eq!(mode(&dir.path().join("state/portal.db")), 0o600);
+
+    for args in [
+        &["admin", "promote", "a@b.example.com", "--team", "nosuch"][..],
+        &["admin", "create-token", "--team", "nosuch", "--name", "ci"][..],
+        &["admin", "create-scim-token", "--team", "nosuch"][..],
+        &[
+            "admin",
+            "clear-password",
+            "a@b.example.com",
+            "--team",
+            "nosuch",
+        ][..],
+        &["admin", "set-domains", "nosuch", "x.example.com"][..],
+    ] {
+        let out = run(&cfg, args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("there is no team \"nosuch\""),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A negative expiry is a number out of range, not a flag.
+    let out = run(
+        &cfg,
+        &[
+            "admin",
+            "create-token",
+            "--team",
+            "shellco",
+            "--name",
+            "ci",
+            "--expires-in-days",
+            "-1",
+        ],
+    );
+    assert!(
+        text(&out.stderr).contains("from 1 to 3650"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The first SCIM token replaces nothing, and says so.
+    let out = run(&cfg, &["admin", "create-scim-token", "--team", "shellco"]);
+    assert!(out.status.success());
+    assert!(
+        !text(&out.stderr).contains("previous"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&cfg, &["admin", "create-scim-token", "--team", "shellco"]);
+    assert!(text(&out.stderr).contains("previous SCIM token no longer works"));
+}
