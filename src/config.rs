@@ -297,6 +297,8 @@ pub fn validate(
     });
 
     let mut teams: Vec<TeamConfig> = Vec::new();
+    // Each kept team's place in the file, for the keys the checks below name.
+    let mut places: Vec<usize> = Vec::new();
     for (i, team) in raw.teams.into_iter().enumerate() {
         if let Some(team) = check_team(i, team, base, env, &mut errors) {
             if teams.iter().any(|t| t.id == team.id) {
@@ -307,16 +309,17 @@ pub fn validate(
                 );
             } else {
                 teams.push(team);
+                places.push(i);
             }
         }
     }
     // Email domains route a work email to one team: a domain in two teams is ambiguous.
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
-    for team in &teams {
+    for (team, i) in teams.iter().zip(&places) {
         for d in &team.email_domains {
             if let Some(other) = seen.insert(d, team.id.as_str()) {
                 errors.push(
-                    format!("teams[{}].email_domains", team.id),
+                    format!("teams[{i}].email_domains"),
                     d,
                     format!(
                         "already routes to team {other:?}; a domain may belong to one team only"

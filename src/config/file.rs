@@ -43,18 +43,20 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
         let name = key.to_string();
         // An unknown key may be a mistyped secret's (`client_secert`): its value is never
         // printed, nor a secret's of the wrong type; the key's name is what to fix.
-        let secret = found.unknown
-            || ["secret", "password", "token"]
-                .iter()
-                .any(|w| name.to_ascii_lowercase().contains(w));
+        let secret = found.unknown || key.names_a_secret();
         mistakes.push(ConfigError {
             value: match at(&table, &key) {
                 Some(_) if secret => "***".into(),
                 Some(v) => show(v),
                 None => String::new(),
             },
+            rule: if name == "teams" && found.rule == "must be a list in brackets" {
+                "must be a list of tables: write each team as a [[teams]] block (two brackets)"
+                    .into()
+            } else {
+                found.rule
+            },
             key: name,
-            rule: found.rule,
         });
         // Taken out, so the next attempt finds the next mistake; a missing key cannot be
         // taken out, and a mistake that does not go away ends the list.
@@ -101,6 +103,22 @@ enum Step {
 /// Where a mistake is: `teams[1].issuer`, or `server."public.url"` for a quoted key with a dot.
 #[derive(Clone, Default)]
 struct KeyPath(Vec<Step>);
+
+impl KeyPath {
+    /// A key whose value is a secret (`client_secret`), not one that merely mentions one
+    /// (`password_login`, `client_secret_file`).
+    fn names_a_secret(&self) -> bool {
+        let last = self.0.iter().rev().find_map(|s| match s {
+            Step::Key(k) => Some(k.to_ascii_lowercase()),
+            Step::Index(_) => None,
+        });
+        last.is_some_and(|k| {
+            ["secret", "password", "token"]
+                .iter()
+                .any(|w| k.ends_with(w))
+        })
+    }
+}
 
 impl std::fmt::Display for KeyPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -311,6 +329,18 @@ trust_email = "yes"
             r#"teams[1].isuer = "***": unknown key; the keys here are id, name, issuer, "#,
             r#"teams[1].trust_email = "yes": must be true or false"#,
         ];
+        // A key that only mentions a secret shows its value; a secret's stays hidden.
+        let got2 = errors("[security]\npassword_login = 1\n[[teams]]\nclient_secret = 5\n");
+        assert!(
+            got2.iter()
+                .any(|l| l.starts_with(r#"security.password_login = "1": "#)),
+            "{got2:#?}"
+        );
+        assert!(
+            got2.iter()
+                .any(|l| l.starts_with(r#"teams[0].client_secret = "***": "#)),
+            "{got2:#?}"
+        );
         assert_eq!(got.len(), expected.len(), "{got:#?}");
         for (line, want) in got.iter().zip(expected) {
             assert!(line.starts_with(want), "{line}\nwanted {want}");

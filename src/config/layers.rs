@@ -192,10 +192,24 @@ pub(super) fn from_figment(e: figment::Error, outside: &Outside) -> Vec<ConfigEr
                     .find(|l| l.key.last().is_some_and(|k| k == field)),
                 _ => None,
             };
+            let rule = rule_of(&e.kind);
             match unknown.or(named) {
-                Some(l) => err(&l.origin, &l.text, &e.kind.to_string()),
-                None => err(&e.path.join("."), "", &e.kind.to_string()),
+                Some(l) => err(&l.origin, &l.text, &rule),
+                None => err(&e.path.join("."), "", &rule),
             }
         })
         .collect()
+}
+
+/// figment's words for a mistake as the file's are worded (`must be a whole number`).
+fn rule_of(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    match kind {
+        Kind::UnknownField(_, known) if known.is_empty() => "unknown key".into(),
+        Kind::UnknownField(_, known) => {
+            format!("unknown key; the keys here are {}", known.join(", "))
+        }
+        Kind::InvalidType(..) | Kind::InvalidValue(..) => super::file::expected(&kind.to_string()),
+        other => other.to_string(),
+    }
 }

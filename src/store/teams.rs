@@ -418,22 +418,9 @@ pub fn live_domain_claims(
     Ok(claims)
 }
 
-/// The Team IDs a database file holds, read without changing it (no migration, no WAL
-/// left behind): what `teamportal demo` checks before it writes its teams into a file.
-pub fn ids_in_file(path: &std::path::Path) -> Result<Vec<String>, StoreError> {
-    use rusqlite::OpenFlags;
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    let has_teams: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'teams')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_teams {
-        return Ok(Vec::new());
-    }
+/// Every Team ID in the database: what `teamportal demo` checks (on a read-only connection,
+/// so nothing is migrated) before it writes its teams into a file.
+pub fn ids(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare("SELECT id FROM teams ORDER BY id")?;
     let ids = stmt
         .query_map([], |r| r.get(0))?

@@ -72,10 +72,12 @@ fn refuse_a_non_demo_database(path: &std::path::Path) -> Result<(), BuildError> 
     if !path.exists() {
         return Ok(());
     }
-    let ids = crate::store::teams::ids_in_file(path).map_err(|source| BuildError::Store {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let ids = crate::store::open_read_only(path)
+        .and_then(|c| crate::store::teams::ids(&c))
+        .map_err(|source| BuildError::Store {
+            path: path.display().to_string(),
+            source,
+        })?;
     let others: Vec<String> = ids
         .into_iter()
         .filter(|id| id != TEAM_ID && id != LAB_TEAM_ID)

@@ -124,7 +124,9 @@ fn check_config_names_the_variable_a_bad_value_came_from() {
         check_config(teamportal(dir.path()).env("TEAMPORTAL_SERVER__LISTNE", "127.0.0.1:1"));
     assert_eq!(code, Some(1));
     assert!(
-        stdout.starts_with("TEAMPORTAL_SERVER__LISTNE = \"127.0.0.1:1\": unknown field"),
+        stdout.starts_with(
+            "TEAMPORTAL_SERVER__LISTNE = \"127.0.0.1:1\": unknown key; the keys here are listen,"
+        ),
         "{stdout}"
     );
 
