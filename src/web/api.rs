@@ -97,11 +97,13 @@ impl Why {
 }
 
 fn unauthorized(why: Why) -> HttpResponse {
+    // RFC 6750 3.1: a request that sent no credentials gets the challenge without an error.
+    let challenge = match why {
+        Why::Missing => HeaderValue::from_static("Bearer realm=\"teamportal\""),
+        _ => HeaderValue::from_static("Bearer realm=\"teamportal\", error=\"invalid_token\""),
+    };
     answer(StatusCode::UNAUTHORIZED)
-        .insert_header((
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"teamportal\", error=\"invalid_token\""),
-        ))
+        .insert_header((header::WWW_AUTHENTICATE, challenge))
         .body(why.body())
 }
 

@@ -352,9 +352,13 @@ async fn initiate(
     p: InitiateParams,
 ) -> Result<HttpResponse> {
     let team = known_team(&state, &team)?;
+    let issuer = team.issuer_str();
     match p.iss.as_deref() {
-        Some(iss) if iss == team.issuer_str() || iss.trim_end_matches('/') == team.issuer_str() => {
-        }
+        // Equal, up to the one trailing slash Okta's dashboard may add or drop.
+        Some(iss)
+            if iss == issuer
+                || iss.strip_suffix('/') == Some(issuer.as_str())
+                || issuer.strip_suffix('/') == Some(iss) => {}
         Some(_) => return Err(AppError::BadRequest(
             "This sign-in link names another identity provider (iss) than the one this team uses."
                 .into(),

@@ -493,6 +493,19 @@ async fn initiate_requires_the_teams_issuer_and_unknown_teams_are_404() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = app.get(&c, "/sso/acme/initiate").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // One trailing slash more is the same issuer; two are another.
+    for (iss, want) in [
+        (format!("{}/", idp.issuer), StatusCode::SEE_OTHER),
+        (format!("{}//", idp.issuer), StatusCode::BAD_REQUEST),
+    ] {
+        let r = c
+            .post(app.url("/sso/acme/initiate"))
+            .form(&[("iss", iss.as_str())])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), want, "{iss}");
+    }
     let r = c
         .post(app.url("/sso/acme/initiate"))
         .form(&[("iss", idp.issuer.as_str()), ("login_hint", "bob@acme.com")])

@@ -46,7 +46,21 @@ async fn verify_answers_carry_the_api_headers_and_never_a_pages_csp_or_session_c
     let unknown = verify(&app, "tp_unknown0000000000000000000000000000000000000").await;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     assert_api_headers(&unknown, "401");
-    assert!(header(&unknown, "www-authenticate").starts_with("Bearer"));
+    assert_eq!(
+        header(&unknown, "www-authenticate"),
+        "Bearer realm=\"teamportal\", error=\"invalid_token\""
+    );
+    // RFC 6750 3.1: no credentials at all is challenged without an error code.
+    let bare = reqwest::Client::new()
+        .get(app.url("/api/v1/verify"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(&bare, "www-authenticate"),
+        "Bearer realm=\"teamportal\""
+    );
     let body: Value = unknown.json().await.expect("JSON");
     assert_eq!(body["error"], "invalid_token");
     assert_eq!(
