@@ -227,6 +227,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for AnonCsrfForm<T> {
     }
 }
 
+/// Every name and value of a urlencoded body is UTF-8 once percent-decoded.
+fn is_utf8_form(body: &[u8]) -> bool {
+    body.split(|&b| b == b'&')
+        .all(|pair| percent_encoding::percent_decode(pair).decode_utf8().is_ok())
+}
+
 fn checked_form<T: DeserializeOwned + 'static>(
     req: &HttpRequest,
     payload: &mut actix_web::dev::Payload,
@@ -248,8 +254,28 @@ fn checked_form<T: DeserializeOwned + 'static>(
         if !token_ok(&req, field.csrf_token.as_deref().unwrap_or_default()) {
             return Err(AppError::Csrf);
         }
+        // serde_urlencoded would turn bytes that are not UTF-8 into U+FFFD and store them.
+        if !is_utf8_form(&body) {
+            return Err(AppError::BadRequest(
+                "The form is not valid: it holds text that is not UTF-8.".into(),
+            ));
+        }
         serde_urlencoded::from_bytes::<T>(&body)
             .map(CsrfForm)
             .map_err(|e| AppError::BadRequest(format!("The form is not valid: {e}.")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_form_with_bytes_that_are_not_utf8_is_told_apart() {
+        assert!(super::is_utf8_form(
+            b"csrf_token=x&name=Zo%C3%AB+and+%E2%9C%93"
+        ));
+        assert!(super::is_utf8_form(b"q=%ZZ&empty="));
+        assert!(!super::is_utf8_form(b"csrf_token=x&name=%ff%fe"));
+        assert!(!super::is_utf8_form(b"name=\xff"));
+        assert!(!super::is_utf8_form(b"%C3=x"));
+    }
 }

@@ -23,3 +23,30 @@ async fn an_idp_name_with_controls_and_bidi_overrides_is_stored_without_them() {
     let (_, page) = app.text(&c, "/team").await;
     assert!(!page.contains('\u{202E}'), "no override on the page");
 }
+
+#[actix_web::test]
+async fn a_form_with_text_that_is_not_utf8_is_refused_and_stores_nothing() {
+    let idp = FakeIdp::start().await;
+    let app = spawn_app(&idp.team_toml("acme", "admin_email = \"alice@acme.com\"")).await;
+    let alice = browser();
+    let r = idp
+        .sign_in(&app, &alice, "acme", "a1", "alice@acme.com")
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let token = app.csrf(&alice, "/tokens").await;
+    for body in [
+        format!("csrf_token={token}&name=%ff%fe").into_bytes(),
+        [format!("csrf_token={token}&name=").as_bytes(), b"\xff\xfe"].concat(),
+    ] {
+        let r = alice
+            .post(app.url("/tokens"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r.text().await.expect("page").contains("UTF-8"));
+    }
+    assert_eq!(app.count("SELECT count(*) FROM api_tokens"), 0, "no token made");
+}
