@@ -240,11 +240,35 @@ fn bad_request(why: &str) -> HttpResponse {
     ))
 }
 
+/// A usage report is a small JSON object: this is ample, and anything larger is refused
+/// without reading the rest.
+const USAGE_BODY_LIMIT: usize = 16 * 1024;
+
+fn too_large() -> HttpResponse {
+    static BODY: LazyLock<Bytes> = LazyLock::new(|| {
+        json_body(json!({
+            "error": "invalid_request",
+            "error_description": format!("a usage report is at most {USAGE_BODY_LIMIT} bytes")
+        }))
+    });
+    answer(StatusCode::PAYLOAD_TOO_LARGE).body(BODY.clone())
+}
+
 /// Stores a usage report durably before answering; a repeated idempotency key counts once.
-pub async fn usage(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+/// The token is checked before the body is read: an anonymous request reads nothing.
+pub async fn usage(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let (found, _) = match authenticate(&state, &req) {
         Ok(t) => t,
         Err(refusal) => return refusal.response(),
+    };
+    let body = match payload.to_bytes_limited(USAGE_BODY_LIMIT).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => return bad_request(&format!("the body could not be read: {e}")),
+        Err(_) => return too_large(),
     };
     let token = &found.token;
     let report: UsageReport = match serde_json::from_slice(&body) {

@@ -313,3 +313,38 @@ async fn verify_and_usage_fail_closed_with_503_when_the_store_is_gone() {
         assert!(header(&r, "x-team-id").is_empty());
     }
 }
+
+#[actix_web::test]
+async fn an_oversized_usage_report_answers_as_the_api_does_and_only_after_the_token() {
+    let (app, idp) = acme("").await;
+    let alice = sign_in(&app, &idp, "acme", "a", "alice@acme.com").await;
+    let (_, secret) = create(&app, &alice, &[("name", "ci")]).await;
+    let big = format!(
+        "{{\"quantity\": 1, \"unit\": \"builds\", \"idempotency_key\": \"{}\"}}",
+        "k".repeat(70 * 1024)
+    );
+    // Without a token: refused as any anonymous API call is, whatever the body.
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/usage"))
+        .header("content-type", "application/json")
+        .body(big.clone())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = report(&app, &secret, &big).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(header(&r, "cache-control"), "no-store");
+    assert_eq!(header(&r, "x-content-type-options"), "nosniff");
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(app.count("SELECT count(*) FROM usage_reports"), 0);
+    // A report of ordinary size is still stored.
+    let r = report(
+        &app,
+        &secret,
+        r#"{"quantity": 2, "unit": "builds", "idempotency_key": "b-1"}"#,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}

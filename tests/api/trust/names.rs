@@ -48,5 +48,9 @@ async fn a_form_with_text_that_is_not_utf8_is_refused_and_stores_nothing() {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert!(r.text().await.expect("page").contains("UTF-8"));
     }
-    assert_eq!(app.count("SELECT count(*) FROM api_tokens"), 0, "no token made");
+    assert_eq!(
+        app.count("SELECT count(*) FROM api_tokens"),
+        0,
+        "no token made"
+    );
 }
