@@ -207,7 +207,19 @@ impl ResponseError for AppError {
                 .finish();
         }
         if status.is_server_error() {
-            tracing::error!(error = %cause_chain(self), "request failed");
+            // Every visitor meets the same failure (an IdP or the database down): a few
+            // lines a second say so, and how many more there were.
+            static FAILURES: crate::logging::Throttle = crate::logging::Throttle::new();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            if let Some(left_out) = FAILURES.allow(5, now) {
+                if left_out > 0 {
+                    tracing::error!(error = %cause_chain(self), left_out, "request failed (and {left_out} more since the last such line)");
+                } else {
+                    tracing::error!(error = %cause_chain(self), "request failed");
+                }
+            }
         } else {
             // A refusal is an ordinary answer, one per request: at info it would be the
             // per-request line `[log] access = false` promises not to write.

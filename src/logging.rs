@@ -32,12 +32,27 @@ where
     }
 }
 
+/// Lines the libraries write for what a client sent, one per request: a malformed request
+/// (actix-http's "stream error") or a forged session cookie (actix-session's warning). Any
+/// visitor could fill the log with them, and they say nothing about the server; a filter
+/// that names these crates itself keeps them.
+const CLIENT_NOISE: &str = "actix_http::h1::dispatcher=off,actix_session=error";
+
+/// The filter as given, with [`CLIENT_NOISE`] quieted unless the filter names those crates.
+fn with_client_noise_quiet(filter: &str) -> String {
+    if filter.contains("actix_http") || filter.contains("actix_session") {
+        filter.to_string()
+    } else {
+        format!("{filter},{CLIENT_NOISE}")
+    }
+}
+
 /// Installs the process's logger. The filter was checked with the config; an error here is
 /// one `tracing` itself finds.
 pub fn init(log: &LogSettings) -> Result<LogGuard, String> {
     let ansi = std::io::stderr().is_terminal();
     let filter = EnvFilter::builder()
-        .parse(&log.filter)
+        .parse(with_client_noise_quiet(&log.filter))
         .map_err(|e| format!("invalid log level {:?}: {e}", log.filter))?;
     // Operational lines are few: a queue of 8,192 (256 KiB, room for a burst of failures)
     // rather than the default 128,000, whose slots (32 bytes each) were all written at start,
@@ -73,4 +88,83 @@ pub fn init(log: &LogSettings) -> Result<LogGuard, String> {
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))?;
     Ok(LogGuard(guards))
+}
+
+/// At most `per_second` lines a second of a kind that each request may write (a failed
+/// request's), so a failure every request meets (an identity provider that is down, asked by
+/// every visitor) cannot flood the log; the next line written says how many were left out.
+pub struct Throttle {
+    second: std::sync::atomic::AtomicU64,
+    in_second: std::sync::atomic::AtomicU64,
+    left_out: std::sync::atomic::AtomicU64,
+}
+
+impl Throttle {
+    pub const fn new() -> Throttle {
+        use std::sync::atomic::AtomicU64;
+        Throttle {
+            second: AtomicU64::new(0),
+            in_second: AtomicU64::new(0),
+            left_out: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(lines left out since the last one written)` when this line may be written.
+    pub fn allow(&self, per_second: u64, now_secs: u64) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let seen = self.second.load(Relaxed);
+        if seen != now_secs
+            && self
+                .second
+                .compare_exchange(seen, now_secs, Relaxed, Relaxed)
+                .is_ok()
+        {
+            self.in_second.store(0, Relaxed);
+        }
+        if self.in_second.fetch_add(1, Relaxed) < per_second {
+            Some(self.left_out.swap(0, Relaxed))
+        } else {
+            self.left_out.fetch_add(1, Relaxed);
+            None
+        }
+    }
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttle_writes_a_few_lines_a_second_and_then_says_how_many_it_left_out() {
+        let t = Throttle::new();
+        let written: Vec<Option<u64>> = (0..5).map(|_| t.allow(2, 100)).collect();
+        assert_eq!(written, [Some(0), Some(0), None, None, None]);
+        assert_eq!(
+            t.allow(2, 101),
+            Some(3),
+            "the next second's first line counts them"
+        );
+        assert_eq!(t.allow(2, 101), Some(0));
+    }
+
+    #[test]
+    fn client_noise_is_quieted_unless_the_filter_asks_for_it() {
+        assert_eq!(
+            with_client_noise_quiet("info"),
+            format!("info,{CLIENT_NOISE}")
+        );
+        assert_eq!(
+            with_client_noise_quiet("debug,actix_http=trace"),
+            "debug,actix_http=trace"
+        );
+        assert!(EnvFilter::builder()
+            .parse(with_client_noise_quiet("info,teamportal=debug"))
+            .is_ok());
+    }
 }

@@ -164,3 +164,39 @@ fn with_format_json_a_refusal_to_start_is_a_json_line_too() {
         "{stderr}"
     );
 }
+
+/// Sends raw bytes on a new connection and reads what comes back.
+fn raw(port: u16, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(request).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn malformed_requests_and_forged_session_cookies_from_visitors_write_no_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path(), "");
+    let mut cmd = teamportal(dir.path());
+    cmd.arg("--config").arg(&cfg);
+    let mut app = serve(cmd);
+    app.wait_for_line(|l| l.contains("starting service"));
+    let before = app.lines().len();
+    for _ in 0..50 {
+        let answer = raw(app.port, b"GET /\xff HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        let answer = raw(
+            app.port,
+            b"GET /login HTTP/1.1\r\nHost: x\r\nCookie: teamportal=forged\r\nConnection: close\r\n\r\n",
+        );
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    assert_eq!(app.get("/healthz", None), 200);
+    let after = app.lines();
+    app.stop();
+    assert_eq!(after.len(), before, "new lines: {:#?}", &after[before..]);
+}
