@@ -161,6 +161,12 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Demo { listen, database } => {
             // The demo has no config file; RUST_LOG still chooses the level.
+            if let Some(p) = path {
+                eprintln!(
+                    "teamportal demo: {} is not read: the demo has its own settings (--listen, --database)",
+                    p.display()
+                );
+            }
             let mut errors = Vec::new();
             let log = config::check_log(
                 &config::RawLog::default(),
@@ -275,6 +281,9 @@ fn check_config(path: Option<&Path>) -> ExitCode {
                 s.server.base(),
                 s.database.display()
             );
+            if s.teams.is_empty() && browser_managed_teams(&s.database) == 0 {
+                println!("note: no team is configured yet: add a [[teams]] block (see sample.toml) or run `teamportal admin create-team`");
+            }
             ExitCode::SUCCESS
         }
         Err(LoadError::Invalid(errors)) => {

@@ -311,6 +311,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     // The version is read inside each write transaction: a shell command and the server
     // starting at the same moment must not both apply the same migration.
+    let mut from = None;
     loop {
         let tx = conn.transaction()?;
         let done = tx.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
@@ -318,12 +319,17 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             return Err(too_new(done));
         }
         let Some(sql) = MIGRATIONS.get(done.max(0) as usize) else {
+            // One line for the whole upgrade, not one per migration.
+            if let Some(from) = from {
+                tracing::info!(from, to = done, "applied database migrations");
+            }
             return Ok(());
         };
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", done + 1)?;
         tx.commit()?;
-        tracing::info!(version = done + 1, "applied database migration");
+        from.get_or_insert(done);
+        tracing::debug!(version = done + 1, "applied database migration");
     }
 }
 
