@@ -11,7 +11,7 @@ use crate::store::users;
 use crate::views;
 
 use super::answer::list_url;
-use super::extract::{Admin, CurrentUser};
+use super::extract::{Admin, CurrentUser, LateQuery};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -91,8 +91,9 @@ pub async fn remove_member(
     state: web::Data<AppState>,
     admin: Admin,
     path: web::Path<i64>,
-    q: web::Query<ListQuery>,
+    q: LateQuery<ListQuery>,
 ) -> Result<HttpResponse> {
+    let q = q.checked()?;
     ask_about_member(&state, admin, path.into_inner(), &q, MemberAction::Remove).await
 }
 
@@ -100,8 +101,9 @@ pub async fn end_member_sessions(
     state: web::Data<AppState>,
     admin: Admin,
     path: web::Path<i64>,
-    q: web::Query<ListQuery>,
+    q: LateQuery<ListQuery>,
 ) -> Result<HttpResponse> {
+    let q = q.checked()?;
     ask_about_member(
         &state,
         admin,
@@ -116,10 +118,11 @@ pub async fn revoke_token(
     state: web::Data<AppState>,
     me: CurrentUser,
     path: web::Path<i64>,
-    q: web::Query<ListQuery>,
+    q: LateQuery<ListQuery>,
 ) -> Result<HttpResponse> {
     let token =
         super::tokens::authorized(&state, &me, path.into_inner(), TokenAction::Revoke).await?;
+    let q = q.checked()?;
     if token.revoked_at.is_some() {
         return Err(AppError::Conflict("This token is already revoked.".into()));
     }

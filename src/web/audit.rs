@@ -14,7 +14,7 @@ use crate::store::audit::{self, Actor, Filter};
 use crate::store::StoreError;
 use crate::views;
 
-use super::extract::Admin;
+use super::extract::{Admin, LateQuery};
 
 pub const PER_PAGE: i64 = 50;
 
@@ -71,8 +71,9 @@ pub struct AuditQuery {
 pub async fn audit_page(
     state: web::Data<AppState>,
     admin: Admin,
-    q: web::Query<AuditQuery>,
+    q: LateQuery<AuditQuery>,
 ) -> Result<HttpResponse> {
+    let q = q.checked()?;
     // Search input, as on the team page: no control characters.
     let clean = |s: &Option<String>| {
         s.as_deref()

@@ -10,7 +10,7 @@ use crate::state::AppState;
 use crate::store::{now, statements, usage};
 use crate::views;
 
-use super::extract::Admin;
+use super::extract::{Admin, LateQuery};
 
 #[derive(Deserialize)]
 pub struct MonthQuery {
@@ -29,9 +29,9 @@ fn month_of(q: &MonthQuery) -> Result<Month> {
 pub async fn billing_page(
     state: web::Data<AppState>,
     admin: Admin,
-    q: web::Query<MonthQuery>,
+    q: LateQuery<MonthQuery>,
 ) -> Result<HttpResponse> {
-    let month = month_of(&q)?;
+    let month = month_of(&q.checked()?)?;
     let (team, billing) = (admin.0.team().to_string(), state.settings.billing.clone());
     let (statement, months) = state
         .store
@@ -56,9 +56,9 @@ pub async fn billing_page(
 pub async fn usage_csv(
     state: web::Data<AppState>,
     admin: Admin,
-    q: web::Query<MonthQuery>,
+    q: LateQuery<MonthQuery>,
 ) -> Result<HttpResponse> {
-    let month = month_of(&q)?;
+    let month = month_of(&q.checked()?)?;
     let team = admin.0.team().to_string();
     let days = month.days();
     let (first, last) = (

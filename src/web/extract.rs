@@ -1,7 +1,7 @@
 //! Extractors that put identity and intent into handler signatures: [`CurrentUser`] for
 //! any signed-in member ([`SignedIn`] when the page loads its data with the user), [`Admin`]
 //! built on it, [`CsrfForm`] for every POST form of a signed-in page and [`AnonCsrfForm`]
-//! for the sign-in forms.
+//! for the sign-in forms, and [`LateQuery`] for the query of a page not everyone may see.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
@@ -186,6 +186,31 @@ fn admin_only(current: CurrentUser) -> Result<Admin, AppError> {
         Err(AppError::Forbidden(
             "Only team admins may open this page or do this.",
         ))
+    }
+}
+
+/// A query string whose mistake is told only when the handler asks, after the extractors
+/// before it passed: actix answers with whichever extractor fails first, and a plain
+/// `web::Query` fails at once, so a member's malformed `?page=` on an admin page would get
+/// 400 where every other request of theirs gets 403.
+pub struct LateQuery<T>(Result<T, String>);
+
+impl<T> LateQuery<T> {
+    /// The query, or the 400 its mistake answers.
+    pub fn checked(self) -> Result<T, AppError> {
+        self.0.map_err(AppError::BadRequest)
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for LateQuery<T> {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(Ok(LateQuery(
+            serde_urlencoded::from_str(req.query_string())
+                .map_err(|e| format!("The address is not valid: {e}.")),
+        )))
     }
 }
 

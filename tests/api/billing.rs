@@ -136,6 +136,28 @@ async fn members_get_403_on_billing_and_its_csv_and_never_see_the_link() {
     );
     assert!(!resp.text().await.expect("body").contains("date,token,unit"));
 
+    // A malformed query does not turn the member's 403 into a 400; the admin gets the 400.
+    for path in [
+        "/billing?month=oct",
+        "/billing/usage.csv?month=oct",
+        "/audit?page=x",
+        "/team/members/1/remove/confirm?page=x",
+        "/team/members/1/sessions/revoke/confirm?page=x",
+    ] {
+        assert_eq!(
+            s.app.get(&bob, path).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    for path in ["/billing?month=oct", "/audit?page=x"] {
+        assert_eq!(
+            s.app.get(&alice, path).await.status(),
+            StatusCode::BAD_REQUEST,
+            "{path}"
+        );
+    }
+
     let nav = |html: &str| html.contains("href=\"/billing\"");
     assert!(
         !nav(&page(&s.app, &bob, "/team").await),
