@@ -419,6 +419,28 @@ mod tests {
     }
 
     #[test]
+    fn a_domain_in_two_teams_is_named_by_the_later_teams_place_in_the_file() {
+        let with_domain = |id: &str| {
+            TEAM.replace("id = \"acme\"", &format!("id = {id:?}"))
+                .replace("admin_email", "email_domains = [\"acme.com\"]\nadmin_email")
+        };
+        // teams[1] is refused for its ID; the collision is teams[2]'s, named by that place.
+        let text = format!(
+            "{}{}{}",
+            with_domain("acme"),
+            TEAM.replace("id = \"acme\"", "id = \"Bad\""),
+            with_domain("acme-eng")
+        );
+        let errs = errors_for(&text);
+        assert!(
+            errs.iter().any(|e| e.starts_with(
+                "teams[2].email_domains = \"acme.com\": already routes to team \"acme\""
+            )),
+            "{errs:#?}"
+        );
+    }
+
+    #[test]
     fn non_https_issuer_outside_loopback_is_refused() {
         let errs = errors_for(&TEAM.replace("https://acme.okta.com", "http://acme.okta.com"));
         assert_eq!(errs, vec!["teams[0].issuer = \"http://acme.okta.com\": must be https (http is allowed only on loopback)"]);

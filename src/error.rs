@@ -104,10 +104,6 @@ impl AppError {
                 "Invitation needed",
                 "This team admits only people an admin has invited. Ask a team admin to invite your work email, then sign in again.".into(),
             ),
-            AppError::SignIn(Refusal::UnverifiedAdmin) => (
-                "Email not verified",
-                "This account is the team's admin, and your identity provider did not confirm that your email address is verified, so teamportal cannot let this sign-in take it. Ask your identity provider's administrator to mark the email verified, then sign in again.".into(),
-            ),
             AppError::SignIn(Refusal::Removed) => (
                 "Access removed",
                 "Your access to this team was removed by an admin. Ask a team admin to restore it.".into(),
@@ -210,9 +206,7 @@ impl ResponseError for AppError {
             // Every visitor meets the same failure (an IdP or the database down): a few
             // lines a second say so, and how many more there were.
             static FAILURES: crate::logging::Throttle = crate::logging::Throttle::new();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
+            let now = u64::try_from(crate::store::now()).unwrap_or(0);
             if let Some(left_out) = FAILURES.allow(5, now) {
                 if left_out > 0 {
                     tracing::error!(error = %cause_chain(self), left_out, "request failed (and {left_out} more since the last such line)");

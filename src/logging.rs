@@ -35,8 +35,9 @@ where
 /// Lines the libraries write for what a client sent, one per request: a malformed request
 /// (actix-http's "stream error") or a forged session cookie (actix-session's warning). Any
 /// visitor could fill the log with them, and they say nothing about the server; a filter
-/// that names these crates itself keeps them.
-const CLIENT_NOISE: &str = "actix_http::h1::dispatcher=off,actix_session=error";
+/// that names these crates itself keeps them. `off`, not a level, so that a quieter filter
+/// (`off`, or one naming only teamportal) never gets lines from them it would not have had.
+const CLIENT_NOISE: &str = "actix_http::h1::dispatcher=off,actix_session=off";
 
 /// The filter as given, with [`CLIENT_NOISE`] quieted unless the filter names those crates.
 fn with_client_noise_quiet(filter: &str) -> String {
@@ -112,8 +113,9 @@ impl Throttle {
     /// `Some(lines left out since the last one written)` when this line may be written.
     pub fn allow(&self, per_second: u64, now_secs: u64) -> Option<u64> {
         use std::sync::atomic::Ordering::Relaxed;
+        // Only forward: a thread with an older clock must not reset a newer second's count.
         let seen = self.second.load(Relaxed);
-        if seen != now_secs
+        if now_secs > seen
             && self
                 .second
                 .compare_exchange(seen, now_secs, Relaxed, Relaxed)
@@ -151,6 +153,11 @@ mod tests {
             "the next second's first line counts them"
         );
         assert_eq!(t.allow(2, 101), Some(0));
+        assert_eq!(
+            t.allow(2, 100),
+            None,
+            "an older second does not reset the count"
+        );
     }
 
     #[test]

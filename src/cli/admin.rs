@@ -53,11 +53,11 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
         _ => None,
     };
     // As `serve` does, the first command of a new instance makes the database's folder.
-    let new_folder = match create
+    let new_folders = match create
         .then(|| new_folder_for(&settings.database))
         .transpose()
     {
-        Ok(f) => f.flatten(),
+        Ok(f) => f.unwrap_or_default(),
         Err(e) => {
             eprintln!("teamportal: {e}");
             return ExitCode::from(1);
@@ -65,8 +65,8 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
     };
     let undo = || {
         remove_new_files(&before);
-        if let Some(folder) = &new_folder {
-            // Only when empty: nothing but what this command made is ever removed.
+        // Innermost first, and only when empty: nothing but what this command made goes.
+        for folder in &new_folders {
             let _ = std::fs::remove_dir(folder);
         }
     };
@@ -180,17 +180,19 @@ pub(super) fn admin(settings: Settings, cmd: AdminCommand) -> ExitCode {
     }
 }
 
-/// Makes the database's folder when it is missing; the folder made, if any.
-fn new_folder_for(database: &std::path::Path) -> Result<Option<std::path::PathBuf>, String> {
-    let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) else {
-        return Ok(None);
-    };
-    if dir.exists() {
-        return Ok(None);
+/// Makes the database's folder when it is missing; the folders made, innermost first.
+fn new_folder_for(database: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let missing: Vec<std::path::PathBuf> = database
+        .ancestors()
+        .skip(1)
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(std::path::Path::to_path_buf)
+        .collect();
+    if let Some(dir) = missing.first() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the database's folder {}: {e}", shown(dir)))?;
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create the database's folder {}: {e}", shown(dir)))?;
-    Ok(Some(dir.to_path_buf()))
+    Ok(missing)
 }
 
 /// Removes the database files this command created: those that were not there before.
@@ -505,7 +507,7 @@ fn create_team(
     }: Prepared,
 ) -> Result<(), String> {
     let claims = store
-        .run_blocking(|c| store::teams::live_domain_claims(c, &settings.teams))
+        .run_blocking(|c| store::teams::shell_domain_claims(c, &settings.teams))
         .map_err(|e| e.to_string())?;
     let taken = crate::domain::domains::taken_by_others(&claims, &t.id, &email_domains);
     if !taken.is_empty() {

@@ -362,6 +362,18 @@ trust_email = "yes"
     }
 
     #[test]
+    fn teams_written_as_one_table_says_to_write_double_brackets() {
+        let got = errors("[teams]\nid = \"acme\"\n");
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert!(
+            got[0].starts_with(
+                r#"teams = "{...}": must be a list of tables: write each team as a [[teams]] block"#
+            ),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
     fn a_syntax_error_says_where_on_one_line() {
         let got = errors("[server\nworkers = 2\n");
         assert_eq!(got.len(), 1);

@@ -205,7 +205,7 @@ pub(super) fn from_figment(e: figment::Error, outside: &Outside) -> Vec<ConfigEr
 fn rule_of(kind: &figment::error::Kind) -> String {
     use figment::error::Kind;
     match kind {
-        Kind::UnknownField(_, known) if known.is_empty() => "unknown key".into(),
+        Kind::UnknownField(_, &[]) => "unknown key".into(),
         Kind::UnknownField(_, known) => {
             format!("unknown key; the keys here are {}", known.join(", "))
         }

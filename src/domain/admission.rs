@@ -39,9 +39,12 @@ pub struct Facts<'a> {
     pub account: Option<Account>,
     /// Some account in the team (any state) already has this email.
     pub email_in_team: bool,
+    /// Some removed account in the team has this email (read only where it matters: a new
+    /// account with the `admin_email` on an invite-only team).
+    pub email_removed_in_team: bool,
     /// The pending invitation for this email, by id.
     pub invitation: Option<i64>,
-    /// Active admins in the team before this sign-in (accounts that have signed in).
+    /// Active admins in the team before this sign-in.
     pub active_admins: i64,
     /// With no account for this identity: the account SCIM provisioned with this email that
     /// has no IdP identity yet (the sign-in links to it).
@@ -66,10 +69,6 @@ pub enum Refusal {
     NotInvited,
     #[error("removed from the team")]
     Removed,
-    /// The team's only admin is a provisioned account, and this first sign-in to it
-    /// comes with an email the IdP did not say is verified.
-    #[error("an unverified email cannot take the team's only admin account")]
-    UnverifiedAdmin,
 }
 
 /// How a new account came in.
@@ -166,21 +165,16 @@ pub fn admin_email_applies(
 /// Linking a provisioned account. A member SCIM deactivated stays refused. The link is by
 /// email, so it carries admin (from `admin_email`, the `groups` claim or a SCIM admin group)
 /// only when the IdP itself says the email is verified: `trust_email` links a member. That
-/// holds for a role an admin gave the account before its first sign-in too: an unverified
-/// email takes it as a member, and cannot take it at all while it is the team's only admin.
+/// holds for a role an admin (or the shell) gave the account before its first sign-in too:
+/// an unverified email takes it as a member. No admin who can sign in is lost by that: an
+/// account nobody has signed in to never counts as one.
 fn link(f: &Facts<'_>, p: Provisioned, group_admin: Option<bool>) -> Result<Admission, Refusal> {
     if !p.active {
         return Err(Refusal::Removed);
     }
     if !f.claims.email_verified {
-        return match p.role {
-            Role::Member => Ok(Admission::Link { role: None }),
-            // `active_admins` counts signed-in accounts only, never this one.
-            Role::Admin if f.active_admins > 0 => Ok(Admission::Link {
-                role: Some((Role::Member, RoleSource::Default)),
-            }),
-            Role::Admin => Err(Refusal::UnverifiedAdmin),
-        };
+        let role = (p.role == Role::Admin).then_some((Role::Member, RoleSource::Default));
+        return Ok(Admission::Link { role });
     }
     let admin = if p.role != Role::Member {
         None
@@ -215,9 +209,11 @@ pub fn decide(f: &Facts<'_>) -> Result<Admission, Refusal> {
             f.email_in_team,
         );
         // On an invite-only team the `admin_email` may always sign in (verified by the IdP):
-        // a second account with it comes in as a member, as on a JIT team.
-        let admin_email_enters =
-            f.rules.admin_email == Some(f.claims.email) && f.claims.email_verified;
+        // a second account with it comes in as a member, as on a JIT team. Not past a
+        // removal, though: a removed account's email needs an invitation, whatever the `sub`.
+        let admin_email_enters = f.rules.admin_email == Some(f.claims.email)
+            && f.claims.email_verified
+            && !f.email_removed_in_team;
         let invitation = match (f.rules.provisioning, f.invitation) {
             (Provisioning::Invite, Some(i)) if !admin_email => Some(i),
             (Provisioning::Invite, None) if !admin_email_enters => return Err(Refusal::NotInvited),
@@ -309,6 +305,7 @@ mod tests {
             },
             account: None,
             email_in_team: false,
+            email_removed_in_team: false,
             invitation: None,
             active_admins: 1,
             provisioned: None,
@@ -389,6 +386,9 @@ mod tests {
         let mut f = facts(&w, Provisioning::Invite);
         f.email_in_team = true;
         assert_eq!(decide(&f), Ok(JIT_MEMBER));
+        f.email_removed_in_team = true;
+        assert_eq!(decide(&f), Err(Refusal::NotInvited), "not past a removal");
+        f.email_removed_in_team = false;
         f.claims.email_verified = false;
         assert_eq!(decide(&f), Err(Refusal::NotInvited));
     }
@@ -594,18 +594,18 @@ mod tests {
         };
         let mut f = facts(&w, Provisioning::Jit);
         f.provisioned = Some(made_admin);
-        f.active_admins = 1;
         assert_eq!(decide(&f), Ok(Admission::Link { role: None }), "verified");
         f.claims.email_verified = false;
-        assert_eq!(
-            decide(&f),
-            Ok(Admission::Link {
-                role: Some((Role::Member, RoleSource::Default))
-            })
-        );
-        // With no signed-in admin it cannot be demoted: the unverified sign-in is refused.
-        f.active_admins = 0;
-        assert_eq!(decide(&f), Err(Refusal::UnverifiedAdmin));
+        for admins in [1, 0] {
+            f.active_admins = admins;
+            assert_eq!(
+                decide(&f),
+                Ok(Admission::Link {
+                    role: Some((Role::Member, RoleSource::Default))
+                }),
+                "{admins} signed-in admins"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::{invites, now, StoreError};
 use crate::domain::admission::{
     self, Account, Admission, Claims, Facts, Provisioned, Refusal, TeamRules,
 };
-use crate::domain::{Email, Provisioning};
+use crate::domain::{Email, Provisioning, Role, RoleSource};
 
 /// What the team's config says about admitting and promoting people at sign-in.
 #[derive(Debug, Clone)]
@@ -138,12 +138,17 @@ fn decide(
         }
         _ => None,
     };
-    // Needed to take back a group's grant, or an admin role an unverified email links to.
-    let unverified_admin_link = matches!(provisioned, Some((u, _)) if u.role == crate::domain::Role::Admin)
-        && !id.email_verified;
+    let email_removed_in_team = match (policy.provisioning, existing) {
+        (Provisioning::Invite, None) if policy.admin_email.as_ref() == Some(&id.email) => tx
+            .query_row(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND email = ?2 AND NOT active)",
+            params![policy.team_id, id.email.as_str()],
+            |r| r.get(0),
+        )?,
+        _ => false,
+    };
     let active_admins = match existing {
         Some(_) if !policy.admin_groups.is_empty() => users::active_admins(tx, &policy.team_id)?,
-        None if unverified_admin_link => users::active_admins(tx, &policy.team_id)?,
         _ => 0,
     };
     Ok(admission::decide(&Facts {
@@ -163,6 +168,7 @@ fn decide(
             active: u.active,
         }),
         email_in_team,
+        email_removed_in_team,
         invitation,
         active_admins,
         provisioned: provisioned.map(|(_, p)| *p),
@@ -205,14 +211,15 @@ fn provisioned_account(
 }
 
 /// The first sign-in of a provisioned member: the account takes the sign-in's issuer and
-/// subject (and its name, when the IdP sent one), and the admin role when the link carries it.
+/// subject (and its name, when the IdP sent one), and the role the link gives it: admin, or
+/// member when an unverified email takes an account promoted before its first sign-in.
 fn link(
     tx: &Transaction<'_>,
     policy: &Policy,
     id: &Identity,
     actor: &Actor,
     user: &User,
-    role: Option<(crate::domain::Role, crate::domain::RoleSource)>,
+    role: Option<(Role, RoleSource)>,
 ) -> Result<i64, StoreError> {
     let name = if id.name.trim().is_empty() {
         user.name.clone()
@@ -238,8 +245,8 @@ fn link(
     if let Some((role, source)) = role {
         users::set_role_row(tx, user.id, role, source)?;
         let change = match role {
-            crate::domain::Role::Admin => "member -> admin (first sign-in of a provisioned member)",
-            crate::domain::Role::Member => {
+            Role::Admin => "member -> admin (first sign-in of a provisioned member)",
+            Role::Member => {
                 "admin -> member (first sign-in of a provisioned member with an unverified email)"
             }
         };

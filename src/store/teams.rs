@@ -421,11 +421,45 @@ pub fn live_domain_claims(
 /// Every Team ID in the database: what `teamportal demo` checks (on a read-only connection,
 /// so nothing is migrated) before it writes its teams into a file.
 pub fn ids(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    // An empty file, or one a first start left before its migrations: no team in it.
+    let has_teams: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'teams')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_teams {
+        return Ok(Vec::new());
+    }
     let mut stmt = conn.prepare("SELECT id FROM teams ORDER BY id")?;
     let ids = stmt
         .query_map([], |r| r.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
     Ok(ids)
+}
+
+/// The claims a shell command checks a browser-managed team's new domains against: the live
+/// ones, and when the command runs without a config (the operator's shell need not have the
+/// file `serve` reads), the config's teams as the last start stored them, or it could hand
+/// out a config team's domain and leave `serve` refusing to start. With a config, that file
+/// says which config teams are live, as for `serve`.
+pub fn shell_domain_claims(
+    conn: &Connection,
+    config_teams: &[TeamConfig],
+) -> Result<Vec<DomainClaim>, StoreError> {
+    let mut claims = live_domain_claims(conn, config_teams)?;
+    if config_teams.is_empty() {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, email_domains FROM teams WHERE source <> 'shell' ORDER BY id",
+        )?;
+        let stored = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        claims.extend(stored.into_iter().map(|(team, domains)| DomainClaim {
+            team,
+            domains: json_list(domains),
+        }));
+    }
+    Ok(claims)
 }
 
 /// What `set_domains` did.
@@ -458,25 +492,7 @@ pub fn set_domains(
     if !team.source.browser_managed() || config_teams.iter().any(|c| c.id.as_str() == team_id) {
         return Ok(SetDomains::ConfigManaged);
     }
-    // The shell may run without the config `serve` reads: the config's teams as the last start
-    // stored them count too, or `serve` would then refuse the collision this lets in.
-    let mut claims = live_domain_claims(&tx, config_teams)?;
-    let mut stmt = tx.prepare_cached(
-        "SELECT id, email_domains FROM teams WHERE source <> 'shell' ORDER BY id",
-    )?;
-    let stored = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    drop(stmt);
-    claims.extend(
-        stored
-            .into_iter()
-            .filter(|(id, _)| config_teams.iter().all(|c| c.id.as_str() != id))
-            .map(|(team, domains)| DomainClaim {
-                team,
-                domains: json_list(domains),
-            }),
-    );
+    let claims = shell_domain_claims(&tx, config_teams)?;
     let taken = crate::domain::domains::taken_by_others(&claims, team_id, domains);
     if !taken.is_empty() {
         return Ok(SetDomains::Taken(

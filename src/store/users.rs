@@ -312,9 +312,12 @@ fn committed(
 
 /// Shell recovery: make the active member with this email an admin.
 pub fn promote_by_email(conn: &mut Connection, team_id: &str, email: &str) -> Changed {
+    // Of several active accounts with the email (an issuer change leaves the old one), the
+    // one that signed in last: the person can reach it.
     let id = find_by_email(conn, team_id, email)?
         .into_iter()
-        .find(|u| u.active)
+        .filter(|u| u.active)
+        .max_by_key(|u| (u.last_login_at.unwrap_or(0), u.id))
         .ok_or(ChangeError::NotFound)?
         .id;
     set_role(conn, team_id, &Actor::shell(), id, Role::Admin)

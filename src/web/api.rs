@@ -97,9 +97,10 @@ impl Why {
 }
 
 fn unauthorized(why: Why) -> HttpResponse {
-    // RFC 6750 3.1: a request that sent no credentials gets the challenge without an error.
+    // RFC 6750 3.1: a request that sent no bearer credentials (no header, or another
+    // scheme) gets the challenge without an error code.
     let challenge = match why {
-        Why::Missing => HeaderValue::from_static("Bearer realm=\"teamportal\""),
+        Why::Missing | Why::NotBearer => HeaderValue::from_static("Bearer realm=\"teamportal\""),
         _ => HeaderValue::from_static("Bearer realm=\"teamportal\", error=\"invalid_token\""),
     };
     answer(StatusCode::UNAUTHORIZED)

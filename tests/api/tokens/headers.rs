@@ -61,6 +61,18 @@ async fn verify_answers_carry_the_api_headers_and_never_a_pages_csp_or_session_c
         header(&bare, "www-authenticate"),
         "Bearer realm=\"teamportal\""
     );
+    let basic = reqwest::Client::new()
+        .get(app.url("/api/v1/verify"))
+        .basic_auth("user", Some("pass"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(&basic, "www-authenticate"),
+        "Bearer realm=\"teamportal\"",
+        "another scheme is no bearer credential either"
+    );
     let body: Value = unknown.json().await.expect("JSON");
     assert_eq!(body["error"], "invalid_token");
     assert_eq!(

@@ -157,6 +157,22 @@ async fn on_an_invite_only_team_a_second_account_with_the_admin_email_enters_as_
             role("a2", "member", "default")
         ]
     );
+    // Not past a removal: once an account with the email is removed, a new one needs an
+    // invitation like anyone else.
+    let a2 = app.count("SELECT id FROM users WHERE subject = 'a2'");
+    let r = app
+        .post_csrf(&first, &format!("/team/members/{a2}/remove"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = idp
+        .sign_in(&app, &browser(), "acme", "a3", "alice@acme.com")
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        roles_of(&app, "alice@acme.com").len(),
+        2,
+        "no third account"
+    );
     // Not on an email the IdP did not verify, even with trust_email: that needs an invitation.
     let (app, idp) = portal("provisioning = \"invite\"\ntrust_email = true").await;
     let r = idp

@@ -288,4 +288,26 @@ async fn the_shell_without_the_config_cannot_give_away_a_config_teams_domain() {
         "{err}"
     );
     assert_eq!(domains_of(&app.db_path, "shellco"), "[]", "nothing changed");
+    // Nor can a new team take it.
+    let out = teamportal(&cfg)
+        .env("TEAMPORTAL_CLIENT_SECRET", "s")
+        .args(["admin", "create-team", "--id", "other", "--name", "Other"])
+        .args(["--issuer", "https://other.example.com", "--client-id", "c"])
+        .args([
+            "--admin-email",
+            "o@other.example.com",
+            "--email-domain",
+            "acme.com",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refused: {err}");
+    assert!(err.contains("\"acme\""), "{err}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM teams WHERE id = 'other'"),
+        0,
+        "no team made"
+    );
 }
