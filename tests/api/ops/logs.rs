@@ -13,13 +13,18 @@ fn config(dir: &std::path::Path, log: &str) -> std::path::PathBuf {
     cfg
 }
 
+/// `serve` in `dir` with this `[log]` section.
+fn served(dir: &std::path::Path, log: &str) -> super::binary::Served {
+    let cfg = config(dir, log);
+    let mut cmd = teamportal(dir);
+    cmd.arg("--config").arg(&cfg);
+    serve(cmd)
+}
+
 #[test]
 fn with_format_json_every_stderr_line_parses_as_json_access_lines_included() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = config(dir.path(), "format = \"json\"\naccess = true");
-    let mut cmd = teamportal(dir.path());
-    cmd.arg("--config").arg(&cfg);
-    let mut app = serve(cmd);
+    let mut app = served(dir.path(), "format = \"json\"\naccess = true");
     assert_eq!(app.get("/healthz", None), 200);
     app.wait_for_line(|l| l.contains("/healthz"));
     let stderr = app.stop();
@@ -40,10 +45,7 @@ fn with_format_json_every_stderr_line_parses_as_json_access_lines_included() {
 #[test]
 fn a_log_on_a_pipe_has_no_escape_codes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = config(dir.path(), "access = true");
-    let mut cmd = teamportal(dir.path());
-    cmd.arg("--config").arg(&cfg);
-    let mut app = serve(cmd);
+    let mut app = served(dir.path(), "access = true");
     assert_eq!(app.get("/healthz", None), 200);
     app.wait_for_line(|l| l.contains("/healthz"));
     let stderr = app.stop();
@@ -55,10 +57,7 @@ fn a_log_on_a_pipe_has_no_escape_codes() {
 #[test]
 fn the_access_log_is_off_by_default_and_a_thousand_verifies_add_no_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = config(dir.path(), "");
-    let mut cmd = teamportal(dir.path());
-    cmd.arg("--config").arg(&cfg);
-    let mut app = serve(cmd);
+    let mut app = served(dir.path(), "");
     // The server announces itself before it accepts: wait for its last start-up line.
     app.wait_for_line(|l| l.contains("starting service"));
     let before = app.lines().len();
@@ -79,10 +78,7 @@ fn the_access_log_is_off_by_default_and_a_thousand_verifies_add_no_line() {
 #[test]
 fn with_the_access_log_on_each_request_writes_one_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = config(dir.path(), "access = true");
-    let mut cmd = teamportal(dir.path());
-    cmd.arg("--config").arg(&cfg);
-    let app = serve(cmd);
+    let app = served(dir.path(), "access = true");
     for _ in 0..20 {
         assert_eq!(app.get("/api/v1/verify", Some("tp_nope")), 401);
     }
@@ -180,10 +176,7 @@ fn raw(port: u16, request: &[u8]) -> String {
 #[test]
 fn malformed_requests_and_forged_session_cookies_from_visitors_write_no_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = config(dir.path(), "");
-    let mut cmd = teamportal(dir.path());
-    cmd.arg("--config").arg(&cfg);
-    let mut app = serve(cmd);
+    let mut app = served(dir.path(), "");
     app.wait_for_line(|l| l.contains("starting service"));
     for _ in 0..50 {
         let answer = raw(app.port, b"GET /\xff HTTP/1.1\r\nHost: x\r\n\r\n");
