@@ -254,16 +254,12 @@ fn check_config(path: Option<&Path>) -> ExitCode {
             if !collisions.is_empty() {
                 for c in collisions {
                     // One of the two is the file's team: the key is its place in the file.
-                    let place = s
-                        .teams
-                        .iter()
-                        .position(|t| t.id.as_str() == c.first || t.id.as_str() == c.second);
-                    let (mine, stored) = match place.map(|i| s.teams[i].id.as_str()) {
-                        Some(id) if id == c.first => (id, c.second.as_str()),
-                        Some(id) => (id, c.first.as_str()),
-                        None => (c.first.as_str(), c.second.as_str()),
+                    let place = |id: &str| s.teams.iter().position(|t| t.id.as_str() == id);
+                    let (at, mine, stored) = match place(&c.first) {
+                        Some(i) => (Some(i), &c.first, &c.second),
+                        None => (place(&c.second), &c.second, &c.first),
                     };
-                    let key = place.map_or("teams.email_domains".to_string(), |i| {
+                    let key = at.map_or("teams.email_domains".to_string(), |i| {
                         format!("teams[{i}].email_domains")
                     });
                     println!(

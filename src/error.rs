@@ -208,11 +208,8 @@ impl ResponseError for AppError {
             static FAILURES: crate::logging::Throttle = crate::logging::Throttle::new();
             let now = u64::try_from(crate::store::now()).unwrap_or(0);
             if let Some(left_out) = FAILURES.allow(5, now) {
-                if left_out > 0 {
-                    tracing::error!(error = %cause_chain(self), left_out, "request failed (and {left_out} more since the last such line)");
-                } else {
-                    tracing::error!(error = %cause_chain(self), "request failed");
-                }
+                // `left_out`: failures since the last line that were not logged.
+                tracing::error!(error = %cause_chain(self), left_out, "request failed");
             }
         } else {
             // A refusal is an ordinary answer, one per request: at info it would be the

@@ -39,8 +39,7 @@ pub struct Facts<'a> {
     pub account: Option<Account>,
     /// Some account in the team (any state) already has this email.
     pub email_in_team: bool,
-    /// Some removed account in the team has this email (read only where it matters: a new
-    /// account with the `admin_email` on an invite-only team).
+    /// Some removed account in the team has this email.
     pub email_removed_in_team: bool,
     /// The pending invitation for this email, by id.
     pub invitation: Option<i64>,

@@ -121,12 +121,14 @@ fn decide(
     existing: Option<&User>,
     provisioned: Option<&(User, Provisioned)>,
 ) -> Result<Result<Admission, Refusal>, StoreError> {
-    let email_in_team = match existing {
-        Some(_) => true,
+    // Whether another account has the email, and whether one of those was removed: one read.
+    let (email_in_team, email_removed_in_team) = match existing {
+        Some(_) => (true, false),
         None => tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND email = ?2)",
+            "SELECT count(*) > 0, coalesce(sum(NOT active), 0) > 0 FROM users
+             WHERE team_id = ?1 AND email = ?2",
             params![policy.team_id, id.email.as_str()],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?,
     };
     let invitation = match (policy.provisioning, existing) {
@@ -137,15 +139,6 @@ fn decide(
             invites::find_pending(tx, &policy.team_id, id.email.as_str())?
         }
         _ => None,
-    };
-    let email_removed_in_team = match (policy.provisioning, existing) {
-        (Provisioning::Invite, None) if policy.admin_email.as_ref() == Some(&id.email) => tx
-            .query_row(
-            "SELECT EXISTS (SELECT 1 FROM users WHERE team_id = ?1 AND email = ?2 AND NOT active)",
-            params![policy.team_id, id.email.as_str()],
-            |r| r.get(0),
-        )?,
-        _ => false,
     };
     let active_admins = match existing {
         Some(_) if !policy.admin_groups.is_empty() => users::active_admins(tx, &policy.team_id)?,

@@ -402,20 +402,31 @@ pub fn live_domain_claims(
             domains: t.email_domains.clone(),
         })
         .collect();
-    let mut stmt = conn
-        .prepare_cached("SELECT id, email_domains FROM teams WHERE source = 'shell' ORDER BY id")?;
-    let stored = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    for (id, domains) in stored {
-        if config_teams.iter().all(|c| c.id.as_str() != id) {
-            claims.push(DomainClaim {
-                team: id,
-                domains: json_list(domains),
-            });
+    for claim in stored_claims(conn, true)? {
+        if config_teams.iter().all(|c| c.id.as_str() != claim.team) {
+            claims.push(claim);
         }
     }
     Ok(claims)
+}
+
+/// The stored teams' claims, of the browser-managed teams only or of every team.
+fn stored_claims(
+    conn: &Connection,
+    browser_managed_only: bool,
+) -> Result<Vec<DomainClaim>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, email_domains FROM teams WHERE source = 'shell' OR NOT ?1 ORDER BY id",
+    )?;
+    let stored = stmt
+        .query_map([browser_managed_only], |r| {
+            Ok(DomainClaim {
+                team: r.get(0)?,
+                domains: json_list(r.get(1)?),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(stored)
 }
 
 /// Every Team ID in the database: what `teamportal demo` checks (on a read-only connection,
@@ -446,20 +457,11 @@ pub fn shell_domain_claims(
     conn: &Connection,
     config_teams: &[TeamConfig],
 ) -> Result<Vec<DomainClaim>, StoreError> {
-    let mut claims = live_domain_claims(conn, config_teams)?;
     if config_teams.is_empty() {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, email_domains FROM teams WHERE source <> 'shell' ORDER BY id",
-        )?;
-        let stored = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        claims.extend(stored.into_iter().map(|(team, domains)| DomainClaim {
-            team,
-            domains: json_list(domains),
-        }));
+        stored_claims(conn, false)
+    } else {
+        live_domain_claims(conn, config_teams)
     }
-    Ok(claims)
 }
 
 /// What `set_domains` did.
