@@ -1,7 +1,8 @@
 //! Extractors that put identity and intent into handler signatures: [`CurrentUser`] for
 //! any signed-in member ([`SignedIn`] when the page loads its data with the user), [`Admin`]
 //! built on it, [`CsrfForm`] for every POST form of a signed-in page and [`AnonCsrfForm`]
-//! for the sign-in forms, and [`LateQuery`] for the query of a page not everyone may see.
+//! for the sign-in forms, [`Query`] for a page's query and [`LateQuery`] for the query of a
+//! page not everyone may see.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
@@ -207,11 +208,46 @@ impl<T: DeserializeOwned> FromRequest for LateQuery<T> {
     type Future = Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(Ok(LateQuery(
-            serde_urlencoded::from_str(req.query_string())
-                .map_err(|e| format!("The address is not valid: {e}.")),
-        )))
+        ready(Ok(LateQuery(parse_query(req.query_string()))))
     }
+}
+
+/// A page's query, as `web::Query` but refusing text that is not UTF-8 once percent-decoded
+/// (serde_urlencoded would search for, or show, U+FFFD instead).
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Query<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = AppError;
+    type Future = Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(
+            parse_query(req.query_string())
+                .map(Query)
+                .map_err(AppError::BadRequest),
+        )
+    }
+}
+
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, String> {
+    if !is_utf8_form(query.as_bytes()) {
+        return Err("The address is not valid: it holds text that is not UTF-8.".into());
+    }
+    serde_urlencoded::from_str(query).map_err(|e| format!("The address is not valid: {e}."))
 }
 
 #[derive(Deserialize)]
@@ -252,7 +288,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for AnonCsrfForm<T> {
     }
 }
 
-/// Every name and value of a urlencoded body is UTF-8 once percent-decoded.
+/// Every name and value of a urlencoded body or query is UTF-8 once percent-decoded.
 fn is_utf8_form(body: &[u8]) -> bool {
     body.split(|&b| b == b'&')
         .all(|pair| percent_encoding::percent_decode(pair).decode_utf8().is_ok())

@@ -21,7 +21,7 @@ use crate::store::teams;
 use crate::views;
 
 use super::client_ip::client_ip;
-use super::extract::AnonCsrfForm;
+use super::extract::{AnonCsrfForm, Query};
 use super::logout;
 use super::return_to;
 
@@ -50,7 +50,7 @@ pub async fn login_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
-    q: web::Query<LoginQuery>,
+    q: Query<LoginQuery>,
 ) -> Result<HttpResponse> {
     if TypedSession(&session).user_id().is_some() {
         return Ok(see_other("/team"));
@@ -326,7 +326,7 @@ pub async fn sso_login(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    q: web::Query<SsoLoginQuery>,
+    q: Query<SsoLoginQuery>,
 ) -> Result<HttpResponse> {
     let team = known_team(&state, &path)?;
     let return_to = q
@@ -381,7 +381,7 @@ pub async fn sso_initiate_get(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    q: web::Query<InitiateParams>,
+    q: Query<InitiateParams>,
 ) -> Result<HttpResponse> {
     initiate(req, state, path.into_inner(), q.into_inner()).await
 }

@@ -14,7 +14,7 @@ use crate::store::{invites, members, users};
 use crate::views;
 
 use super::answer::{self, Back};
-use super::extract::{Admin, CsrfForm, CurrentUser, SignedIn};
+use super::extract::{Admin, CsrfForm, CurrentUser, Query, SignedIn};
 use super::team_change::TeamChange;
 
 pub const PER_PAGE: i64 = 50;
@@ -29,7 +29,7 @@ pub struct TeamQuery {
 pub async fn team_page(
     state: web::Data<AppState>,
     who: SignedIn,
-    query: web::Query<TeamQuery>,
+    query: Query<TeamQuery>,
 ) -> Result<HttpResponse> {
     // Control characters (a NUL above all) never reach the store's search; a query of
     // nothing else is no filter.

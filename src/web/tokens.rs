@@ -17,7 +17,7 @@ use crate::views;
 
 use super::acting::acting;
 use super::answer::{self, Back};
-use super::extract::{CsrfForm, CurrentUser};
+use super::extract::{CsrfForm, CurrentUser, Query};
 
 async fn render(
     state: &AppState,
@@ -80,7 +80,7 @@ pub async fn tokens_page(
     state: web::Data<AppState>,
     session: Session,
     me: CurrentUser,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let page = match query.page.as_deref().map(str::parse::<i64>) {
         None => 1,

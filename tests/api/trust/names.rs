@@ -54,3 +54,27 @@ async fn a_form_with_text_that_is_not_utf8_is_refused_and_stores_nothing() {
         "no token made"
     );
 }
+
+#[actix_web::test]
+async fn a_query_with_text_that_is_not_utf8_is_refused() {
+    let idp = FakeIdp::start().await;
+    let app = spawn_app(&idp.team_toml("acme", "admin_email = \"alice@acme.com\"")).await;
+    let alice = browser();
+    let r = idp
+        .sign_in(&app, &alice, "acme", "a1", "alice@acme.com")
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Percent-decoded UTF-8 is a search like any other.
+    let (status, _) = app.text(&alice, "/team?q=%C3%A9").await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/team?q=%ff",
+        "/tokens?page=%ff",
+        "/audit?page=1&x=%c3",
+        "/login?return_to=%2f%ff",
+    ] {
+        let (status, page) = app.text(&alice, path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(page.contains("not UTF-8"), "{path}: {page}");
+    }
+}
