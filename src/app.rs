@@ -5,6 +5,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use actix_service::IntoServiceFactory;
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_session::SessionMiddleware;
 use actix_web::cookie::SameSite;
@@ -252,7 +253,7 @@ impl Application {
                 )
                 .build();
             let extra = extra_routes.clone();
-            App::new()
+            let app = App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(64 * 1024))
                 .app_data(web::FormConfig::default().limit(64 * 1024))
@@ -288,7 +289,8 @@ impl Application {
                             }
                         })
                         .default_service(web::to(routes::not_found)),
-                )
+                );
+            routes::forward_auth::ForwardAuth::new(app.into_factory(), state.clone(), !access_log)
         })
         .workers(settings.server.workers)
         // Blocking work is short, CPU-bound database work. Two threads per worker keep the

@@ -3,10 +3,11 @@
 
 use std::sync::{Arc, LazyLock};
 
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::dev::Response;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -26,21 +27,24 @@ const X_TEAM_ID: HeaderName = HeaderName::from_static("x-team-id");
 const X_TOKEN_NAME: HeaderName = HeaderName::from_static("x-token-name");
 const X_TOKEN_ID: HeaderName = HeaderName::from_static("x-token-id");
 
-/// An API answer's start: JSON, never cached, never sniffed. The API is served outside the
-/// pages' middleware (see `app.rs`), so these are its security headers: nothing here is
-/// rendered, so a CSP or frame rules would be bytes on every forward-auth check for nothing.
-fn answer(status: StatusCode) -> HttpResponseBuilder {
-    let mut b = HttpResponse::build(status);
-    b.insert_header((
+/// An API answer: JSON, never cached, never sniffed. The API is served outside the pages'
+/// middleware (see `app.rs`), so these are its security headers: nothing here is rendered, so
+/// a CSP or frame rules would be bytes on every forward-auth check for nothing. Built as the
+/// HTTP layer's response, not through `HttpResponse`'s builder, because forward-auth is also
+/// answered before the application exists for a request ([`super::forward_auth`]).
+fn answer(status: StatusCode, body: Bytes) -> Response<Bytes> {
+    let mut res = Response::with_body(status, body);
+    let headers = res.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
-    ))
-    .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-    .insert_header((
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
-    ));
-    b
+    );
+    res
 }
 
 fn json_body(value: serde_json::Value) -> Bytes {
@@ -96,43 +100,45 @@ impl Why {
     }
 }
 
-fn unauthorized(why: Why) -> HttpResponse {
+fn unauthorized(why: Why) -> Response<Bytes> {
     // RFC 6750 3.1: a request that sent no bearer credentials (no header, or another
     // scheme) gets the challenge without an error code.
     let challenge = match why {
         Why::Missing | Why::NotBearer => HeaderValue::from_static("Bearer realm=\"teamportal\""),
         _ => HeaderValue::from_static("Bearer realm=\"teamportal\", error=\"invalid_token\""),
     };
-    answer(StatusCode::UNAUTHORIZED)
-        .insert_header((header::WWW_AUTHENTICATE, challenge))
-        .body(why.body())
+    let mut res = answer(StatusCode::UNAUTHORIZED, why.body());
+    res.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, challenge);
+    res
 }
 
-fn unavailable() -> HttpResponse {
+fn unavailable() -> Response<Bytes> {
     static BODY: LazyLock<Bytes> = LazyLock::new(|| {
         json_body(
             json!({ "error": "unavailable", "error_description": "the token store is not answering" }),
         )
     });
-    answer(StatusCode::SERVICE_UNAVAILABLE)
-        .insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")))
-        .body(BODY.clone())
+    let mut res = answer(StatusCode::SERVICE_UNAVAILABLE, BODY.clone());
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    res
 }
 
 /// 403 for a valid token of another team than the proxy asked for with `?team=`.
-fn wrong_team() -> HttpResponse {
+fn wrong_team() -> Response<Bytes> {
     static BODY: LazyLock<Bytes> = LazyLock::new(|| {
         json_body(json!({
             "error": "wrong_team",
             "error_description": "this token does not belong to the team this service is for"
         }))
     });
-    answer(StatusCode::FORBIDDEN).body(BODY.clone())
+    answer(StatusCode::FORBIDDEN, BODY.clone())
 }
 
 /// The bearer token from `Authorization`, if well-formed.
-fn bearer(req: &HttpRequest) -> Result<&str, Why> {
-    let mut values = req.headers().get_all(header::AUTHORIZATION);
+fn bearer(headers: &HeaderMap) -> Result<&str, Why> {
+    let mut values = headers.get_all(header::AUTHORIZATION);
     let value = values.next().ok_or(Why::Missing)?;
     if values.next().is_some() {
         return Err(Why::Several);
@@ -159,8 +165,8 @@ fn bearer(req: &HttpRequest) -> Result<&str, Why> {
 /// see [`crate::tokens::index`]): a miss is a 401 without any database work, so a flood of
 /// made-up tokens costs one hash each. A known token is refused with 503 while usage cannot be
 /// written (fail closed).
-fn authenticate(state: &AppState, req: &HttpRequest) -> Result<(Arc<Indexed>, i64), Refusal> {
-    let token = bearer(req).map_err(Refusal::Unauthorized)?;
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(Arc<Indexed>, i64), Refusal> {
+    let token = bearer(headers).map_err(Refusal::Unauthorized)?;
     let hash = crypto::sha256(token.as_bytes());
     let at = now();
     let found = state
@@ -180,7 +186,7 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn response(self) -> HttpResponse {
+    fn response(self) -> Response<Bytes> {
         match self {
             Refusal::Unauthorized(why) => unauthorized(why),
             Refusal::Unavailable => unavailable(),
@@ -190,21 +196,27 @@ impl Refusal {
 
 /// True when the query names a team (`?team=ID`, every occurrence counts) other than
 /// `team_id`; an unknown or empty ID is simply another team.
-fn asks_for_another_team(req: &HttpRequest, team_id: &str) -> bool {
-    let query = req.query_string();
+fn asks_for_another_team(query: &str, team_id: &str) -> bool {
     !query.is_empty()
         && url::form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "team" && v != team_id)
 }
 
-/// Forward-auth: everything it answers with was built when the token entered the index, and
-/// nothing is logged; the meter's count goes to this worker's own shard.
-pub async fn verify(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+/// `GET /api/v1/verify` through the application's router: taken only when the access log is
+/// on or the path is not written as the shortcut expects (see [`super::forward_auth`]).
+pub async fn verify(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse<Bytes> {
+    check(&state, req.headers(), req.query_string()).into()
+}
+
+/// Forward-auth's answer to a request's headers and query: everything it answers with was
+/// built when the token entered the index, and nothing is logged; the meter's count goes to
+/// this worker's own shard.
+pub fn check(state: &AppState, headers: &HeaderMap, query: &str) -> Response<Bytes> {
     let count = |outcome| {
         if let Some(m) = &state.metrics {
             m.verify(outcome)
         }
     };
-    let (found, at) = match authenticate(&state, &req) {
+    let (found, at) = match authenticate(state, headers) {
         Ok(t) => t,
         Err(refusal) => {
             count(match refusal {
@@ -214,17 +226,18 @@ pub async fn verify(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
             return refusal.response();
         }
     };
-    if asks_for_another_team(&req, &found.token.team_id) {
+    if asks_for_another_team(query, &found.token.team_id) {
         count(VerifyOutcome::WrongTeam);
         return wrong_team();
     }
     state.meter.record(found.token.id, &found.team, at);
     count(VerifyOutcome::Ok);
-    answer(StatusCode::OK)
-        .insert_header((X_TEAM_ID, found.team_header.clone()))
-        .insert_header((X_TOKEN_NAME, found.name_header.clone()))
-        .insert_header((X_TOKEN_ID, found.id_header.clone()))
-        .body(found.body.clone())
+    let mut res = answer(StatusCode::OK, found.body.clone());
+    let headers = res.headers_mut();
+    headers.insert(X_TEAM_ID, found.team_header.clone());
+    headers.insert(X_TOKEN_NAME, found.name_header.clone());
+    headers.insert(X_TOKEN_ID, found.id_header.clone());
+    res
 }
 
 #[derive(Deserialize)]
@@ -235,24 +248,25 @@ struct UsageReport {
     idempotency_key: String,
 }
 
-fn bad_request(why: &str) -> HttpResponse {
-    answer(StatusCode::BAD_REQUEST).body(json_body(
-        json!({ "error": "invalid_request", "error_description": why }),
-    ))
+fn bad_request(why: &str) -> Response<Bytes> {
+    answer(
+        StatusCode::BAD_REQUEST,
+        json_body(json!({ "error": "invalid_request", "error_description": why })),
+    )
 }
 
 /// A usage report is a small JSON object: this is ample, and anything larger is refused
 /// without reading the rest.
 const USAGE_BODY_LIMIT: usize = 16 * 1024;
 
-fn too_large() -> HttpResponse {
+fn too_large() -> Response<Bytes> {
     static BODY: LazyLock<Bytes> = LazyLock::new(|| {
         json_body(json!({
             "error": "invalid_request",
             "error_description": format!("a usage report is at most {USAGE_BODY_LIMIT} bytes")
         }))
     });
-    answer(StatusCode::PAYLOAD_TOO_LARGE).body(BODY.clone())
+    answer(StatusCode::PAYLOAD_TOO_LARGE, BODY.clone())
 }
 
 /// Stores a usage report durably before answering; a repeated idempotency key counts once.
@@ -261,8 +275,16 @@ pub async fn usage(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
-) -> HttpResponse {
-    let (found, _) = match authenticate(&state, &req) {
+) -> HttpResponse<Bytes> {
+    report_usage(&state, &req, payload).await.into()
+}
+
+async fn report_usage(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Response<Bytes> {
+    let (found, _) = match authenticate(state, req.headers()) {
         Ok(t) => t,
         Err(refusal) => return refusal.response(),
     };
@@ -314,12 +336,14 @@ pub async fn usage(
         })
         .await;
     match stored {
-        Ok(Reported::Stored) => {
-            answer(StatusCode::OK).body(json_body(json!({ "stored": true, "duplicate": false })))
-        }
-        Ok(Reported::Duplicate) => {
-            answer(StatusCode::OK).body(json_body(json!({ "stored": true, "duplicate": true })))
-        }
+        Ok(Reported::Stored) => answer(
+            StatusCode::OK,
+            json_body(json!({ "stored": true, "duplicate": false })),
+        ),
+        Ok(Reported::Duplicate) => answer(
+            StatusCode::OK,
+            json_body(json!({ "stored": true, "duplicate": true })),
+        ),
         Ok(Reported::Overflow) => bad_request(
             "quantity would take this unit's total for the month past what teamportal can count",
         ),

@@ -13,6 +13,7 @@ pub mod callback;
 pub mod client_ip;
 pub mod confirm;
 pub mod extract;
+pub mod forward_auth;
 pub mod health;
 pub mod login;
 pub mod logout;
@@ -48,7 +49,7 @@ use crate::error::AppError;
 /// then the pages and the probes, then the SSO flow (once per sign-in), then assets.
 pub fn configure_api(cfg: &mut web::ServiceConfig, body_timeout: std::time::Duration) {
     cfg.service(
-        web::resource("/api/v1/verify")
+        web::resource(forward_auth::VERIFY_PATH)
             .get(api::verify)
             .head(api::verify)
             .default_service(fn_service(not_allowed::api("GET, HEAD"))),

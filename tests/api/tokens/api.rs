@@ -348,3 +348,62 @@ async fn an_oversized_usage_report_answers_as_the_api_does_and_only_after_the_to
     .await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// A raw request's answer with its `Date` header taken out: the bytes a proxy sees.
+fn raw_answer(port: u16, request: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s.write_all(request.as_bytes()).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or_default().to_owned();
+    let mut headers: Vec<String> = lines
+        .filter(|l| !l.to_ascii_lowercase().starts_with("date:"))
+        .map(|l| l.to_ascii_lowercase())
+        .collect();
+    headers.sort();
+    format!("{status}\n{}\n\n{body}", headers.join("\n"))
+}
+
+#[actix_web::test]
+async fn verify_answers_the_same_bytes_before_the_router_as_through_it() {
+    // Without the access log, GET and HEAD of the exact path are answered before the
+    // application's router (`web::forward_auth`); with it, every request takes the router.
+    let (short, idp) = acme("").await;
+    let (routed, idp2) = acme("[log]\naccess = true\n").await;
+    let mut secrets = Vec::new();
+    for (app, idp) in [(&short, &idp), (&routed, &idp2)] {
+        let alice = sign_in(app, idp, "acme", "a", "alice@acme.com").await;
+        let (id, secret) = create(app, &alice, &[("name", "probe")]).await;
+        assert_eq!(id, 1, "the same token id on both");
+        secrets.push(secret);
+    }
+    let requests = |secret: &str| {
+        let auth = format!("Authorization: Bearer {secret}\r\n");
+        [
+            format!("GET /api/v1/verify HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
+            format!("HEAD /api/v1/verify HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
+            format!("GET /api/v1/verify?team=acme&x=1 HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
+            format!("GET /api/v1/verify?team=other HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
+            format!("GET /api/v1/%76erify HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
+            format!("POST /api/v1/verify HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"),
+            "GET /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tp_unknown000000000000000000000000000000000\r\nConnection: close\r\n\r\n".into(),
+            "GET /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YTpi\r\nConnection: close\r\n\r\n".into(),
+            "GET /api/v1/verify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
+        ]
+    };
+    let shortcut = requests(&secrets[0]);
+    let through = requests(&secrets[1]);
+    let statuses = [
+        "200", "200", "200", "403", "200", "405", "401", "401", "401",
+    ];
+    for ((a, b), status) in shortcut.iter().zip(&through).zip(statuses) {
+        let (x, y) = (raw_answer(short.port, a), raw_answer(routed.port, b));
+        assert_eq!(x, y, "{a}");
+        assert!(x.starts_with(&format!("HTTP/1.1 {status} ")), "{a}: {x}");
+    }
+}

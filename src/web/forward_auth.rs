@@ -1,0 +1,148 @@
+//! Forward-auth answered before the application's router: `GET` or `HEAD /api/v1/verify`
+//! is asked on every request of every service behind the proxy, and what the application
+//! does for any request before its handler runs (an `HttpRequest` from its pool, the
+//! middleware chain, the router, the method guards, the boxed handler future and the
+//! extractors) cost verify about as much as its own work. This wraps the application's
+//! service: the exact path with either method is answered here by [`api::check`], the one
+//! function the routed handler calls too; everything else, `/api/v1/verify` with another method
+//! (405) or written another way (`%76erify`) included, goes to the application unchanged.
+//!
+//! The shortcut is off while the access log is on: that log is the application's middleware,
+//! and an operator who asked for a line per request gets verify's too. The request metric is
+//! recorded here as the application's outermost middleware records it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use actix_http::Request;
+use actix_web::body::EitherBody;
+use actix_web::dev::{
+    forward_ready, AppConfig, Response, Service, ServiceFactory, ServiceResponse,
+};
+use actix_web::http::Method;
+use actix_web::web::{self, Bytes};
+use futures_util::future::LocalBoxFuture;
+
+use super::api;
+use crate::state::AppState;
+
+pub const VERIFY_PATH: &str = "/api/v1/verify";
+
+/// The application's service factory with the shortcut in front; with `on` false, the
+/// application alone.
+pub struct ForwardAuth<A> {
+    app: A,
+    state: web::Data<AppState>,
+    on: bool,
+}
+
+impl<A> ForwardAuth<A> {
+    pub fn new(app: A, state: web::Data<AppState>, on: bool) -> Self {
+        ForwardAuth { app, state, on }
+    }
+}
+
+impl<A, B> ServiceFactory<Request> for ForwardAuth<A>
+where
+    A: ServiceFactory<
+        Request,
+        Config = AppConfig,
+        Response = ServiceResponse<B>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+    A::Future: 'static,
+{
+    type Response = Response<EitherBody<B, Bytes>>;
+    type Error = actix_web::Error;
+    type Config = AppConfig;
+    type Service = ForwardAuthService<A::Service>;
+    type InitError = ();
+    // Once per worker at start: boxing it costs nothing per request.
+    type Future = LocalBoxFuture<'static, Result<Self::Service, ()>>;
+
+    fn new_service(&self, config: AppConfig) -> Self::Future {
+        let app = self.app.new_service(config);
+        let state = self.on.then(|| self.state.clone());
+        Box::pin(async move {
+            Ok(ForwardAuthService {
+                app: app.await?,
+                state,
+            })
+        })
+    }
+}
+
+pub struct ForwardAuthService<S> {
+    app: S,
+    /// `None` while the shortcut is off.
+    state: Option<web::Data<AppState>>,
+}
+
+impl<S> ForwardAuthService<S> {
+    fn answer(&self, req: &Request) -> Option<Response<Bytes>> {
+        let state = self.state.as_ref()?;
+        let head = req.head();
+        if head.uri.path() != VERIFY_PATH || !matches!(head.method, Method::GET | Method::HEAD) {
+            return None;
+        }
+        let start = state.metrics.as_ref().map(|_| Instant::now());
+        let res = api::check(state, &head.headers, head.uri.query().unwrap_or_default());
+        if let (Some(m), Some(start)) = (&state.metrics, start) {
+            m.request(VERIFY_PATH, res.status().as_u16(), start.elapsed(), || None);
+        }
+        Some(res)
+    }
+}
+
+impl<S, B> Service<Request> for ForwardAuthService<S>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = Response<EitherBody<B, Bytes>>;
+    type Error = actix_web::Error;
+    type Future = Answer<S::Future>;
+
+    forward_ready!(app);
+
+    fn call(&self, req: Request) -> Self::Future {
+        match self.answer(&req) {
+            Some(res) => Answer::Here {
+                res: std::future::ready(res),
+            },
+            None => Answer::App {
+                fut: self.app.call(req),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Answered here at once, or the application's future.
+    #[project = AnswerProj]
+    pub enum Answer<F> {
+        Here { #[pin] res: std::future::Ready<Response<Bytes>> },
+        App { #[pin] fut: F },
+    }
+}
+
+impl<F, B> Future for Answer<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = Result<Response<EitherBody<B, Bytes>>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            AnswerProj::Here { res } => res
+                .poll(cx)
+                .map(|res| Ok(res.map_body(|_, body| EitherBody::right(body)))),
+            AnswerProj::App { fut } => fut.poll(cx).map_ok(|res| {
+                let res: Response<B> = res.into();
+                res.map_body(|_, body| EitherBody::left(body))
+            }),
+        }
+    }
+}
