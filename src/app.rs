@@ -290,7 +290,9 @@ impl Application {
                         })
                         .default_service(web::to(routes::not_found)),
                 );
-            routes::forward_auth::ForwardAuth::new(app.into_factory(), state.clone(), !access_log)
+            // Verify before all of the above, unless the operator asked for the access log.
+            let shortcut = (!access_log).then(|| state.clone());
+            routes::forward_auth::ForwardAuth::new(app.into_factory(), shortcut)
         })
         .workers(settings.server.workers)
         // Blocking work is short, CPU-bound database work. Two threads per worker keep the

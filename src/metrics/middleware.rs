@@ -1,4 +1,5 @@
-//! The request metric, recorded outermost so that it sees the status the client gets.
+//! The request metric, recorded outermost so that it sees the status the client gets; verify's,
+//! answered before the application, is recorded by `web::forward_auth` under the same route.
 
 use std::sync::Arc;
 use std::time::Duration;

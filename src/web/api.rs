@@ -270,7 +270,8 @@ fn too_large() -> Response<Bytes> {
 }
 
 /// Stores a usage report durably before answering; a repeated idempotency key counts once.
-/// The token is checked before the body is read: an anonymous request reads nothing.
+/// The token is checked before the body is read: an anonymous request reads nothing. (The
+/// answers are built as [`answer`] builds them; actix takes an `HttpResponse` from a handler.)
 pub async fn usage(
     state: web::Data<AppState>,
     req: HttpRequest,

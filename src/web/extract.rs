@@ -1,8 +1,8 @@
 //! Extractors that put identity and intent into handler signatures: [`CurrentUser`] for
 //! any signed-in member ([`SignedIn`] when the page loads its data with the user), [`Admin`]
 //! built on it, [`CsrfForm`] for every POST form of a signed-in page and [`AnonCsrfForm`]
-//! for the sign-in forms, [`Query`] for a page's query and [`LateQuery`] for the query of a
-//! page not everyone may see.
+//! for the sign-in forms, [`Query`] for a page's query and [`LateQuery`] for a query read only
+//! once the sign-in is confirmed.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
@@ -213,7 +213,9 @@ impl<T: DeserializeOwned> FromRequest for LateQuery<T> {
 }
 
 /// A page's query, as `web::Query` but refusing text that is not UTF-8 once percent-decoded
-/// (serde_urlencoded would search for, or show, U+FFFD instead).
+/// (serde_urlencoded would search for, or show, U+FFFD instead). It fails before the other
+/// extractors finish: beside one that still asks the store who is signed in, take
+/// [`LateQuery`].
 pub struct Query<T>(pub T);
 
 impl<T> Query<T> {

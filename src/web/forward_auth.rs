@@ -8,8 +8,9 @@
 //! (405) or written another way (`%76erify`) included, goes to the application unchanged.
 //!
 //! The shortcut is off while the access log is on: that log is the application's middleware,
-//! and an operator who asked for a line per request gets verify's too. The request metric is
-//! recorded here as the application's outermost middleware records it.
+//! and an operator who asked for a line per request gets verify's too. The request metric,
+//! which the application's outermost middleware records for every other request, is recorded
+//! here under the same route.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,18 +31,25 @@ use crate::state::AppState;
 
 pub const VERIFY_PATH: &str = "/api/v1/verify";
 
-/// The application's service factory with the shortcut in front; with `on` false, the
-/// application alone.
+/// The application's service factory with the shortcut in front. Without a state the
+/// shortcut is off: every request goes to the application (its answers still wrapped in the
+/// same body type).
 pub struct ForwardAuth<A> {
     app: A,
-    state: web::Data<AppState>,
-    on: bool,
+    state: Option<web::Data<AppState>>,
 }
 
 impl<A> ForwardAuth<A> {
-    pub fn new(app: A, state: web::Data<AppState>, on: bool) -> Self {
-        ForwardAuth { app, state, on }
+    pub fn new(app: A, state: Option<web::Data<AppState>>) -> Self {
+        ForwardAuth { app, state }
     }
+}
+
+/// The requests the shortcut answers: the exact path, as the router would match it without
+/// decoding anything, with a method verify answers. The rest (other methods' 405, an encoded
+/// or trailing-slash path) is the router's to answer.
+fn takes(method: &Method, path: &str) -> bool {
+    path == VERIFY_PATH && matches!(*method, Method::GET | Method::HEAD)
 }
 
 impl<A, B> ServiceFactory<Request> for ForwardAuth<A>
@@ -65,7 +73,7 @@ where
 
     fn new_service(&self, config: AppConfig) -> Self::Future {
         let app = self.app.new_service(config);
-        let state = self.on.then(|| self.state.clone());
+        let state = self.state.clone();
         Box::pin(async move {
             Ok(ForwardAuthService {
                 app: app.await?,
@@ -85,14 +93,18 @@ impl<S> ForwardAuthService<S> {
     fn answer(&self, req: &Request) -> Option<Response<Bytes>> {
         let state = self.state.as_ref()?;
         let head = req.head();
-        if head.uri.path() != VERIFY_PATH || !matches!(head.method, Method::GET | Method::HEAD) {
+        if !takes(&head.method, head.uri.path()) {
             return None;
         }
-        let start = state.metrics.as_ref().map(|_| Instant::now());
-        let res = api::check(state, &head.headers, head.uri.query().unwrap_or_default());
-        if let (Some(m), Some(start)) = (&state.metrics, start) {
-            m.request(VERIFY_PATH, res.status().as_u16(), start.elapsed(), || None);
-        }
+        let check = || api::check(state, &head.headers, head.uri.query().unwrap_or_default());
+        let Some(metrics) = &state.metrics else {
+            return Some(check());
+        };
+        let start = Instant::now();
+        let res = check();
+        metrics.request(VERIFY_PATH, res.status().as_u16(), start.elapsed(), || {
+            Some(VERIFY_PATH.to_owned())
+        });
         Some(res)
     }
 }
@@ -123,7 +135,7 @@ pin_project_lite::pin_project! {
     /// Answered here at once, or the application's future.
     #[project = AnswerProj]
     pub enum Answer<F> {
-        Here { #[pin] res: std::future::Ready<Response<Bytes>> },
+        Here { res: std::future::Ready<Response<Bytes>> },
         App { #[pin] fut: F },
     }
 }
@@ -136,13 +148,37 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            AnswerProj::Here { res } => res
+            AnswerProj::Here { res } => Pin::new(res)
                 .poll(cx)
                 .map(|res| Ok(res.map_body(|_, body| EitherBody::right(body)))),
             AnswerProj::App { fut } => fut.poll(cx).map_ok(|res| {
                 let res: Response<B> = res.into();
                 res.map_body(|_, body| EitherBody::left(body))
             }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_get_and_head_of_the_exact_path_are_answered_before_the_router() {
+        assert!(takes(&Method::GET, "/api/v1/verify"));
+        assert!(takes(&Method::HEAD, "/api/v1/verify"));
+        for method in [Method::POST, Method::PUT, Method::OPTIONS, Method::DELETE] {
+            assert!(!takes(&method, "/api/v1/verify"), "{method}");
+        }
+        for path in [
+            "/api/v1/verify/",
+            "/api/v1/%76erify",
+            "//api/v1/verify",
+            "/API/v1/verify",
+            "/api/v1/verify;x",
+            "/api/v1/usage",
+        ] {
+            assert!(!takes(&Method::GET, path), "{path}");
         }
     }
 }

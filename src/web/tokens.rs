@@ -17,7 +17,7 @@ use crate::views;
 
 use super::acting::acting;
 use super::answer::{self, Back};
-use super::extract::{CsrfForm, CurrentUser, Query};
+use super::extract::{CsrfForm, CurrentUser, LateQuery};
 
 async fn render(
     state: &AppState,
@@ -80,8 +80,9 @@ pub async fn tokens_page(
     state: web::Data<AppState>,
     session: Session,
     me: CurrentUser,
-    query: Query<PageQuery>,
+    query: LateQuery<PageQuery>,
 ) -> Result<HttpResponse> {
+    let query = query.checked()?;
     let page = match query.page.as_deref().map(str::parse::<i64>) {
         None => 1,
         Some(Ok(n)) if (1..=1_000_000).contains(&n) => n,

@@ -36,17 +36,11 @@ async fn head_verify_answers_like_get_with_the_same_headers_and_no_body() {
 
 /// Sends a raw HTTP/1.1 request (any bytes in the headers) and returns the status code.
 fn raw_status(port: u16, header_lines: &[u8]) -> u16 {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
     let mut req =
         b"GET /api/v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n".to_vec();
     req.extend_from_slice(header_lines);
     req.extend_from_slice(b"\r\n");
-    s.write_all(&req).expect("write");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let head = String::from_utf8_lossy(&out);
+    let head = raw_exchange(port, &req);
     head.split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
@@ -349,24 +343,36 @@ async fn an_oversized_usage_report_answers_as_the_api_does_and_only_after_the_to
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-/// A raw request's answer with its `Date` header taken out: the bytes a proxy sees.
-fn raw_answer(port: u16, request: &str) -> String {
+/// The bytes a proxy reads back for raw request bytes, up to the server's close.
+fn raw_exchange(port: u16, request: &[u8]) -> String {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
-    s.write_all(request.as_bytes()).expect("write");
+    s.write_all(request).expect("write");
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or_default().to_owned();
-    let mut headers: Vec<String> = lines
-        .filter(|l| !l.to_ascii_lowercase().starts_with("date:"))
-        .map(|l| l.to_ascii_lowercase())
-        .collect();
-    headers.sort();
-    format!("{status}\n{}\n\n{body}", headers.join("\n"))
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Each answer on the connection with its `Date` header taken out and its header names
+/// lowercased and sorted (their order is the header map's), values as sent.
+fn raw_answers(port: u16, request: &str) -> Vec<String> {
+    let text = raw_exchange(port, request.as_bytes());
+    text.split("HTTP/1.")
+        .filter(|a| !a.is_empty())
+        .map(|answer| {
+            let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((answer, ""));
+            let mut lines = head.lines();
+            let status = lines.next().unwrap_or_default().to_owned();
+            let mut headers: Vec<String> = lines
+                .filter_map(|l| l.split_once(':'))
+                .filter(|(name, _)| !name.eq_ignore_ascii_case("date"))
+                .map(|(name, value)| format!("{}:{value}", name.to_ascii_lowercase()))
+                .collect();
+            headers.sort();
+            format!("HTTP/1.{status}\n{}\n\n{body}", headers.join("\n"))
+        })
+        .collect()
 }
 
 #[actix_web::test]
@@ -382,28 +388,38 @@ async fn verify_answers_the_same_bytes_before_the_router_as_through_it() {
         assert_eq!(id, 1, "the same token id on both");
         secrets.push(secret);
     }
+    let unknown = "tp_unknown000000000000000000000000000000000";
     let requests = |secret: &str| {
         let auth = format!("Authorization: Bearer {secret}\r\n");
-        [
-            format!("GET /api/v1/verify HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
-            format!("HEAD /api/v1/verify HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
-            format!("GET /api/v1/verify?team=acme&x=1 HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
-            format!("GET /api/v1/verify?team=other HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
-            format!("GET /api/v1/%76erify HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"),
-            format!("POST /api/v1/verify HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"),
-            "GET /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tp_unknown000000000000000000000000000000000\r\nConnection: close\r\n\r\n".into(),
-            "GET /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YTpi\r\nConnection: close\r\n\r\n".into(),
-            "GET /api/v1/verify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
+        let get = |target: &str, more: &str| {
+            format!("GET {target} HTTP/1.1\r\nHost: x\r\n{more}Connection: close\r\n\r\n")
+        };
+        vec![
+            (get("/api/v1/verify", &auth), vec!["200"]),
+            (format!("HEAD /api/v1/verify HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"), vec!["200"]),
+            (get("/api/v1/verify?team=acme&x=1", &auth), vec!["200"]),
+            (get("/api/v1/verify?team=other", &auth), vec!["403"]),
+            (get("/api/v1/%76erify", &auth), vec!["200"]),
+            (get("http://elsewhere/api/v1/verify", &auth), vec!["200"]),
+            (get("/api/v1/verify/", &auth), vec!["404"]),
+            (format!("GET /api/v1/verify HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 5\r\nConnection: close\r\n\r\nhello"), vec!["200"]),
+            (format!("GET /api/v1/verify HTTP/1.0\r\n{auth}\r\n"), vec!["200"]),
+            // Two on one kept-alive connection, the second a refusal.
+            (format!(
+                "GET /api/v1/verify HTTP/1.1\r\nHost: x\r\n{auth}\r\n\
+                 GET /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {unknown}\r\nConnection: close\r\n\r\n"
+            ), vec!["200", "401"]),
+            (format!("POST /api/v1/verify HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"), vec!["405"]),
+            (get("/api/v1/verify", &format!("{auth}{auth}")), vec!["401"]),
+            (get("/api/v1/verify", &format!("Authorization: Bearer {unknown}\r\n")), vec!["401"]),
+            (get("/api/v1/verify", "Authorization: Basic YTpi\r\n"), vec!["401"]),
+            (get("/api/v1/verify", ""), vec!["401"]),
         ]
     };
-    let shortcut = requests(&secrets[0]);
-    let through = requests(&secrets[1]);
-    let statuses = [
-        "200", "200", "200", "403", "200", "405", "401", "401", "401",
-    ];
-    for ((a, b), status) in shortcut.iter().zip(&through).zip(statuses) {
-        let (x, y) = (raw_answer(short.port, a), raw_answer(routed.port, b));
+    for ((a, statuses), (b, _)) in requests(&secrets[0]).iter().zip(requests(&secrets[1])) {
+        let (x, y) = (raw_answers(short.port, a), raw_answers(routed.port, &b));
         assert_eq!(x, y, "{a}");
-        assert!(x.starts_with(&format!("HTTP/1.1 {status} ")), "{a}: {x}");
+        let got: Vec<&str> = x.iter().map(|r| &r[9..12]).collect();
+        assert_eq!(&got, statuses, "{a}: {x:#?}");
     }
 }
