@@ -339,7 +339,11 @@ pub fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
 
 /// Current time as Unix seconds.
 pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    // Seconds since the epoch without a calendar date: verify reads the clock on every check.
+    // A clock set before 1970 reads as 1970.
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Writes a consistent standalone copy of the live database to `dest` (SQLite online backup).

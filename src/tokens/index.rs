@@ -9,7 +9,6 @@
 //! (`admin create-token`) arrives through the same catch-up, polled by the flush thread
 //! (see [`super::flush`]).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use actix_web::http::header::HeaderValue;
@@ -68,7 +67,7 @@ fn safe_header(value: &str) -> HeaderValue {
 
 /// Token secret hash -> what verification answers with.
 pub struct TokenIndex {
-    map: RwLock<HashMap<[u8; 32], Arc<Indexed>>>,
+    map: RwLock<foldhash::HashMap<[u8; 32], Arc<Indexed>>>,
     /// The store's token version the map reflects. Holding this lock is what makes catch-ups
     /// one at a time: each reads a snapshot no older than the one applied before it, so a
     /// slow catch-up can never put back a token that a later one took out.

@@ -6,7 +6,6 @@
 //! thread: each thread takes its own shard's lock, which no other worker contends for; only
 //! the once-a-second flush visits every shard.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -21,8 +20,8 @@ type DayKey = (i64, i64);
 
 #[derive(Default)]
 struct Shard {
-    pending: HashMap<DayKey, (i64, Arc<str>)>,
-    last_used: HashMap<i64, i64>,
+    pending: foldhash::HashMap<DayKey, (i64, Arc<str>)>,
+    last_used: foldhash::HashMap<i64, i64>,
 }
 
 /// Each shard on cache lines of its own, so two workers' counters never share one.
