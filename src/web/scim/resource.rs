@@ -71,6 +71,10 @@ pub struct ListQuery {
 }
 
 pub fn list_query(req: &HttpRequest) -> Result<ListQuery, ScimError> {
+    // A filter of U+FFFD for bytes that are not UTF-8 would look for what no one sent.
+    if !crate::web::extract::is_utf8_form(req.query_string().as_bytes()) {
+        return Err(Refusal::invalid_value("The query string is not UTF-8.").into());
+    }
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| Refusal::invalid_value("The query string is not valid."))?;
     let get = |k: &str| {

@@ -435,3 +435,20 @@ async fn an_unverified_email_links_a_provisioned_account_an_admin_promoted_only_
         "audited"
     );
 }
+
+#[actix_web::test]
+async fn a_list_query_that_is_not_utf8_is_400() {
+    let p = Portal::acme("").await;
+    let scim = p.scim("acme", "alice@acme.test").await;
+    let (status, body) = scim.get("/Users?filter=userName%20eq%20%22%ff%22").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "400", Some("invalidValue"));
+    let (status, body) = scim
+        .get("/Groups?filter=displayName%20eq%20%22%c3%a9%22")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "UTF-8 is a filter like any other: {body}"
+    );
+}

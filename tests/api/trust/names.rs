@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::helpers::{browser, spawn_app};
 use crate::support::fake_idp::FakeIdp;
+use crate::tokens::{acme, sign_in};
 
 #[actix_web::test]
 async fn an_idp_name_with_controls_and_bidi_overrides_is_stored_without_them() {
@@ -26,13 +27,8 @@ async fn an_idp_name_with_controls_and_bidi_overrides_is_stored_without_them() {
 
 #[actix_web::test]
 async fn a_form_with_text_that_is_not_utf8_is_refused_and_stores_nothing() {
-    let idp = FakeIdp::start().await;
-    let app = spawn_app(&idp.team_toml("acme", "admin_email = \"alice@acme.com\"")).await;
-    let alice = browser();
-    let r = idp
-        .sign_in(&app, &alice, "acme", "a1", "alice@acme.com")
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (app, idp) = acme("").await;
+    let alice = sign_in(&app, &idp, "acme", "a1", "alice@acme.com").await;
     let token = app.csrf(&alice, "/tokens").await;
     for body in [
         format!("csrf_token={token}&name=%ff%fe").into_bytes(),
@@ -57,13 +53,8 @@ async fn a_form_with_text_that_is_not_utf8_is_refused_and_stores_nothing() {
 
 #[actix_web::test]
 async fn a_query_with_text_that_is_not_utf8_is_refused() {
-    let idp = FakeIdp::start().await;
-    let app = spawn_app(&idp.team_toml("acme", "admin_email = \"alice@acme.com\"")).await;
-    let alice = browser();
-    let r = idp
-        .sign_in(&app, &alice, "acme", "a1", "alice@acme.com")
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (app, idp) = acme("").await;
+    let alice = sign_in(&app, &idp, "acme", "a1", "alice@acme.com").await;
     // Percent-decoded UTF-8 is a search like any other.
     let (status, _) = app.text(&alice, "/team?q=%C3%A9").await;
     assert_eq!(status, StatusCode::OK);
