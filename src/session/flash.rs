@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::TypedSession;
 use crate::crypto::Sealer;
+use crate::store::now;
 
 const FLASH: &str = "flash";
 
@@ -42,10 +43,6 @@ const SHOWN_FOR_SECONDS: i64 = 300;
 /// the future (a clock stepped back) is shown, as the redirect would have been.
 fn fresh(at: i64, now: i64) -> bool {
     now.saturating_sub(at) <= SHOWN_FOR_SECONDS
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// A created token waiting for the page that shows it: sealed with the instance key, so the

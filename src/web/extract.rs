@@ -291,7 +291,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for AnonCsrfForm<T> {
 }
 
 /// Every name and value of a urlencoded body or query is UTF-8 once percent-decoded.
-pub(crate) fn is_utf8_form(body: &[u8]) -> bool {
+pub(super) fn is_utf8_form(body: &[u8]) -> bool {
     body.split(|&b| b == b'&')
         .all(|pair| percent_encoding::percent_decode(pair).decode_utf8().is_ok())
 }

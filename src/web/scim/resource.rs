@@ -13,6 +13,7 @@ use crate::store::audit::Actor;
 use crate::store::scim::ScimStoreError;
 use crate::store::StoreError;
 
+use super::super::extract::is_utf8_form;
 use super::base_url;
 use super::wire::{scim_json, ScimBody, ScimCaller, ScimError};
 
@@ -72,8 +73,17 @@ pub struct ListQuery {
 
 pub fn list_query(req: &HttpRequest) -> Result<ListQuery, ScimError> {
     // A filter of U+FFFD for bytes that are not UTF-8 would look for what no one sent.
-    if !crate::web::extract::is_utf8_form(req.query_string().as_bytes()) {
-        return Err(Refusal::invalid_value("The query string is not UTF-8.").into());
+    for pair in req.query_string().split('&') {
+        if is_utf8_form(pair.as_bytes()) {
+            continue;
+        }
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        return Err(if name.eq_ignore_ascii_case("filter") {
+            Refusal::invalid_filter("The filter is not UTF-8.")
+        } else {
+            Refusal::invalid_value("The query string is not UTF-8.")
+        }
+        .into());
     }
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
         .map_err(|_| Refusal::invalid_value("The query string is not valid."))?;

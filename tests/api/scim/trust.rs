@@ -442,6 +442,9 @@ async fn a_list_query_that_is_not_utf8_is_400() {
     let scim = p.scim("acme", "alice@acme.test").await;
     let (status, body) = scim.get("/Users?filter=userName%20eq%20%22%ff%22").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "400", Some("invalidFilter"));
+    let (status, body) = scim.get("/Users?excludedAttributes=%ff").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_error(&body, "400", Some("invalidValue"));
     let (status, body) = scim
         .get("/Groups?filter=displayName%20eq%20%22%c3%a9%22")
