@@ -127,6 +127,37 @@ pub fn team_page(
 ) -> Result<TeamPage, StoreError> {
     let counts = counts(conn, team_id)?;
     let (rows, total) = list_cached(conn, cache, team_id, &counts, q, offset, per_page)?;
+    with_invites_of(conn, team_id, with_invites, counts, rows, total)
+}
+
+/// [`team_page`] when it reads no list: without a search, and with the page in `cache` at the
+/// team's current list version. `None` otherwise: the list read may scan the team
+/// (`Store::read_inline` takes only short reads).
+pub fn team_page_if_cached(
+    conn: &Connection,
+    cache: &PageCache,
+    team_id: &str,
+    with_invites: bool,
+    offset: i64,
+    per_page: i64,
+) -> Result<Option<TeamPage>, StoreError> {
+    let counts = counts(conn, team_id)?;
+    let key = (team_id.to_string(), offset, per_page);
+    let Some(rows) = cache.get(&key, counts.list_version) else {
+        return Ok(None);
+    };
+    let total = counts.members + counts.removed;
+    with_invites_of(conn, team_id, with_invites, counts, rows, total).map(Some)
+}
+
+fn with_invites_of(
+    conn: &Connection,
+    team_id: &str,
+    with_invites: bool,
+    counts: Counts,
+    rows: Arc<Vec<Member>>,
+    total: i64,
+) -> Result<TeamPage, StoreError> {
     let invites = if with_invites {
         invites::list_pending(conn, team_id)?
     } else {

@@ -116,12 +116,12 @@ impl SignedIn {
     /// middleware had it cached) and loads the user (who must still exist and be active:
     /// removal takes effect at once); then, in the same read transaction, runs `f` for what
     /// the page shows them.
-    pub async fn load_with<T, F>(self, f: F) -> Result<(CurrentUser, T), AppError>
+    pub async fn load_with<T, F>(mut self, f: F) -> Result<(CurrentUser, T), AppError>
     where
         F: FnOnce(&Connection, &User) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let (uid, row) = (self.uid, self.row);
+        let (uid, row) = (self.uid, std::mem::take(&mut self.row));
         let loaded = self
             .state
             .store
@@ -133,6 +133,40 @@ impl SignedIn {
                 Ok(Some((user, break_glass, data)))
             })
             .await?;
+        self.finish(loaded)
+    }
+
+    /// [`SignedIn::load_with`] on this thread when it can be (`Store::read_inline`): the
+    /// session is confirmed and `quick` runs there; `quick` answers `None` when what the page
+    /// needs is not a short read this time (not cached, a search), and then the whole load is
+    /// done as `load_with(slow)` in the blocking pool. So is it when the store would wait.
+    pub async fn load_quick_or<T, Q, F>(
+        self,
+        quick: Q,
+        slow: F,
+    ) -> Result<(CurrentUser, T), AppError>
+    where
+        Q: FnOnce(&Connection, &User) -> Result<Option<T>, StoreError>,
+        F: FnOnce(&Connection, &User) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (uid, row) = (self.uid, &self.row);
+        let inline = self.state.store.read_inline(|c| {
+            let Some((user, break_glass)) = users::for_live_session(c, uid, row)? else {
+                return Ok(Some(None));
+            };
+            Ok(quick(c, &user)?.map(|data| Some((user, break_glass, data))))
+        });
+        match inline {
+            Some(Ok(Some(loaded))) => self.finish(loaded),
+            Some(Err(e)) => Err(e.into()),
+            None | Some(Ok(None)) => self.load_with(slow).await,
+        }
+    }
+
+    /// The confirmed user's page context, or the sign-in page when the store no longer has
+    /// the session or the user (the session is ended here too).
+    fn finish<T>(self, loaded: Option<(User, bool, T)>) -> Result<(CurrentUser, T), AppError> {
         let typed = TypedSession(&self.session);
         let Some((user, break_glass, data)) = loaded else {
             typed.sign_out();
@@ -162,7 +196,13 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let signed_in = SignedIn::from_request(req, payload);
-        Box::pin(async move { Ok(signed_in.await?.load_with(|_, _| Ok(())).await?.0) })
+        Box::pin(async move {
+            let confirmed = signed_in.await?;
+            Ok(confirmed
+                .load_quick_or(|_, _| Ok(Some(())), |_, _| Ok(()))
+                .await?
+                .0)
+        })
     }
 }
 

@@ -35,21 +35,35 @@ pub async fn team_page(
     // nothing else is no filter.
     let q = strip_unsafe(&query.q).chars().take(100).collect::<String>();
     let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
-    let cache = state.team_pages.clone();
-    let (me, data) = who
-        .load_with(move |c, me| {
-            let offset = (page - 1) * PER_PAGE;
-            let found =
-                members::team_page(c, &cache, &me.team_id, me.is_admin(), &q, offset, PER_PAGE)?;
-            Ok(views::team::TeamData {
-                team_id: me.team_id.clone(),
-                found,
-                q,
-                page,
-                per_page: PER_PAGE,
-            })
-        })
-        .await?;
+    let offset = (page - 1) * PER_PAGE;
+    let data = move |me: &users::User, found, q| views::team::TeamData {
+        team_id: me.team_id.clone(),
+        found,
+        q,
+        page,
+        per_page: PER_PAGE,
+    };
+    let (cache, searched) = (state.team_pages.clone(), !q.is_empty());
+    let quick = |c: &_, me: &users::User| {
+        if searched {
+            return Ok(None);
+        }
+        let found = members::team_page_if_cached(
+            c,
+            &state.team_pages,
+            &me.team_id,
+            me.is_admin(),
+            offset,
+            PER_PAGE,
+        )?;
+        Ok(found.map(|found| data(me, found, String::new())))
+    };
+    let slow = move |c: &_, me: &users::User| {
+        let found =
+            members::team_page(c, &cache, &me.team_id, me.is_admin(), &q, offset, PER_PAGE)?;
+        Ok(data(me, found, q))
+    };
+    let (me, data) = who.load_quick_or(quick, slow).await?;
     Ok(render(&state, &me, &data, None, None, StatusCode::OK))
 }
 
