@@ -205,13 +205,10 @@ impl Store {
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Option<Result<T, StoreError>> {
         let conn = self.pool.try_get()?;
-        if let Err(e) = conn.busy_timeout(Duration::ZERO) {
-            return Some(Err(e.into()));
-        }
-        let read = ReadTx::begin(&conn).and_then(|_tx| f(&conn));
-        if let Err(e) = conn.busy_timeout(BUSY_TIMEOUT) {
-            return Some(Err(e.into()));
-        }
+        let read = NoWait::on(&conn).and_then(|_no_wait| {
+            let _tx = ReadTx::begin(&conn)?;
+            f(&conn)
+        });
         match read {
             Err(e) if e.is_busy() => None,
             read => Some(read),
@@ -295,6 +292,25 @@ fn tighten_modes(database: &Path) {
 /// A read transaction that ends (releasing its lock) when dropped, also on error or panic.
 /// BEGIN and ROLLBACK are prepared once per connection: rusqlite's `Transaction` parses them
 /// on every use, which cost a signed-in page more than its own queries' planning.
+/// A connection whose statements fail with `SQLITE_BUSY` rather than wait for a lock, until
+/// this is dropped (a panic included): the pool's next user waits again.
+struct NoWait<'c>(&'c Connection);
+
+impl<'c> NoWait<'c> {
+    fn on(c: &'c Connection) -> Result<Self, StoreError> {
+        c.busy_timeout(Duration::ZERO)?;
+        Ok(NoWait(c))
+    }
+}
+
+impl Drop for NoWait<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.busy_timeout(BUSY_TIMEOUT) {
+            tracing::warn!(error = %e, "restoring a connection's busy timeout failed");
+        }
+    }
+}
+
 struct ReadTx<'c>(&'c Connection);
 
 impl<'c> ReadTx<'c> {
@@ -475,6 +491,18 @@ mod tests {
             .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
             .expect("pragma");
         assert_eq!(waits, 5000, "the pool's other users wait for locks again");
+        drop(c);
+
+        // Also when the read panics (actix answers 500 and the worker goes on).
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.read_inline(|_| -> Result<(), StoreError> { panic!("a bug in a read") })
+        }));
+        assert!(panicked.is_err());
+        let c = store.pool().get().expect("connection");
+        let waits: i64 = c
+            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(waits, 5000);
     }
 
     #[test]

@@ -99,3 +99,31 @@ async fn a_session_that_expired_meanwhile_stops_even_while_its_state_is_cached()
         (StatusCode::SEE_OTHER, "/login".to_string())
     );
 }
+
+#[actix_web::test]
+async fn a_page_read_in_the_blocking_pool_and_its_next_view_from_the_caches_are_the_same() {
+    let p = Portal::acme().await;
+    let alice = p.sign_in("acme", "alice@acme.test").await;
+    let bob = p.sign_in("acme", "bob@acme.test").await;
+    let b = p.id("acme", "bob@acme.test");
+    for (role, want) in [("admin", "Make member"), ("member", "Make admin")] {
+        // A change from another process: the next view of the page reads the list in the
+        // blocking pool (the cached page is stale); the one after confirms the session and
+        // takes the page on the worker thread.
+        p.app
+            .db()
+            .execute(
+                "UPDATE users SET role = ?1 WHERE id = ?2",
+                rusqlite::params![role, b],
+            )
+            .expect("role");
+        for who in [&alice, &bob] {
+            let first = p.page(who, "/team").await;
+            let next = p.page(who, "/team").await;
+            assert_eq!(first, next);
+            assert!(next.contains("alice@acme.test") && next.contains("bob@acme.test"));
+        }
+        let r = row(&p.page(&alice, "/team").await, b).to_string();
+        assert!(r.contains(want), "{r}");
+    }
+}
