@@ -16,6 +16,7 @@ use crate::store::users::{self, Identity, User};
 
 use super::client_ip::client_ip;
 use super::confirm;
+use super::extract::is_utf8_form;
 use super::login::{known_team, see_other};
 
 pub async fn sso_callback(
@@ -25,11 +26,16 @@ pub async fn sso_callback(
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let team = known_team(&state, &path)?;
-    let params: CallbackParams = serde_urlencoded::from_str(req.query_string()).map_err(|_| {
-        AppError::Sso(SsoError::Invalid(
-            "The sign-in response could not be read.".into(),
-        ))
-    })?;
+    // Text that is not UTF-8 would reach the IdP's token endpoint as U+FFFD: refused here.
+    let query = req.query_string();
+    let params: CallbackParams = is_utf8_form(query.as_bytes())
+        .then(|| serde_urlencoded::from_str(query).ok())
+        .flatten()
+        .ok_or_else(|| {
+            AppError::Sso(SsoError::Invalid(
+                "The sign-in response could not be read: it is not valid UTF-8 form text.".into(),
+            ))
+        })?;
     let typed = TypedSession(&session);
     let base = state.settings.server.base();
     let peer = client_ip(&req, &state.settings.server.trusted_proxies);

@@ -68,4 +68,11 @@ async fn a_query_with_text_that_is_not_utf8_is_refused() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
         assert!(page.contains("not UTF-8"), "{path}: {page}");
     }
+    // The IdP's answer too: its code would go on to the token endpoint as U+FFFD.
+    let browser = browser();
+    let (status, page) = app
+        .text(&browser, "/sso/acme/callback?code=%ff&state=x")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("not valid UTF-8"), "{page}");
 }
