@@ -127,37 +127,6 @@ pub fn team_page(
 ) -> Result<TeamPage, StoreError> {
     let counts = counts(conn, team_id)?;
     let (rows, total) = list_cached(conn, cache, team_id, &counts, q, offset, per_page)?;
-    with_invites_of(conn, team_id, with_invites, counts, rows, total)
-}
-
-/// [`team_page`] when it reads no list: without a search, and with the page in `cache` at the
-/// team's current list version. `None` otherwise: the list read may scan the team
-/// (`Store::read_inline` takes only short reads).
-pub fn team_page_if_cached(
-    conn: &Connection,
-    cache: &PageCache,
-    team_id: &str,
-    with_invites: bool,
-    offset: i64,
-    per_page: i64,
-) -> Result<Option<TeamPage>, StoreError> {
-    let counts = counts(conn, team_id)?;
-    let key = (team_id.to_string(), offset, per_page);
-    let Some(rows) = cache.get(&key, counts.list_version) else {
-        return Ok(None);
-    };
-    let total = counts.members + counts.removed;
-    with_invites_of(conn, team_id, with_invites, counts, rows, total).map(Some)
-}
-
-fn with_invites_of(
-    conn: &Connection,
-    team_id: &str,
-    with_invites: bool,
-    counts: Counts,
-    rows: Arc<Vec<Member>>,
-    total: i64,
-) -> Result<TeamPage, StoreError> {
     let invites = if with_invites {
         invites::list_pending(conn, team_id)?
     } else {
@@ -169,6 +138,45 @@ fn with_invites_of(
         total,
         invites,
     })
+}
+
+/// Pending invitations a page read on the worker thread may list; a team with more has its
+/// page read in the blocking pool.
+const INLINE_INVITES: usize = 100;
+
+/// [`team_page`] when it is a short read: no search, the page in `cache` at the team's
+/// current list version, and a few pending invitations. `None` otherwise: the list read may
+/// scan the team (`Store::read_inline` takes only short reads).
+pub fn team_page_if_cached(
+    conn: &Connection,
+    cache: &PageCache,
+    team_id: &str,
+    with_invites: bool,
+    q: &str,
+    offset: i64,
+    per_page: i64,
+) -> Result<Option<TeamPage>, StoreError> {
+    if !q.is_empty() {
+        return Ok(None);
+    }
+    let counts = counts(conn, team_id)?;
+    let Some((rows, total)) = cached_rows(cache, team_id, &counts, offset, per_page) else {
+        return Ok(None);
+    };
+    let invites = if with_invites {
+        match invites::list_pending_up_to(conn, team_id, INLINE_INVITES)? {
+            Some(invites) => invites,
+            None => return Ok(None),
+        }
+    } else {
+        Vec::new()
+    };
+    Ok(Some(TeamPage {
+        counts,
+        rows,
+        total,
+        invites,
+    }))
 }
 
 /// Pages of team lists without a search, each with the team's list version it was read at.
@@ -223,15 +231,28 @@ fn list_cached(
         let (rows, total) = list(conn, team_id, counts, q, offset, per_page)?;
         return Ok((Arc::new(rows), total));
     }
-    let total = counts.members + counts.removed;
-    let key = (team_id.to_string(), offset, per_page);
-    if let Some(rows) = cache.get(&key, counts.list_version) {
-        return Ok((rows, total));
+    if let Some(cached) = cached_rows(cache, team_id, counts, offset, per_page) {
+        return Ok(cached);
     }
     let (rows, _) = list(conn, team_id, counts, q, offset, per_page)?;
     let rows = Arc::new(rows);
+    let key = (team_id.to_string(), offset, per_page);
     cache.put(key, counts.list_version, rows.clone());
-    Ok((rows, total))
+    Ok((rows, counts.members + counts.removed))
+}
+
+/// The page of the list without a search, from `cache` when it holds it at `counts`' list
+/// version, with the list's length.
+fn cached_rows(
+    cache: &PageCache,
+    team_id: &str,
+    counts: &Counts,
+    offset: i64,
+    per_page: i64,
+) -> Option<(Arc<Vec<Member>>, i64)> {
+    let key = (team_id.to_string(), offset, per_page);
+    let rows = cache.get(&key, counts.list_version)?;
+    Some((rows, counts.members + counts.removed))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The SQLite store: connection pool, embedded migrations, and one module per aggregate.
 //! All SQL of the program lives below this module; functions take a `&Connection` (or a
 //! `&Transaction` when several statements must commit together) and are run off the async
-//! executor through [`Store::run`].
+//! executor through [`Store::run`], but for the short reads of a signed-in page, which
+//! [`Store::read_inline`] runs where it is called when that cannot wait.
 
 pub mod access;
 pub mod attempts;
@@ -21,6 +22,7 @@ pub mod usage;
 pub mod users;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,12 +44,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// SQLite refused to wait for another connection's lock (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+    /// SQLite refused to wait for another connection's lock (`SQLITE_BUSY`, `SQLITE_LOCKED`,
+    /// `SQLITE_PROTOCOL`).
     fn is_busy(&self) -> bool {
         matches!(
             self,
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    // A WAL read that gave up retrying on its own, unlike one allowed to wait.
+                    | rusqlite::ErrorCode::FileLockingProtocolFailed)
         )
     }
 }
@@ -76,6 +82,8 @@ const MIGRATIONS: &[&str] = &[
 pub struct Store {
     pool: Pool,
     path: Arc<Path>,
+    /// Requests of the blocking pool waiting for a connection (see [`Store::read_inline`]).
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Store {
@@ -145,6 +153,7 @@ impl Store {
         let store = Store {
             pool,
             path: Arc::from(path),
+            waiting: Arc::default(),
         };
         Ok(Ok((store, checked)))
     }
@@ -170,9 +179,13 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, waiting) = (self.pool.clone(), self.waiting.clone());
         actix_web::web::block(move || {
-            let mut conn = pool.get().map_err(StoreError::from)?;
+            // While this waits for a connection, inline reads leave the ones put back to it.
+            waiting.fetch_add(1, Ordering::Relaxed);
+            let conn = pool.get();
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            let mut conn = conn.map_err(StoreError::from)?;
             f(&mut conn)
         })
         .await
@@ -195,15 +208,19 @@ impl Store {
     }
 
     /// [`Store::read`] on the calling thread, for the short, bounded reads of every signed-in
-    /// page (point lookups by key, a cached page's version): handing them to the blocking pool
-    /// costs two thread switches, more than the reads themselves (`/team` answered 40% more
-    /// requests per second without them, benches/team_page.sh). It never waits: `None` when
-    /// no pooled connection is idle or another connection holds a lock SQLite would wait for,
-    /// and the caller then takes [`Store::read`]. What may scan or sort many rows stays there.
+    /// page (point lookups by key, a cached page's version, a capped list): handing them to
+    /// the blocking pool costs two thread switches, more than the reads themselves (`/team`
+    /// answered a fifth more requests per second without them, docs/benchmarks.md). It never
+    /// waits: `None` when no pooled connection is idle, when a request of the pool is waiting
+    /// for one (it goes first), or when another connection holds a lock SQLite would wait
+    /// for; the caller then takes [`Store::read`]. What may scan or sort many rows stays there.
     pub fn read_inline<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Option<Result<T, StoreError>> {
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
         let conn = self.pool.try_get()?;
         let read = NoWait::on(&conn).and_then(|_no_wait| {
             let _tx = ReadTx::begin(&conn)?;
@@ -289,9 +306,6 @@ fn tighten_modes(database: &Path) {
     }
 }
 
-/// A read transaction that ends (releasing its lock) when dropped, also on error or panic.
-/// BEGIN and ROLLBACK are prepared once per connection: rusqlite's `Transaction` parses them
-/// on every use, which cost a signed-in page more than its own queries' planning.
 /// A connection whose statements fail with `SQLITE_BUSY` rather than wait for a lock, until
 /// this is dropped (a panic included): the pool's next user waits again.
 struct NoWait<'c>(&'c Connection);
@@ -311,6 +325,9 @@ impl Drop for NoWait<'_> {
     }
 }
 
+/// A read transaction that ends (releasing its lock) when dropped, also on error or panic.
+/// BEGIN and ROLLBACK are prepared once per connection: rusqlite's `Transaction` parses them
+/// on every use, which cost a signed-in page more than its own queries' planning.
 struct ReadTx<'c>(&'c Connection);
 
 impl<'c> ReadTx<'c> {
@@ -465,6 +482,10 @@ mod tests {
         let held = store.pool().get().expect("the one connection");
         assert!(store.read_inline(teams).is_none());
         drop(held);
+        // A request of the blocking pool waits for a connection: it gets the idle one first.
+        store.waiting.fetch_add(1, Ordering::Relaxed);
+        assert!(store.read_inline(teams).is_none());
+        store.waiting.fetch_sub(1, Ordering::Relaxed);
 
         // A statement that needs another connection's lock: the pool's connections wait up
         // to five seconds for it; inline, it gives way at once. (WAL readers take no lock a
@@ -493,7 +514,8 @@ mod tests {
         assert_eq!(waits, 5000, "the pool's other users wait for locks again");
         drop(c);
 
-        // Also when the read panics (actix answers 500 and the worker goes on).
+        // Also when the read panics (the request's task ends without an answer; the worker
+        // and the pool go on).
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             store.read_inline(|_| -> Result<(), StoreError> { panic!("a bug in a read") })
         }));

@@ -26,16 +26,17 @@ pub async fn sso_callback(
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let team = known_team(&state, &path)?;
+    let unreadable = |why: &str| {
+        AppError::Sso(SsoError::Invalid(format!(
+            "The sign-in response could not be read{why}."
+        )))
+    };
     // Text that is not UTF-8 would reach the IdP's token endpoint as U+FFFD: refused here.
     let query = req.query_string();
-    let params: CallbackParams = is_utf8_form(query.as_bytes())
-        .then(|| serde_urlencoded::from_str(query).ok())
-        .flatten()
-        .ok_or_else(|| {
-            AppError::Sso(SsoError::Invalid(
-                "The sign-in response could not be read: it is not valid UTF-8 form text.".into(),
-            ))
-        })?;
+    if !is_utf8_form(query.as_bytes()) {
+        return Err(unreadable(": it holds text that is not valid UTF-8"));
+    }
+    let params: CallbackParams = serde_urlencoded::from_str(query).map_err(|_| unreadable(""))?;
     let typed = TypedSession(&session);
     let base = state.settings.server.base();
     let peer = client_ip(&req, &state.settings.server.trusted_proxies);

@@ -164,6 +164,15 @@ impl SignedIn {
         }
     }
 
+    /// The session confirmed and the user loaded, with nothing else to read.
+    pub async fn confirm(self) -> Result<CurrentUser, AppError> {
+        let nothing_else = |_: &Connection, _: &User| Ok(());
+        Ok(self
+            .load_quick_or(|c, u| nothing_else(c, u).map(Some), nothing_else)
+            .await?
+            .0)
+    }
+
     /// The confirmed user's page context, or the sign-in page when the store no longer has
     /// the session or the user (the session is ended here too).
     fn finish<T>(self, loaded: Option<(User, bool, T)>) -> Result<(CurrentUser, T), AppError> {
@@ -196,13 +205,7 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let signed_in = SignedIn::from_request(req, payload);
-        Box::pin(async move {
-            let confirmed = signed_in.await?;
-            Ok(confirmed
-                .load_quick_or(|_, _| Ok(Some(())), |_, _| Ok(()))
-                .await?
-                .0)
-        })
+        Box::pin(async move { signed_in.await?.confirm().await })
     }
 }
 

@@ -43,25 +43,30 @@ pub async fn team_page(
         page,
         per_page: PER_PAGE,
     };
-    let (cache, searched) = (state.team_pages.clone(), !q.is_empty());
     let quick = |c: &_, me: &users::User| {
-        if searched {
-            return Ok(None);
-        }
         let found = members::team_page_if_cached(
             c,
             &state.team_pages,
             &me.team_id,
             me.is_admin(),
+            &q,
             offset,
             PER_PAGE,
         )?;
-        Ok(found.map(|found| data(me, found, String::new())))
+        Ok(found.map(|found| data(me, found, q.clone())))
     };
+    let (cache, search) = (state.team_pages.clone(), q.clone());
     let slow = move |c: &_, me: &users::User| {
-        let found =
-            members::team_page(c, &cache, &me.team_id, me.is_admin(), &q, offset, PER_PAGE)?;
-        Ok(data(me, found, q))
+        let found = members::team_page(
+            c,
+            &cache,
+            &me.team_id,
+            me.is_admin(),
+            &search,
+            offset,
+            PER_PAGE,
+        )?;
+        Ok(data(me, found, search))
     };
     let (me, data) = who.load_quick_or(quick, slow).await?;
     Ok(render(&state, &me, &data, None, None, StatusCode::OK))

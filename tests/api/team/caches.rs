@@ -106,10 +106,7 @@ async fn a_page_read_in_the_blocking_pool_and_its_next_view_from_the_caches_are_
     let alice = p.sign_in("acme", "alice@acme.test").await;
     let bob = p.sign_in("acme", "bob@acme.test").await;
     let b = p.id("acme", "bob@acme.test");
-    for (role, want) in [("admin", "Make member"), ("member", "Make admin")] {
-        // A change from another process: the next view of the page reads the list in the
-        // blocking pool (the cached page is stale); the one after confirms the session and
-        // takes the page on the worker thread.
+    let set_bob = |role: &str| {
         p.app
             .db()
             .execute(
@@ -117,13 +114,40 @@ async fn a_page_read_in_the_blocking_pool_and_its_next_view_from_the_caches_are_
                 rusqlite::params![role, b],
             )
             .expect("role");
-        for who in [&alice, &bob] {
-            let first = p.page(who, "/team").await;
-            let next = p.page(who, "/team").await;
-            assert_eq!(first, next);
-            assert!(next.contains("alice@acme.test") && next.contains("bob@acme.test"));
-        }
+    };
+    for (who, role, want) in [
+        (&alice, "admin", "Make member"),
+        (&bob, "member", "Make admin"),
+    ] {
+        // A change from another process: the next view of the page reads the list in the
+        // blocking pool (the cached page is stale); the one after confirms the session and
+        // takes the page on the worker thread.
+        set_bob(role);
+        let first = p.page(who, "/team").await;
+        let next = p.page(who, "/team").await;
+        assert_eq!(first, next);
+        assert!(next.contains("alice@acme.test") && next.contains("bob@acme.test"));
         let r = row(&p.page(&alice, "/team").await, b).to_string();
         assert!(r.contains(want), "{r}");
+    }
+
+    // More pending invitations than a read on the worker thread lists: all of them, each time.
+    let team_invites = |n: usize| {
+        for i in 0..n {
+            p.app
+                .db()
+                .execute(
+                    "INSERT INTO invites (team_id, email, invited_by, created_at)
+                     VALUES ('acme', ?1, NULL, 0)",
+                    [format!("invited.{i:03}@acme.test")],
+                )
+                .expect("invite");
+        }
+    };
+    team_invites(150);
+    for _ in 0..2 {
+        let page = p.page(&alice, "/team").await;
+        assert_eq!(page.matches("/cancel\"").count(), 150);
+        assert!(page.contains("invited.149@acme.test"));
     }
 }
