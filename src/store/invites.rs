@@ -95,31 +95,36 @@ pub fn cancel(
 }
 
 pub fn list_pending(conn: &Connection, team_id: &str) -> Result<Vec<Invite>, StoreError> {
-    // SQLite reads a negative LIMIT as none.
-    pending(conn, team_id, -1)
+    pending(conn, team_id, PENDING)
 }
 
-/// [`list_pending`] when the team has at most `most` pending invitations (`None` when it has
+/// The pending invitations [`list_pending_few`] lists at most.
+pub const FEW: usize = 100;
+
+/// [`list_pending`] when the team has at most [`FEW`] pending invitations (`None` when it has
 /// more): a read bounded whatever admins did, for `Store::read_inline`.
-pub fn list_pending_up_to(
+pub fn list_pending_few(
     conn: &Connection,
     team_id: &str,
-    most: usize,
 ) -> Result<Option<Vec<Invite>>, StoreError> {
-    let limit = i64::try_from(most).unwrap_or(i64::MAX).saturating_add(1);
-    let found = pending(conn, team_id, limit)?;
-    Ok((found.len() <= most).then_some(found))
+    // The limit is in the text, not bound: SQLite compiles a bound LIMIT's value into the
+    // statement and prepares it again whenever the parameter is bound, i.e. on every run.
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{PENDING} LIMIT {}", FEW + 1));
+    let found = pending(conn, team_id, &SQL)?;
+    Ok((found.len() <= FEW).then_some(found))
 }
 
-fn pending(conn: &Connection, team_id: &str, limit: i64) -> Result<Vec<Invite>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT i.id, i.email, coalesce(u.email, 'shell'), i.created_at FROM invites i
-         LEFT JOIN users u ON u.id = i.invited_by
-         WHERE i.team_id = ?1 AND i.accepted_at IS NULL AND i.cancelled_at IS NULL
-         ORDER BY i.email LIMIT ?2",
-    )?;
+const PENDING: &str =
+    "SELECT i.id, i.email, coalesce(u.email, 'shell'), i.created_at FROM invites i
+     LEFT JOIN users u ON u.id = i.invited_by
+     WHERE i.team_id = ?1 AND i.accepted_at IS NULL AND i.cancelled_at IS NULL
+     ORDER BY i.email";
+
+fn pending(conn: &Connection, team_id: &str, sql: &str) -> Result<Vec<Invite>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt
-        .query_map(params![team_id, limit], |r| {
+        .query_map([team_id], |r| {
             Ok(Invite {
                 id: r.get(0)?,
                 email: r.get(1)?,
@@ -136,29 +141,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_capped_list_is_the_whole_list_or_none() {
+    fn the_few_pending_invitations_are_all_of_them_or_none() {
         let mut c = crate::store::test_db(&["t", "u"]);
         for email in ["b@t.test", "a@t.test", "c@t.test"] {
             create(&mut c, "t", &Actor::shell(), email).expect("invite");
         }
         create(&mut c, "u", &Actor::shell(), "x@u.test").expect("another team's");
-        let all: Vec<String> = list_pending(&c, "t")
-            .expect("list")
-            .into_iter()
-            .map(|i| i.email)
-            .collect();
+        let emails = |list: Vec<Invite>| list.into_iter().map(|i| i.email).collect::<Vec<_>>();
+        let all = emails(list_pending(&c, "t").expect("list"));
         assert_eq!(all, ["a@t.test", "b@t.test", "c@t.test"]);
-        let capped = list_pending_up_to(&c, "t", 3)
-            .expect("read")
-            .expect("three");
-        assert_eq!(capped.len(), 3);
-        assert!(list_pending_up_to(&c, "t", 2).expect("read").is_none());
-        assert_eq!(
-            list_pending_up_to(&c, "u", 1)
-                .expect("read")
-                .expect("one")
-                .len(),
-            1
-        );
+        let few = list_pending_few(&c, "t").expect("read").expect("three");
+        assert_eq!(emails(few), all);
+        for i in 0..FEW - 3 {
+            create(&mut c, "t", &Actor::shell(), &format!("{i}@t.test")).expect("invite");
+        }
+        let few = list_pending_few(&c, "t").expect("read").expect("FEW");
+        assert_eq!(few.len(), FEW);
+        create(&mut c, "t", &Actor::shell(), "one.more@t.test").expect("invite");
+        assert!(list_pending_few(&c, "t").expect("read").is_none());
+        assert_eq!(list_pending(&c, "t").expect("list").len(), FEW + 1);
+        let other = list_pending_few(&c, "u").expect("read").expect("one");
+        assert_eq!(emails(other), ["x@u.test"]);
     }
 }

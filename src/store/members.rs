@@ -140,12 +140,8 @@ pub fn team_page(
     })
 }
 
-/// Pending invitations a page read on the worker thread may list; a team with more has its
-/// page read in the blocking pool.
-const INLINE_INVITES: usize = 100;
-
 /// [`team_page`] when it is a short read: no search, the page in `cache` at the team's
-/// current list version, and a few pending invitations. `None` otherwise: the list read may
+/// current list version, and a few pending invitations (`invites::FEW`). `None` otherwise: the list read may
 /// scan the team (`Store::read_inline` takes only short reads).
 pub fn team_page_if_cached(
     conn: &Connection,
@@ -164,7 +160,8 @@ pub fn team_page_if_cached(
         return Ok(None);
     };
     let invites = if with_invites {
-        match invites::list_pending_up_to(conn, team_id, INLINE_INVITES)? {
+        // A team with more has its page read in the blocking pool.
+        match invites::list_pending_few(conn, team_id)? {
             Some(invites) => invites,
             None => return Ok(None),
         }
