@@ -4,8 +4,9 @@
 //! The cache is not an authority on whether a session is live: every request of a signed-in
 //! user confirms the session row in the store in the same trip that loads the user
 //! (`SignedIn::load_with` and `load_quick_or`), so a session revoked from anywhere, this
-//! process or a shell command, stops at once. An entry is served for at most the store's sliding slack (a
-//! minute at most), after which the next load goes to the store and slides the expiry.
+//! process or a shell command, stops at once. An entry is served for at most the store's
+//! sliding slack (a minute at most), after which the next load goes to the store and slides
+//! the expiry.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

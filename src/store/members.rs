@@ -127,10 +127,9 @@ pub fn team_page(
 ) -> Result<TeamPage, StoreError> {
     let counts = counts(conn, team_id)?;
     let (rows, total) = list_cached(conn, cache, team_id, &counts, q, offset, per_page)?;
-    let invites = if with_invites {
-        invites::list_pending(conn, team_id)?
-    } else {
-        Vec::new()
+    let invites = match with_invites {
+        true => invites::list_pending(conn, team_id)?,
+        false => Vec::new(),
     };
     Ok(TeamPage {
         counts,
@@ -141,8 +140,8 @@ pub fn team_page(
 }
 
 /// [`team_page`] when it is a short read: no search, the page in `cache` at the team's
-/// current list version, and a few pending invitations (`invites::FEW`). `None` otherwise: the list read may
-/// scan the team (`Store::read_inline` takes only short reads).
+/// current list version, and a few pending invitations (`invites::FEW`). `None` otherwise:
+/// the list read may scan the team (`Store::read_inline` takes only short reads).
 pub fn team_page_if_cached(
     conn: &Connection,
     cache: &PageCache,
@@ -159,16 +158,12 @@ pub fn team_page_if_cached(
     let Some((rows, total)) = cached_rows(cache, team_id, &counts, offset, per_page) else {
         return Ok(None);
     };
-    let invites = if with_invites {
-        // A team with more has its page read in the blocking pool.
-        match invites::list_pending_few(conn, team_id)? {
-            Some(invites) => invites,
-            None => return Ok(None),
-        }
-    } else {
-        Vec::new()
+    // A team with more invitations has its page read in the blocking pool.
+    let invites = match with_invites {
+        true => invites::list_pending_few(conn, team_id)?,
+        false => Some(Vec::new()),
     };
-    Ok(Some(TeamPage {
+    Ok(invites.map(|invites| TeamPage {
         counts,
         rows,
         total,
