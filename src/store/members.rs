@@ -116,19 +116,25 @@ fn list(
     Ok((rows, total))
 }
 
+/// Which page of a team's list is asked for, and whether its pending invitations with it.
+pub struct PageWanted<'a> {
+    pub team_id: &'a str,
+    pub with_invites: bool,
+    /// A search on names and emails; empty for none.
+    pub q: &'a str,
+    pub offset: i64,
+    pub per_page: i64,
+}
+
 pub fn team_page(
     conn: &Connection,
     cache: &PageCache,
-    team_id: &str,
-    with_invites: bool,
-    q: &str,
-    offset: i64,
-    per_page: i64,
+    wanted: &PageWanted<'_>,
 ) -> Result<TeamPage, StoreError> {
-    let counts = counts(conn, team_id)?;
-    let (rows, total) = list_cached(conn, cache, team_id, &counts, q, offset, per_page)?;
-    let invites = match with_invites {
-        true => invites::list_pending(conn, team_id)?,
+    let counts = counts(conn, wanted.team_id)?;
+    let (rows, total) = list_cached(conn, cache, wanted, &counts)?;
+    let invites = match wanted.with_invites {
+        true => invites::list_pending(conn, wanted.team_id)?,
         false => Vec::new(),
     };
     Ok(TeamPage {
@@ -145,22 +151,18 @@ pub fn team_page(
 pub fn team_page_if_cached(
     conn: &Connection,
     cache: &PageCache,
-    team_id: &str,
-    with_invites: bool,
-    q: &str,
-    offset: i64,
-    per_page: i64,
+    wanted: &PageWanted<'_>,
 ) -> Result<Option<TeamPage>, StoreError> {
-    if !q.is_empty() {
+    if !wanted.q.is_empty() {
         return Ok(None);
     }
-    let counts = counts(conn, team_id)?;
-    let Some((rows, total)) = cached_rows(cache, team_id, &counts, offset, per_page) else {
+    let counts = counts(conn, wanted.team_id)?;
+    let Some((rows, total)) = cached_rows(cache, wanted, &counts) else {
         return Ok(None);
     };
     // A team with more invitations has its page read in the blocking pool.
-    let invites = match with_invites {
-        true => invites::list_pending_few(conn, team_id)?,
+    let invites = match wanted.with_invites {
+        true => invites::list_pending_few(conn, wanted.team_id)?,
         false => Some(Vec::new()),
     };
     Ok(invites.map(|invites| TeamPage {
@@ -213,23 +215,26 @@ impl PageCache {
 fn list_cached(
     conn: &Connection,
     cache: &PageCache,
-    team_id: &str,
+    wanted: &PageWanted<'_>,
     counts: &Counts,
-    q: &str,
-    offset: i64,
-    per_page: i64,
 ) -> Result<(Arc<Vec<Member>>, i64), StoreError> {
+    let &PageWanted {
+        team_id,
+        q,
+        offset,
+        per_page,
+        ..
+    } = wanted;
     if !q.is_empty() {
         let (rows, total) = list(conn, team_id, counts, q, offset, per_page)?;
         return Ok((Arc::new(rows), total));
     }
-    if let Some(cached) = cached_rows(cache, team_id, counts, offset, per_page) {
+    if let Some(cached) = cached_rows(cache, wanted, counts) {
         return Ok(cached);
     }
     let (rows, _) = list(conn, team_id, counts, q, offset, per_page)?;
     let rows = Arc::new(rows);
-    let key = (team_id.to_string(), offset, per_page);
-    cache.put(key, counts.list_version, rows.clone());
+    cache.put(page_key(wanted), counts.list_version, rows.clone());
     Ok((rows, counts.members + counts.removed))
 }
 
@@ -237,14 +242,15 @@ fn list_cached(
 /// version, with the list's length.
 fn cached_rows(
     cache: &PageCache,
-    team_id: &str,
+    wanted: &PageWanted<'_>,
     counts: &Counts,
-    offset: i64,
-    per_page: i64,
 ) -> Option<(Arc<Vec<Member>>, i64)> {
-    let key = (team_id.to_string(), offset, per_page);
-    let rows = cache.get(&key, counts.list_version)?;
+    let rows = cache.get(&page_key(wanted), counts.list_version)?;
     Some((rows, counts.members + counts.removed))
+}
+
+fn page_key(wanted: &PageWanted<'_>) -> PageKey {
+    (wanted.team_id.to_string(), wanted.offset, wanted.per_page)
 }
 
 #[cfg(test)]
@@ -284,7 +290,14 @@ mod tests {
     /// The first page through the cache, checked against a fresh read.
     fn first_page(c: &Connection, cache: &PageCache, team: &str) -> Vec<String> {
         let counts = counts(c, team).expect("counts");
-        let (rows, total) = list_cached(c, cache, team, &counts, "", 0, 50).expect("list");
+        let wanted = PageWanted {
+            team_id: team,
+            with_invites: false,
+            q: "",
+            offset: 0,
+            per_page: 50,
+        };
+        let (rows, total) = list_cached(c, cache, &wanted, &counts).expect("list");
         let fresh = list(c, team, &counts, "", 0, 50).expect("list").0;
         assert_eq!(shown(&rows), shown(&fresh), "the cache served a stale page");
         assert_eq!(total as usize, rows.len());

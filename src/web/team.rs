@@ -35,7 +35,6 @@ pub async fn team_page(
     // nothing else is no filter.
     let q = strip_unsafe(&query.q).chars().take(100).collect::<String>();
     let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
-    let offset = (page - 1) * PER_PAGE;
     let data = move |me: &users::User, found, q| views::team::TeamData {
         team_id: me.team_id.clone(),
         found,
@@ -47,11 +46,7 @@ pub async fn team_page(
         let found = members::team_page_if_cached(
             c,
             &state.team_pages,
-            &me.team_id,
-            me.is_admin(),
-            &q,
-            offset,
-            PER_PAGE,
+            &list_page(&me.team_id, me.is_admin(), &q, page),
         )?;
         Ok(found.map(|found| data(me, found, q.clone())))
     };
@@ -60,11 +55,7 @@ pub async fn team_page(
         let found = members::team_page(
             c,
             &cache,
-            &me.team_id,
-            me.is_admin(),
-            &search,
-            offset,
-            PER_PAGE,
+            &list_page(&me.team_id, me.is_admin(), &search, page),
         )?;
         Ok(data(me, found, search))
     };
@@ -101,6 +92,23 @@ fn render(
         .body(body.into_string())
 }
 
+/// Page `page` of the team's list (`q`: a search, or empty), with the pending invitations for
+/// an admin.
+fn list_page<'a>(
+    team_id: &'a str,
+    with_invites: bool,
+    q: &'a str,
+    page: i64,
+) -> members::PageWanted<'a> {
+    members::PageWanted {
+        team_id,
+        with_invites,
+        q,
+        offset: (page - 1) * PER_PAGE,
+        per_page: PER_PAGE,
+    }
+}
+
 /// The invitation form again, with what was typed and why it was refused next to it.
 async fn refuse_invite(
     state: &AppState,
@@ -112,7 +120,7 @@ async fn refuse_invite(
     let (team, cache) = (me.team().to_string(), state.team_pages.clone());
     let found = state
         .store
-        .read(move |c| members::team_page(c, &cache, &team, true, "", 0, PER_PAGE))
+        .read(move |c| members::team_page(c, &cache, &list_page(&team, true, "", 1)))
         .await?;
     let data = views::team::TeamData {
         team_id: me.team().to_string(),
@@ -138,10 +146,7 @@ async fn refuse_change<F: AsRef<Back>>(
     let (team, cache, search) = (me.team().to_string(), state.team_pages.clone(), q.clone());
     let found = state
         .store
-        .read(move |c| {
-            let offset = (page - 1) * PER_PAGE;
-            members::team_page(c, &cache, &team, true, &search, offset, PER_PAGE)
-        })
+        .read(move |c| members::team_page(c, &cache, &list_page(&team, true, &search, page)))
         .await?;
     let data = views::team::TeamData {
         team_id: me.team().to_string(),
