@@ -141,17 +141,17 @@ pub fn list(
     let where_sql = "team_id = ?1
         AND (?2 = '' OR action = ?2)
         AND (?3 = '' OR actor LIKE ?3 ESCAPE '\\' OR target LIKE ?3 ESCAPE '\\')";
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM audit WHERE {where_sql}"),
-        params![team_id, action, person],
-        |r| r.get(0),
-    )?;
-    let mut stmt = conn.prepare(&format!(
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM audit WHERE {where_sql}"))?
+        .query_row(params![team_id, action, person], |r| r.get(0))?;
+    // The page size is in the text, not bound: SQLite prepares a statement with a bound LIMIT
+    // again on every run (see `members::list`).
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT at, actor, action, target, detail, ip, repeats FROM audit WHERE {where_sql}
-         ORDER BY id DESC LIMIT ?4 OFFSET ?5"
+         ORDER BY id DESC LIMIT {per_page} OFFSET ?4"
     ))?;
     let rows = stmt
-        .query_map(params![team_id, action, person, per_page, offset], |r| {
+        .query_map(params![team_id, action, person, offset], |r| {
             Ok(Entry {
                 at: r.get(0)?,
                 actor: r.get(1)?,

@@ -128,18 +128,23 @@ pub fn list(
     page: i64,
 ) -> Result<(Vec<Token>, bool), StoreError> {
     let offset = page.saturating_sub(1).saturating_mul(PAGE_SIZE);
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by
-         WHERE t.team_id = ?1 AND (NOT t.personal OR t.created_by = ?2 OR ?3)
-         ORDER BY t.team_id, t.revoked_at IS NOT NULL, t.id DESC LIMIT ?4 OFFSET ?5"
-    ))?;
+    // The limit is in the text, not bound: SQLite prepares a statement with a bound LIMIT
+    // again on every run (see `members::list`).
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by
+             WHERE t.team_id = ?1 AND (NOT t.personal OR t.created_by = ?2 OR ?3)
+             ORDER BY t.team_id, t.revoked_at IS NOT NULL, t.id DESC LIMIT {} OFFSET ?4",
+            PAGE_SIZE + 1
+        )
+    });
+    let mut stmt = conn.prepare_cached(&SQL)?;
     let mut rows = stmt
         .query_map(
             params![
                 team_id,
                 viewer.id.0,
                 viewer.sees_personal_of_others(),
-                PAGE_SIZE + 1,
                 offset
             ],
             from_row,
