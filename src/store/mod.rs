@@ -29,7 +29,30 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
-pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+pub type Pool = r2d2::Pool<Manager>;
+
+/// r2d2_sqlite's manager, but a connection handed back inside a transaction (its ROLLBACK
+/// failed, say) is closed instead of kept: the next request to take it would otherwise find
+/// its BEGIN refused, or worse, its reads inside someone else's unfinished transaction.
+#[derive(Debug)]
+pub struct Manager(SqliteConnectionManager);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+        self.0.connect()
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
+        self.0.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        !conn.is_autocommit()
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -136,9 +159,11 @@ impl Store {
         // The first connection made the file. The pool opens more as the load asks for them
         // (min_idle below), and one opened after the file was moved or deleted must fail, not
         // leave an empty database at the path.
-        let manager = SqliteConnectionManager::file(path)
-            .with_flags(flags.difference(rusqlite::OpenFlags::SQLITE_OPEN_CREATE))
-            .with_init(init_connection);
+        let manager = Manager(
+            SqliteConnectionManager::file(path)
+                .with_flags(flags.difference(rusqlite::OpenFlags::SQLITE_OPEN_CREATE))
+                .with_init(init_connection),
+        );
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             // Opened as the load asks for them rather than all at start: each connection
@@ -462,6 +487,26 @@ mod tests {
 
     fn mode(p: &Path) -> u32 {
         std::fs::metadata(p).expect("exists").permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn a_connection_handed_back_inside_a_transaction_is_not_handed_out_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db"), 1).expect("create");
+        let c = store.pool().get().expect("the one connection");
+        c.execute_batch("BEGIN IMMEDIATE")
+            .expect("a transaction left open");
+        drop(c);
+        let next = store.pool().get().expect("a connection again");
+        assert!(
+            next.is_autocommit(),
+            "a fresh connection, not the one left mid-transaction"
+        );
+        // The write lock went with the closed connection: another writer gets it at once.
+        let other = Connection::open(dir.path().join("t.db")).expect("other");
+        other
+            .execute_batch("BEGIN IMMEDIATE; COMMIT")
+            .expect("the write lock is free");
     }
 
     #[test]
