@@ -138,18 +138,10 @@ pub fn list(
         .clone()
         .map(|p| format!("%{}%", escape_like(&p)))
         .unwrap_or_default();
-    let where_sql = "team_id = ?1
-        AND (?2 = '' OR action = ?2)
-        AND (?3 = '' OR actor LIKE ?3 ESCAPE '\\' OR target LIKE ?3 ESCAPE '\\')";
     let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM audit WHERE {where_sql}"))?
+        .prepare_cached(&count_sql())?
         .query_row(params![team_id, action, person], |r| r.get(0))?;
-    // The page size is in the text, not bound: SQLite prepares a statement with a bound LIMIT
-    // again on every run (see `members::list`).
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT at, actor, action, target, detail, ip, repeats FROM audit WHERE {where_sql}
-         ORDER BY id DESC LIMIT {per_page} OFFSET ?4"
-    ))?;
+    let mut stmt = conn.prepare_cached(&page_sql(per_page))?;
     let rows = stmt
         .query_map(params![team_id, action, person, offset], |r| {
             Ok(Entry {
@@ -164,6 +156,23 @@ pub fn list(
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok((rows, total))
+}
+
+const LIST_WHERE: &str = "team_id = ?1
+    AND (?2 = '' OR action = ?2)
+    AND (?3 = '' OR actor LIKE ?3 ESCAPE '\\' OR target LIKE ?3 ESCAPE '\\')";
+
+fn count_sql() -> String {
+    format!("SELECT count(*) FROM audit WHERE {LIST_WHERE}")
+}
+
+/// The page size is in the text, not bound: SQLite prepares a statement with a bound LIMIT
+/// again on every run (see `members::list`).
+fn page_sql(per_page: i64) -> String {
+    format!(
+        "SELECT at, actor, action, target, detail, ip, repeats FROM audit WHERE {LIST_WHERE}
+         ORDER BY id DESC LIMIT {per_page} OFFSET ?4"
+    )
 }
 
 pub fn actions(conn: &Connection, team_id: &str) -> Result<Vec<String>, StoreError> {
@@ -219,6 +228,38 @@ mod tests {
         assert_eq!(t, "t".repeat(MAX_TEXT));
         assert_eq!(d, format!("x{}", "é".repeat(511)));
         assert!(d.len() <= MAX_TEXT && detail.starts_with(&d));
+    }
+
+    #[test]
+    fn a_page_of_the_log_is_not_prepared_again_on_the_next_view() {
+        let c = db();
+        for i in 0..30 {
+            let who = anonymous(&format!("192.0.2.{i}"));
+            record(
+                &c,
+                "acme",
+                &who,
+                Action::SignInRefused,
+                &format!("user{i}@acme.test"),
+                "",
+            )
+            .expect("record");
+        }
+        let views = [
+            (None, 0),
+            (None, 10),
+            (Some("user1"), 0),
+            (Some("user2"), 5),
+        ];
+        for (person, offset) in views {
+            let filter = Filter {
+                action: None,
+                person: person.map(String::from),
+            };
+            list(&c, "acme", &filter, offset, 10).expect("a page");
+        }
+        assert_eq!(crate::store::times_prepared_again(&c, &count_sql()), 0);
+        assert_eq!(crate::store::times_prepared_again(&c, &page_sql(10)), 0);
     }
 
     fn event<'a>(team_id: &'a str, actor: &'a Actor, action: Action, detail: &'a str) -> Event<'a> {

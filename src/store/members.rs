@@ -51,6 +51,28 @@ pub fn counts(conn: &Connection, team_id: &str) -> Result<Counts, StoreError> {
         .unwrap_or_default())
 }
 
+/// A page of the team list without a search. The page size is written into the SQL: SQLite
+/// re-plans a statement whenever a bound LIMIT changes, which rusqlite's rebinding on every
+/// execution would cause each time.
+fn page_sql(per_page: i64) -> String {
+    format!(
+        "SELECT {COLUMNS} FROM users u WHERE u.team_id = :team
+         ORDER BY u.name COLLATE NOCASE, u.id LIMIT {per_page} OFFSET :offset"
+    )
+}
+
+const BY_TRIGRAMS: &str =
+    "FROM (SELECT rowid AS rid FROM users_search WHERE users_search MATCH :q) s
+     CROSS JOIN users u ON u.id = s.rid WHERE u.team_id = :team";
+
+const BY_SCAN: &str = "FROM users u WHERE u.team_id = :team
+     AND (lower(u.name) LIKE :q ESCAPE '\\' OR u.email LIKE :q ESCAPE '\\')";
+
+/// The ids of a search's matches in list order; `from` is its FROM and WHERE.
+fn matches_sql(from: &str) -> String {
+    format!("SELECT u.id {from} ORDER BY u.name COLLATE NOCASE, u.id")
+}
+
 /// One page of the team list, ordered by name then id (stable), filtered by `q` on name and
 /// email (substring, any case); with the number of members that match. `counts` are the
 /// team's, read in the same transaction: without a filter they give the total.
@@ -63,13 +85,8 @@ fn list(
     per_page: i64,
 ) -> Result<(Vec<Member>, i64), StoreError> {
     if q.is_empty() {
-        // The page size is written into the SQL: SQLite re-plans a statement whenever a bound
-        // LIMIT changes, which rusqlite's rebinding on every execution would cause each time.
         let rows = conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM users u WHERE u.team_id = :team
-                 ORDER BY u.name COLLATE NOCASE, u.id LIMIT {per_page} OFFSET :offset"
-            ))?
+            .prepare_cached(&page_sql(per_page))?
             .query_map(
                 named_params! {":team": team_id, ":offset": offset},
                 from_row,
@@ -80,16 +97,11 @@ fn list(
     let (from, filter) = if q.chars().count() >= 3 {
         // The trigram index finds the matches (the query as one quoted phrase: a substring);
         // the join keeps those of this team.
-        (
-            "FROM (SELECT rowid AS rid FROM users_search WHERE users_search MATCH :q) s
-             CROSS JOIN users u ON u.id = s.rid WHERE u.team_id = :team",
-            format!("\"{}\"", q.replace('"', "\"\"")),
-        )
+        (BY_TRIGRAMS, format!("\"{}\"", q.replace('"', "\"\"")))
     } else {
         // Too short for trigrams: scan the team.
         (
-            "FROM users u WHERE u.team_id = :team
-               AND (lower(u.name) LIKE :q ESCAPE '\\' OR u.email LIKE :q ESCAPE '\\')",
+            BY_SCAN,
             format!("%{}%", audit::escape_like(&q.to_lowercase())),
         )
     };
@@ -97,9 +109,7 @@ fn list(
     // the page's rows are then read by id. (Sorting whole rows, with the total counted beside
     // each, cost twice as much: SQLite copied every match into two temporary tables.)
     let ids = conn
-        .prepare_cached(&format!(
-            "SELECT u.id {from} ORDER BY u.name COLLATE NOCASE, u.id"
-        ))?
+        .prepare_cached(&matches_sql(from))?
         .query_map(named_params! {":team": team_id, ":q": filter}, |r| {
             r.get::<_, i64>(0)
         })?
@@ -302,6 +312,21 @@ mod tests {
         assert_eq!(shown(&rows), shown(&fresh), "the cache served a stale page");
         assert_eq!(total as usize, rows.len());
         shown(&rows)
+    }
+
+    #[test]
+    fn a_page_or_a_search_is_not_prepared_again_on_the_next_view() {
+        let c = store();
+        for name in ["Ada", "Bob", "Carol", "Dan", "Eve"] {
+            add(&c, "t", name);
+        }
+        let counts = counts(&c, "t").expect("counts");
+        for (q, offset) in [("", 0), ("", 2), ("car", 0), ("eve", 0), ("a", 0), ("b", 0)] {
+            list(&c, "t", &counts, q, offset, 2).expect("a page");
+        }
+        for sql in [page_sql(2), matches_sql(BY_TRIGRAMS), matches_sql(BY_SCAN)] {
+            assert_eq!(crate::store::times_prepared_again(&c, &sql), 0, "{sql}");
+        }
     }
 
     #[test]

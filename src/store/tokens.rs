@@ -118,6 +118,17 @@ pub fn insert(
     Ok(id)
 }
 
+/// [`list`]'s query. The limit is in the text, not bound: SQLite prepares a statement with a
+/// bound LIMIT again on every run (see `members::list`).
+static LIST_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by
+         WHERE t.team_id = ?1 AND (NOT t.personal OR t.created_by = ?2 OR ?3)
+         ORDER BY t.team_id, t.revoked_at IS NOT NULL, t.id DESC LIMIT {} OFFSET ?4",
+        PAGE_SIZE + 1
+    )
+});
+
 /// One page (1-based, [`PAGE_SIZE`] rows) of the team's tokens as `viewer` may see them:
 /// personal tokens of others only for admins; active first, newest first. True when a
 /// further page follows.
@@ -128,17 +139,7 @@ pub fn list(
     page: i64,
 ) -> Result<(Vec<Token>, bool), StoreError> {
     let offset = page.saturating_sub(1).saturating_mul(PAGE_SIZE);
-    // The limit is in the text, not bound: SQLite prepares a statement with a bound LIMIT
-    // again on every run (see `members::list`).
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "SELECT {COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by
-             WHERE t.team_id = ?1 AND (NOT t.personal OR t.created_by = ?2 OR ?3)
-             ORDER BY t.team_id, t.revoked_at IS NOT NULL, t.id DESC LIMIT {} OFFSET ?4",
-            PAGE_SIZE + 1
-        )
-    });
-    let mut stmt = conn.prepare_cached(&SQL)?;
+    let mut stmt = conn.prepare_cached(&LIST_SQL)?;
     let mut rows = stmt
         .query_map(
             params![
@@ -298,4 +299,31 @@ pub struct Change {
     pub hash: Vec<u8>,
     pub live: bool,
     pub token: Verifiable,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_of_tokens_is_not_prepared_again_on_the_next_view() {
+        let c = crate::store::test_db(&["acme"]);
+        c.execute_batch(
+            "INSERT INTO users (id, team_id, issuer, subject, email, name, role, role_source, joined_via, created_at)
+             VALUES (1, 'acme', 'i', 'a', 'a@acme.test', 'A', 'admin', 'manual', 'jit', 0),
+                    (2, 'acme', 'i', 'b', 'b@acme.test', 'B', 'member', 'default', 'jit', 0);
+             INSERT INTO api_tokens (team_id, name, prefix, secret_hash, secret_enc, created_by, personal, created_at)
+             VALUES ('acme', 'ci', 'p1', x'01', x'01', 1, 0, 0),
+                    ('acme', 'mine', 'p2', x'02', x'02', 2, 1, 0);",
+        )
+        .expect("a team with tokens");
+        for (id, admin, page) in [(1, true, 1), (2, false, 1), (2, false, 2), (1, true, 3)] {
+            let viewer = Viewer {
+                id: UserId(id),
+                admin,
+            };
+            list(&c, "acme", viewer, page).expect("a page");
+        }
+        assert_eq!(crate::store::times_prepared_again(&c, &LIST_SQL), 0);
+    }
 }
