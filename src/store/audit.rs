@@ -166,8 +166,8 @@ fn count_sql() -> String {
     format!("SELECT count(*) FROM audit WHERE {LIST_WHERE}")
 }
 
-/// The page size is in the text, not bound: SQLite prepares a statement with a bound LIMIT
-/// again on every run (see `members::list`).
+/// The page size is in the text, a constant of the statement: see `store::plan_once` for why
+/// a bound LIMIT is costly.
 fn page_sql(per_page: i64) -> String {
     format!(
         "SELECT at, actor, action, target, detail, ip, repeats FROM audit WHERE {LIST_WHERE}

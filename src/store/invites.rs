@@ -107,8 +107,8 @@ pub fn list_pending_few(
     conn: &Connection,
     team_id: &str,
 ) -> Result<Option<Vec<Invite>>, StoreError> {
-    // The limit is in the text, not bound: SQLite compiles a bound LIMIT's value into the
-    // statement and prepares it again whenever the parameter is bound, i.e. on every run.
+    // The limit is in the text, a constant of the statement: see `store::plan_once` for why a
+    // bound LIMIT is costly.
     static SQL: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| format!("{PENDING} LIMIT {}", FEW + 1));
     let found = pending(conn, team_id, &SQL)?;

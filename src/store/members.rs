@@ -51,9 +51,8 @@ pub fn counts(conn: &Connection, team_id: &str) -> Result<Counts, StoreError> {
         .unwrap_or_default())
 }
 
-/// A page of the team list without a search. The page size is written into the SQL: SQLite
-/// re-plans a statement whenever a bound LIMIT changes, which rusqlite's rebinding on every
-/// execution would cause each time.
+/// A page of the team list without a search. The page size is written into the SQL, a
+/// constant of the statement: see `store::plan_once` for why a bound LIMIT is costly.
 fn page_sql(per_page: i64) -> String {
     format!(
         "SELECT {COLUMNS} FROM users u WHERE u.team_id = :team

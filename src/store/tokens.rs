@@ -118,8 +118,8 @@ pub fn insert(
     Ok(id)
 }
 
-/// [`list`]'s query. The limit is in the text, not bound: SQLite prepares a statement with a
-/// bound LIMIT again on every run (see `members::list`).
+/// [`list`]'s query. The limit is in the text, a constant of the statement: see
+/// `store::plan_once` for why a bound LIMIT is costly.
 static LIST_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "SELECT {COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by
