@@ -136,16 +136,15 @@ PY
 # cookie_header JAR: the session cookie as a header line for wrk.
 cookie_header() { awk '$6=="teamportal" {print "Cookie: teamportal=" $7}' "$1"; }
 
-# measure URL CONNECTIONS SECONDS [HEADER]: one wrk run on core 1; prints "rps p50_ms p99_ms".
-# Non-2xx answers are an error unless EXPECT=any (a run meant to be refused).
+# measure URL CONNECTIONS SECONDS [HEADER...]: one wrk run on core 1; prints "rps p50_ms p99_ms".
+# Empty HEADER arguments are skipped. Non-2xx answers are an error unless EXPECT=any (a run
+# meant to be refused).
 measure() {
-  local url="$1" c="$2" d="$3" header="${4:-}"
-  local out
-  if [ -n "$header" ]; then
-    out=$(taskset -c 1 wrk -t1 -c"$c" -d"${d}s" --latency -H "$header" "$url")
-  else
-    out=$(taskset -c 1 wrk -t1 -c"$c" -d"${d}s" --latency "$url")
-  fi
+  local url="$1" c="$2" d="$3" out h
+  shift 3
+  local headers=()
+  for h in "$@"; do if [ -n "$h" ]; then headers+=(-H "$h"); fi; done
+  out=$(taskset -c 1 wrk -t1 -c"$c" -d"${d}s" --latency "${headers[@]}" "$url")
   if [ "${EXPECT:-2xx}" = 2xx ] && echo "$out" | grep -q "Non-2xx"; then echo "wrk saw errors for $url:" >&2; echo "$out" >&2; exit 1; fi
   python3 - "$out" <<'PY'
 import re, sys

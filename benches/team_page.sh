@@ -3,12 +3,14 @@
 # and then 10,000 members, at 32 connections, next to a bare actix-web no-op server
 # (examples/bare_noop.rs, one worker, like the demo pinned to one core) measured in the same
 # rounds (issue 17: /team of 10,000 members at least 0.25 of the no-op, p99 under 10 ms).
-# Server on core 0, wrk on core 1. The portal's own GET /livez is measured too, with the
-# admin's session cookie (the same session middleware as /team) and without any cookie; each
-# round measures every URL once, each page is compared with the no-op (and the faster /livez)
-# of its own round, and medians over the rounds are printed. A second bare server
-# (examples/bare_noop.rs with BYTES) sends a static body as long as the page, so the transfer's own
-# cost (46 KB over loopback against a two-byte `ok`) is told apart from the portal's work.
+# Server on core 0, wrk on core 1. /team is asked for as Chromium asks (Accept-Encoding: gzip,
+# deflate, br, zstd), so it comes gzip-compressed, and again without Accept-Encoding (HTML as
+# it is). The portal's own GET /livez is measured too, with the admin's session cookie (the
+# same session middleware as /team) and without any cookie; each round measures every URL
+# once, each page is compared with the no-op (and the faster /livez) of its own round, and
+# medians over the rounds are printed. A second bare server (examples/bare_noop.rs with
+# BYTES) sends a static body as long as the gzip page, so the transfer's own cost is told
+# apart from the portal's work.
 #   benches/team_page.sh [seconds-per-run] [rounds]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 secs="${1:-10}"
@@ -64,27 +66,34 @@ bench() {
   start_noop noop 1
   local jar="$work/jar-$size"; sign_in "$port" admin@demo.test "$jar"
   local cookie; cookie=$(cookie_header "$jar")
+  local browser="Accept-Encoding: gzip, deflate, br, zstd"
   # The transfer alone: a bare server sending a static body as long as this page.
-  local bytes; bytes=$(curl -s -H "$cookie" "$base/team" | wc -c)
+  local bytes plain_bytes
+  bytes=$(curl -s -H "$cookie" -H "$browser" "$base/team" | wc -c)
+  plain_bytes=$(curl -s -H "$cookie" "$base/team" | wc -c)
+  if [ "$(curl -s -o /dev/null -w '%header{content-encoding}' -H "$cookie" -H "$browser" "$base/team")" != gzip ]; then
+    echo "/team was not sent gzip-compressed to a browser that takes gzip" >&2; exit 1
+  fi
   start_noop static 1 "$bytes"
   local results="$work/results-$size"; : >"$results"
   local steal_start; steal_start=$(steal_mark)
   # Rounds of one run per URL, back to back: each page is compared with the trivial handler
   # measured moments before it, so the machine's drift cancels out of the ratios.
   for round in $(seq 1 "$rounds"); do
-    for target in "noop:/noop" "static:/static" "/livez" "nocookie:/livez" "/team" "/team?q=$query"; do
-      local path="${target#nocookie:}" header="$cookie" url
+    for target in "noop:/noop" "static:/static" "/livez" "nocookie:/livez" "/team" "plain:/team" "/team?q=$query"; do
+      local path="${target#nocookie:}" header="$cookie" url accept="$browser"
       if [ "$path" != "$target" ]; then header=""; fi
+      if [ "${path#plain:}" != "$path" ]; then path="${path#plain:}"; accept=""; fi
       url="$base$path"
       if [ "${target#noop:}" != "$target" ]; then url="http://127.0.0.1:$noop${target#noop:}"; header=""; fi
       if [ "${target#static:}" != "$target" ]; then url="http://127.0.0.1:$static${target#static:}"; header=""; fi
-      echo "$round $target $(measure "$url" "$conns" "$secs" "$header")" >>"$results"
+      echo "$round $target $(measure "$url" "$conns" "$secs" "$header" "$accept")" >>"$results"
     done
   done
   local steal; steal=$(steal_since "$steal_start")
   stop_all
   echo
-  echo "team of $size members, $conns connections, $rounds rounds of ${secs}s per URL, medians; /team is $bytes bytes"
+  echo "team of $size members, $conns connections, $rounds rounds of ${secs}s per URL, medians; /team is $bytes bytes gzip-compressed, $plain_bytes as HTML"
   echo "hypervisor steal during the runs: $steal% of the machine's CPU time (other guests' share of this VM's cores)"
   python3 - "$results" <<'PY'
 import statistics, sys
@@ -100,7 +109,8 @@ noop = lambda r: runs["noop:/noop"][r][0]
 print(f"{'endpoint':<20} {'req/s':>10} {'p50 ms':>10} {'p99 ms':>10} {'vs no-op':>10} {'vs livez':>10} {'vs livez+cookie':>16}")
 for target, by_round in runs.items():
     label = ("/livez (no cookie)" if target.startswith("nocookie:") else "bare no-op" if target.startswith("noop:")
-             else "bare, same bytes" if target.startswith("static:") else target)
+             else "bare, same bytes" if target.startswith("static:") else "/team (no gzip)" if target.startswith("plain:")
+             else target)
     med = lambda i: statistics.median(v[i] for v in by_round.values())
     strict = ratio(by_round, livez)
     same_session = ratio(by_round, lambda r: runs["/livez"][r][0])

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod billing;
 pub mod error;
 pub mod form;
+pub mod gzip;
 pub mod login;
 pub mod model;
 pub mod scim;

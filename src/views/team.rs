@@ -9,6 +9,7 @@ use crate::config::Provisioning;
 use crate::domain::team_list::{Member, TeamPage};
 use crate::domain::Role;
 
+use super::gzip::{Gzip, Template};
 use super::{count, csrf_field, pager, when, Chrome};
 
 pub struct TeamData {
@@ -40,6 +41,16 @@ fn joined_label(u: &Member) -> &'static str {
     }
 }
 
+/// The team page as sent: HTML, or gzip of it for a browser that takes gzip.
+pub enum Encoded {
+    Html(String),
+    Gzip(Vec<u8>),
+}
+
+/// The team page; `gzip` when the browser takes it. Only a page whose rows come from the
+/// cache is compressed (its rows were deflated once, see `gzip`): a search result or a page
+/// the template refused is sent as HTML.
+#[allow(clippy::too_many_arguments)]
 pub fn page(
     c: &Chrome<'_>,
     me: i64,
@@ -48,7 +59,8 @@ pub fn page(
     d: &TeamData,
     cache: &RowCache,
     invite: Option<InviteError<'_>>,
-) -> Markup {
+    gzip: bool,
+) -> Encoded {
     let view = if is_admin {
         View::Admin(provisioning)
     } else {
@@ -59,12 +71,17 @@ pub fn page(
     let rendered =
         d.q.is_empty()
             .then(|| cache.get_or_render(&d.team_id, d.page, view, &d.found.rows));
+    let template = rendered
+        .as_ref()
+        .filter(|_| gzip && fits_placeholder(c.csrf))
+        .and_then(|r| r.deflated(me, view, d.page));
     let body = Body {
         c,
         d,
         invite,
         rows: Rows {
             rendered,
+            deflated: template.is_some(),
             d,
             view,
             me,
@@ -72,8 +89,38 @@ pub fn page(
             csrf: &csrf_field(c.csrf),
         },
     };
-    super::page("Team", Some(c), body)
+    let html = super::page("Team", Some(c), body).into_string();
+    let Some(template) = template else {
+        return Encoded::Html(html);
+    };
+    let (before, after) = html
+        .split_once(ROWS_MARK)
+        .expect("the rows' mark is written once, where the rows go");
+    let mut gz = Gzip::with_capacity(before.len() + after.len() + template.compressed_len() + 64);
+    gz.stored(before.as_bytes());
+    gz.template(&template, c.csrf.as_bytes());
+    gz.stored(after.as_bytes());
+    Encoded::Gzip(gz.finish())
 }
+
+/// Stands in the deflated rows for the viewer's CSRF token: as long as one (22 characters of
+/// base64url), of bytes no token, member data or markup holds, each one once, so a copy the
+/// compressor makes from one hole to the next is always of the same place in it.
+const PLACEHOLDER: &str =
+    "\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19";
+
+/// A token the deflated rows can carry: the placeholder's length, and nothing the field's
+/// markup would escape (which would change its length).
+fn fits_placeholder(token: &str) -> bool {
+    token.len() == PLACEHOLDER.len()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Where the deflated rows go in a gzip page: the page around it is rendered as usual, then
+/// cut here. Nothing else can write it: maud escapes every `<` in data.
+const ROWS_MARK: &str = "<!--rows-->";
 
 /// The page's main part, written straight into the page's buffer: its rows are nearly all of
 /// the page, and a `html!` block of its own would copy them once more.
@@ -196,7 +243,15 @@ struct Rendered {
     /// The rows' bytes without the CSRF fields, and how many CSRF fields go between them.
     bytes: usize,
     slots: usize,
+    /// The rows deflated for gzip pages, made on the first such page: for viewers not on
+    /// this page (`None`) and for each viewer on it (whose row says "you"). `None` inside:
+    /// the template refused these rows (see `gzip`), so they go as HTML.
+    deflated: Mutex<HashMap<Option<i64>, Option<Arc<Template>>>>,
 }
+
+/// Deflated variants kept per page at most: one for everyone, and one per viewer on the
+/// page (50 at most on a page of 50 rows).
+const DEFLATED_VARIANTS: usize = 64;
 
 /// Pages kept at most (each about 30 KB); when full, the cache starts over.
 const CACHED_PAGES: usize = 200;
@@ -211,6 +266,8 @@ const CSRF_SLOT: &str = "<!--csrf-->";
 struct Rows<'a> {
     /// `None` for a search result.
     rendered: Option<Arc<Rendered>>,
+    /// The rows go deflated: only their mark is written here.
+    deflated: bool,
     d: &'a TeamData,
     view: View,
     me: i64,
@@ -222,6 +279,7 @@ impl Rows<'_> {
     /// a generous guess for a search's.
     fn bytes(&self) -> usize {
         match &self.rendered {
+            Some(_) if self.deflated => 0,
             Some(r) => r.bytes + r.slots * self.csrf.0.len(),
             None => self.d.found.rows.len() * 900,
         }
@@ -232,6 +290,7 @@ impl Render for Rows<'_> {
     fn render_to(&self, out: &mut String) {
         let Rows {
             ref rendered,
+            deflated,
             d,
             view,
             me,
@@ -247,6 +306,10 @@ impl Render for Rows<'_> {
             }
             return;
         };
+        if deflated {
+            out.push_str(ROWS_MARK);
+            return;
+        }
         for (u, parts) in rendered.from.iter().zip(&rendered.rows) {
             if u.id == me {
                 row(u, Some(me), view, csrf, back).render_to(out);
@@ -279,21 +342,13 @@ impl RowCache {
                 return r.clone();
             }
         }
-        let slot = PreEscaped(CSRF_SLOT.to_string());
-        // Cached pages are those without a search: the way back is the page alone.
-        let back = Back { q: "", page };
-        let rows: Vec<Vec<String>> = from
-            .iter()
-            .map(|u| {
-                let html = row(u, None, view, &slot, back).0;
-                html.split(CSRF_SLOT).map(str::to_string).collect()
-            })
-            .collect();
+        let rows: Vec<Vec<String>> = from.iter().map(|u| cut_row(u, None, view, page)).collect();
         let rendered = Arc::new(Rendered {
             from: from.clone(),
             bytes: rows.iter().flatten().map(String::len).sum(),
             slots: rows.iter().map(|parts| parts.len().saturating_sub(1)).sum(),
             rows,
+            deflated: Mutex::default(),
         });
         let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
         if pages.len() >= CACHED_PAGES {
@@ -301,6 +356,69 @@ impl RowCache {
         }
         pages.insert(key, rendered.clone());
         rendered
+    }
+}
+
+/// A row of a cached page (`me`: the viewer's own), cut where the CSRF field goes.
+fn cut_row(u: &Member, me: Option<i64>, view: View, page: i64) -> Vec<String> {
+    let slot = PreEscaped(CSRF_SLOT.to_string());
+    // Cached pages are those without a search: the way back is the page alone.
+    let back = Back { q: "", page };
+    let html = row(u, me, view, &slot, back).0;
+    html.split(CSRF_SLOT).map(str::to_string).collect()
+}
+
+impl Rendered {
+    /// These rows deflated for `me`'s gzip page (made now if they were not yet).
+    fn deflated(&self, me: i64, view: View, page: i64) -> Option<Arc<Template>> {
+        let key = self.from.iter().any(|u| u.id == me).then_some(me);
+        if let Some(t) = self.variants().get(&key) {
+            return t.clone();
+        }
+        // Deflated outside the lock (about a millisecond, once per list version and page):
+        // two viewers arriving together may both do it, and one result is kept.
+        let t = self.deflate(key, view, page).map(Arc::new);
+        if t.is_none() {
+            tracing::debug!("team rows refused by the gzip template; sent as HTML");
+        }
+        let mut variants = self.variants();
+        if variants.len() >= DEFLATED_VARIANTS {
+            variants.clear();
+        }
+        variants.insert(key, t.clone());
+        t
+    }
+
+    fn variants(&self) -> std::sync::MutexGuard<'_, HashMap<Option<i64>, Option<Arc<Template>>>> {
+        self.deflated.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The rows' HTML with the placeholder where each CSRF token goes (`me`'s own row as
+    /// theirs), deflated.
+    fn deflate(&self, me: Option<i64>, view: View, page: i64) -> Option<Template> {
+        let field = csrf_field(PLACEHOLDER).0;
+        let (before, after) = field.split_once(PLACEHOLDER)?;
+        let mut text = String::with_capacity(self.bytes + self.slots * field.len() + 1024);
+        let mut holes = Vec::with_capacity(self.slots + 4);
+        for (u, parts) in self.from.iter().zip(&self.rows) {
+            let own;
+            let parts = if me == Some(u.id) {
+                own = cut_row(u, me, view, page);
+                &own
+            } else {
+                parts
+            };
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(before);
+                    holes.push(text.len());
+                    text.push_str(PLACEHOLDER);
+                    text.push_str(after);
+                }
+                text.push_str(part);
+            }
+        }
+        Template::build(text.as_bytes(), &holes, PLACEHOLDER.as_bytes())
     }
 }
 
@@ -430,6 +548,7 @@ mod tests {
                 .then(|| cache.get_or_render(&d.team_id, d.page, view, &d.found.rows));
         Rows {
             rendered,
+            deflated: false,
             d,
             view,
             me,
@@ -437,6 +556,92 @@ mod tests {
         }
         .render()
         .0
+    }
+
+    fn gunzip(body: &[u8]) -> String {
+        use std::io::Read;
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(body)
+            .read_to_string(&mut out)
+            .expect("valid gzip of UTF-8 with a matching CRC and length");
+        out
+    }
+
+    fn whole_page(
+        cache: &RowCache,
+        d: &TeamData,
+        me: i64,
+        admin: bool,
+        csrf: &str,
+        gzip: bool,
+    ) -> Encoded {
+        let c = Chrome {
+            team_name: "Acme",
+            user_name: "Ada",
+            user_email: "ada@example.test",
+            is_admin: admin,
+            csrf,
+            current: "/team",
+            break_glass: false,
+            flash: Some("Saved."),
+            refusal: None,
+        };
+        page(&c, me, admin, Provisioning::Jit, d, cache, None, gzip)
+    }
+
+    #[test]
+    fn a_gzip_page_is_the_html_page_compressed_for_every_viewer_and_token() {
+        let list: Arc<Vec<Member>> = Arc::new(
+            (1..=50)
+                .map(|i| {
+                    member(
+                        i,
+                        &format!("Member{i:02}"),
+                        if i % 7 == 0 {
+                            Role::Admin
+                        } else {
+                            Role::Member
+                        },
+                        i % 11 != 0,
+                    )
+                })
+                .collect(),
+        );
+        let d = data(&list, "");
+        let cache = RowCache::default();
+        for (me, admin) in [(7, true), (14, true), (500, true), (3, false), (500, false)] {
+            for csrf in ["AAAAAAAAAAAAAAAAAAAAAA", "q-9_zKPlTxn0is8JhG4u_M"] {
+                let Encoded::Html(html) = whole_page(&cache, &d, me, admin, csrf, false) else {
+                    panic!("HTML was asked for");
+                };
+                let Encoded::Gzip(gz) = whole_page(&cache, &d, me, admin, csrf, true) else {
+                    panic!("a cached page with a base64url token of 22 goes as gzip");
+                };
+                assert_eq!(gunzip(&gz), html, "viewer {me}, admin {admin}");
+                // The page's own parts go uncompressed; the rows, nearly all of it, do not.
+                assert!(
+                    html.contains(csrf) && gz.len() * 2 < html.len(),
+                    "{} of {}",
+                    gz.len(),
+                    html.len()
+                );
+            }
+        }
+        // A search's rows are not cached, and a token the placeholder cannot stand for is
+        // not put in deflated rows: both go as HTML.
+        let searched = data(&list, "Member0");
+        assert!(matches!(
+            whole_page(&cache, &searched, 7, true, "AAAAAAAAAAAAAAAAAAAAAA", true),
+            Encoded::Html(_)
+        ));
+        assert!(matches!(
+            whole_page(&cache, &d, 7, true, "short", true),
+            Encoded::Html(_)
+        ));
+        assert!(matches!(
+            whole_page(&cache, &d, 7, true, "AAAAAAAAAAAAAAAAAAAA\"\"", true),
+            Encoded::Html(_)
+        ));
     }
 
     #[test]

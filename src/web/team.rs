@@ -1,8 +1,9 @@
 //! The team page and what admins do there: roles, removal, restore, invitations.
 
 use actix_session::Session;
+use actix_web::http::header::{self, AcceptEncoding, Encoding, Header};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::domain::text::strip_unsafe;
@@ -27,6 +28,7 @@ pub struct TeamQuery {
 }
 
 pub async fn team_page(
+    req: HttpRequest,
     state: web::Data<AppState>,
     who: SignedIn,
     query: Query<TeamQuery>,
@@ -60,7 +62,16 @@ pub async fn team_page(
         Ok(data(me, found, search))
     };
     let (me, data) = who.load_quick_or(quick, slow).await?;
-    Ok(render(&state, &me, &data, None, None, StatusCode::OK))
+    let gzip = takes_gzip(&req);
+    Ok(render(&state, &me, &data, None, None, StatusCode::OK, gzip))
+}
+
+/// The browser takes gzip (`Accept-Encoding`, its q-values weighed).
+fn takes_gzip(req: &HttpRequest) -> bool {
+    let gzip = Encoding::gzip();
+    AcceptEncoding::parse(req).is_ok_and(|accepts| {
+        accepts.negotiate([gzip.clone(), Encoding::identity()].iter()) == Some(gzip)
+    })
 }
 
 fn render(
@@ -70,6 +81,7 @@ fn render(
     invite: Option<views::team::InviteError<'_>>,
     refusal: Option<&str>,
     status: StatusCode,
+    gzip: bool,
 ) -> HttpResponse {
     let provisioning = state
         .sso
@@ -86,10 +98,18 @@ fn render(
         data,
         &state.team_rows,
         invite,
+        gzip,
     );
-    HttpResponse::build(status)
+    let mut answer = HttpResponse::build(status);
+    answer
         .content_type("text/html; charset=utf-8")
-        .body(body.into_string())
+        .insert_header((header::VARY, "Accept-Encoding"));
+    match body {
+        views::team::Encoded::Html(html) => answer.body(html),
+        views::team::Encoded::Gzip(bytes) => answer
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(bytes),
+    }
 }
 
 /// Page `page` of the team's list (`q`: a search, or empty), with the pending invitations for
@@ -130,7 +150,7 @@ async fn refuse_invite(
         per_page: PER_PAGE,
     };
     let invite = views::team::InviteError { value, error };
-    Ok(render(state, me, &data, Some(invite), None, status))
+    Ok(render(state, me, &data, Some(invite), None, status, false))
 }
 
 /// A change the team's rules refuse (the last admin, a config-managed role): 409 with the
@@ -162,6 +182,7 @@ async fn refuse_change<F: AsRef<Back>>(
         None,
         Some(why),
         StatusCode::CONFLICT,
+        false,
     ))
 }
 

@@ -6,6 +6,7 @@
 
 mod audit;
 mod caches;
+mod gzip;
 mod invites;
 mod isolation;
 mod removal;
