@@ -17,13 +17,17 @@
 //!
 //! Whatever builds a template checks it: it is inflated with two probe fills that differ at
 //! every byte, and must give the text with each probe in every hole and the CRC the formula
-//! says. A text the trick would not carry (it holds a placeholder byte itself, or the
-//! compressor spelled out a hole) yields no template, and the page is sent uncompressed.
+//! says. A text the trick would not carry (the compressor copied between a hole and the text
+//! around it, as it may where the text holds the placeholder's bytes, or spelled out a hole)
+//! fails that check and yields no template, and the page is sent uncompressed.
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// Deflate's window: the farthest back a copy can reach.
 const WINDOW: usize = 32 * 1024;
+
+/// The probes' letters: holes at most this long are checked at every place.
+const PROBE_PERIOD: usize = 26;
 
 /// A text deflated once, with holes that each response fills.
 pub struct Template {
@@ -56,7 +60,9 @@ impl Template {
             && hole_starts
                 .iter()
                 .all(|&h| &text[h..h + hole_len] == placeholder);
-        if !holes_fit || (hole_len == 0 && !hole_starts.is_empty()) {
+        // Longer holes than the probes' period could hide a copy from one place of a hole to
+        // another PROBE_PERIOD further on: both probes hold the same byte at either end.
+        if !holes_fit || (hole_len == 0 && !hole_starts.is_empty()) || hole_len > PROBE_PERIOD {
             return None;
         }
         let (head, tail) = match hole_starts.first() {
@@ -110,14 +116,17 @@ impl Template {
         self.crc ^ multmodp(self.holes, raw)
     }
 
-    /// Inflates the template with two probes differing at every byte: each must come out in
-    /// every hole, the rest as it was, with the CRC-32 that `crc_with` says. A copy the
-    /// compressor made between a hole and the text around it would show under one probe.
+    /// Inflates the template with two probes differing at every byte, each with a different
+    /// byte at every place of a hole: each must come out in every hole, the rest as it was,
+    /// with the CRC-32 that `crc_with` says. A copy the compressor made between a hole and the
+    /// text around it, or between two places of a hole, would show under one probe.
     fn checks_out(&self, text: &[u8], hole_starts: &[usize]) -> bool {
-        let probes: [Vec<u8>; 2] = [
-            (0..self.hole_len).map(|i| b'A' + (i % 26) as u8).collect(),
-            (0..self.hole_len).map(|i| b'a' + (i % 26) as u8).collect(),
-        ];
+        let probe = |first: u8| -> Vec<u8> {
+            (0..self.hole_len)
+                .map(|i| first + (i % PROBE_PERIOD) as u8)
+                .collect()
+        };
+        let probes = [probe(b'A'), probe(b'a')];
         probes.iter().all(|probe| {
             let mut expected = text.to_vec();
             for &h in hole_starts {
@@ -392,6 +401,15 @@ mod tests {
         let (mut text, holes) = rows(20, PLACEHOLDER);
         text.extend_from_slice(b"<td>\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f</td>");
         assert!(Template::build(&text, &holes, PLACEHOLDER).is_none());
+    }
+
+    #[test]
+    fn holes_longer_than_the_probes_can_check_are_refused() {
+        let long: Vec<u8> = (1..=PROBE_PERIOD as u8 + 1).collect();
+        let (text, holes) = rows(3, &long);
+        assert!(Template::build(&text, &holes, &long).is_none());
+        let (text, holes) = rows(3, &long[..PROBE_PERIOD]);
+        assert!(Template::build(&text, &holes, &long[..PROBE_PERIOD]).is_some());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The team page: members, roles, and the admin's controls.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -71,9 +72,10 @@ pub fn page(
     let rendered =
         d.q.is_empty()
             .then(|| cache.get_or_render(&d.team_id, d.page, view, &d.found.rows));
+    // A page past the end has no rows, and so no table for the deflated rows to go in.
     let template = rendered
         .as_ref()
-        .filter(|_| gzip && fits_placeholder(c.csrf))
+        .filter(|_| gzip && fits_placeholder(c.csrf) && !d.found.rows.is_empty())
         .and_then(|r| r.deflated(me, view, d.page));
     let body = Body {
         c,
@@ -82,6 +84,7 @@ pub fn page(
         rows: Rows {
             rendered,
             deflated: template.is_some(),
+            mark_at: Cell::new(None),
             d,
             view,
             me,
@@ -89,13 +92,15 @@ pub fn page(
             csrf: &csrf_field(c.csrf),
         },
     };
-    let html = super::page("Team", Some(c), body).into_string();
-    let Some(template) = template else {
+    let html = super::page("Team", Some(c), &body).into_string();
+    // Cut where the rows wrote their mark into the page's buffer (no search of 4 KB for it).
+    let cut = body.rows.mark_at.get().and_then(|at| {
+        let after = html.get(at..)?.strip_prefix(ROWS_MARK)?;
+        Some((&html[..at], after))
+    });
+    let Some((template, (before, after))) = template.zip(cut) else {
         return Encoded::Html(html);
     };
-    let (before, after) = html
-        .split_once(ROWS_MARK)
-        .expect("the rows' mark is written once, where the rows go");
     let mut gz = Gzip::with_capacity(before.len() + after.len() + template.compressed_len() + 64);
     gz.stored(before.as_bytes());
     gz.template(&template, c.csrf.as_bytes());
@@ -266,8 +271,9 @@ const CSRF_SLOT: &str = "<!--csrf-->";
 struct Rows<'a> {
     /// `None` for a search result.
     rendered: Option<Arc<Rendered>>,
-    /// The rows go deflated: only their mark is written here.
+    /// The rows go deflated: only their mark is written here, at `mark_at` of the page.
     deflated: bool,
+    mark_at: Cell<Option<usize>>,
     d: &'a TeamData,
     view: View,
     me: i64,
@@ -291,6 +297,7 @@ impl Render for Rows<'_> {
         let Rows {
             ref rendered,
             deflated,
+            ref mark_at,
             d,
             view,
             me,
@@ -307,6 +314,7 @@ impl Render for Rows<'_> {
             return;
         };
         if deflated {
+            mark_at.set(Some(out.len()));
             out.push_str(ROWS_MARK);
             return;
         }
@@ -549,6 +557,7 @@ mod tests {
         Rows {
             rendered,
             deflated: false,
+            mark_at: Cell::new(None),
             d,
             view,
             me,
