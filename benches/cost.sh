@@ -11,7 +11,7 @@
 # another core), the counters are dumped (-d) and the instructions of every thread (workers,
 # blocking pool, the flush thread) are divided by N. `verify`: a valid token with metering on,
 # with and without `[metrics] listen`, and a made-up token, beside the bare no-op. `team`: the
-# demo team's `/team` (as seeded: pass TEAM_SIZE=10000 to seed it to that size) and `/livez`
+# demo team's `/team` in HTML and in gzip (as seeded: pass TEAM_SIZE=10000 to seed it to that size) and `/livez`
 # with the same session cookie. With KEEP=DIR the callgrind files are kept there for
 # `callgrind_annotate --inclusive=yes DIR/FILE`.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -40,10 +40,11 @@ wait_for() {
   echo "no answer from $1" >&2; exit 1
 }
 
-# count PID URL [HEADER]: instructions per request over N requests to URL.
+# count PID URL [HEADER...]: instructions per request over N requests to URL.
 count() {
-  local pid="$1" url="$2" header="${3:-}" args=(-n "$n" -c 4 --no-tui --redirect 0)
-  if [ -n "$header" ]; then args+=(-H "$header"); fi
+  local pid="$1" url="$2" header args=(-n "$n" -c 4 --no-tui --redirect 0)
+  shift 2
+  for header in "$@"; do if [ -n "$header" ]; then args+=(-H "$header"); fi; done
   taskset -c 1 "$oha" "${args[@]:2}" -n 200 "$url" >/dev/null   # warm-up
   callgrind_control -z "$pid" >/dev/null
   taskset -c 1 "$oha" "${args[@]}" "$url" >"$work/oha.out"
@@ -133,12 +134,14 @@ PY
   wait_for "http://127.0.0.1:$port/livez"
   jar="$work/jar"; sign_in "$port" admin@demo.test "$jar"
   cookie=$(cookie_header "$jar")
-  c_team=$(count "$demo_pid" "http://127.0.0.1:$port/team" "$cookie")
+  # oha asks for gzip unless told otherwise: the HTML page is asked for as `identity`.
+  c_team=$(count "$demo_pid" "http://127.0.0.1:$port/team" "$cookie" "Accept-Encoding: identity")
+  c_gzip=$(count "$demo_pid" "http://127.0.0.1:$port/team" "$cookie" "Accept-Encoding: gzip, deflate, br, zstd")
   c_livez=$(count "$demo_pid" "http://127.0.0.1:$port/livez" "$cookie")
   c_bare=$(count "$demo_pid" "http://127.0.0.1:$port/livez")
   stop_all
   members=$(sql "SELECT count(*) FROM users WHERE team_id = 'demo'")
-  results+=("$(printf 'instructions per request (callgrind, %s requests each), team of %s members:\n  /team                      %9s\n  /livez with the session    %9s\n  /livez without a cookie    %9s' "$n" "$members" "$c_team" "$c_livez" "$c_bare")")
+  results+=("$(printf 'instructions per request (callgrind, %s requests each), team of %s members:\n  /team (HTML)               %9s\n  /team (gzip, as Chromium)  %9s\n  /livez with the session    %9s\n  /livez without a cookie    %9s' "$n" "$members" "$c_team" "$c_gzip" "$c_livez" "$c_bare")")
 fi
 
 printf '%s\n' "${results[@]}"

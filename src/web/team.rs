@@ -1,7 +1,9 @@
 //! The team page and what admins do there: roles, removal, restore, invitations.
 
 use actix_session::Session;
-use actix_web::http::header::{self, AcceptEncoding, Encoding, Header};
+use std::cell::RefCell;
+
+use actix_web::http::header::{self, AcceptEncoding, Encoding, Header, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -66,8 +68,27 @@ pub async fn team_page(
     Ok(render(&state, &me, &data, None, None, StatusCode::OK, gzip))
 }
 
-/// The browser takes gzip (`Accept-Encoding`, its q-values weighed).
+/// The browser takes gzip (`Accept-Encoding`, its q-values weighed). A browser sends the same
+/// header on every request: each worker thread keeps the answer for the last one it weighed.
 fn takes_gzip(req: &HttpRequest) -> bool {
+    thread_local! {
+        static LAST: RefCell<Option<(Vec<u8>, bool)>> = const { RefCell::new(None) };
+    }
+    let mut values = req.headers().get_all(header::ACCEPT_ENCODING);
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return negotiates_gzip(req);
+    };
+    LAST.with_borrow_mut(|last| match last {
+        Some((seen, takes)) if seen.as_slice() == value.as_bytes() => *takes,
+        _ => {
+            let takes = negotiates_gzip(req);
+            *last = Some((value.as_bytes().to_vec(), takes));
+            takes
+        }
+    })
+}
+
+fn negotiates_gzip(req: &HttpRequest) -> bool {
     let gzip = Encoding::gzip();
     AcceptEncoding::parse(req).is_ok_and(|accepts| {
         accepts.negotiate([gzip.clone(), Encoding::identity()].iter()) == Some(gzip)
@@ -103,11 +124,11 @@ fn render(
     let mut answer = HttpResponse::build(status);
     answer
         .content_type("text/html; charset=utf-8")
-        .insert_header((header::VARY, "Accept-Encoding"));
+        .insert_header((header::VARY, HeaderValue::from_static("Accept-Encoding")));
     match body {
         views::team::Encoded::Html(html) => answer.body(html),
         views::team::Encoded::Gzip(bytes) => answer
-            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")))
             .body(bytes),
     }
 }
