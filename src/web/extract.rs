@@ -5,6 +5,7 @@
 //! once the sign-in is confirmed.
 
 use std::future::{ready, Future, Ready};
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
@@ -30,7 +31,8 @@ pub struct CurrentUser {
     pub team_name: String,
     pub csrf: String,
     pub break_glass: bool,
-    pub ip: String,
+    /// Formatted only for an action's audit row: most requests are pages, which never show it.
+    pub ip: IpAddr,
     /// What the last action did, taken from the session: said once, on this page.
     pub flash: Option<String>,
 }
@@ -44,7 +46,7 @@ impl CurrentUser {
         Actor {
             user_id: Some(self.user.id),
             label: self.user.email.clone(),
-            ip: self.ip.clone(),
+            ip: self.ip.to_string(),
         }
     }
 
@@ -72,7 +74,7 @@ pub struct SignedIn {
     row: Vec<u8>,
     session: Session,
     state: web::Data<AppState>,
-    ip: String,
+    ip: IpAddr,
 }
 
 impl FromRequest for SignedIn {
@@ -98,7 +100,7 @@ impl FromRequest for SignedIn {
             })?;
             // A tenth of the idle timeout: the cookie outlives any pause shorter than 90% of it.
             typed.keep_alive((state.settings.security.session_idle.whole_seconds() / 10).max(1));
-            let ip = client_ip(req, &state.settings.server.trusted_proxies).to_string();
+            let ip = client_ip(req, &state.settings.server.trusted_proxies);
             Ok(SignedIn {
                 uid,
                 row,
