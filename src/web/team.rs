@@ -1,8 +1,8 @@
 //! The team page and what admins do there: roles, removal, restore, invitations.
 
-use actix_session::Session;
 use std::cell::RefCell;
 
+use actix_session::Session;
 use actix_web::http::header::{self, AcceptEncoding, Encoding, Header, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
