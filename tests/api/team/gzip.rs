@@ -114,3 +114,36 @@ async fn a_page_past_the_end_of_the_list_is_answered_to_a_browser_taking_gzip() 
         Some("gzip")
     );
 }
+
+#[actix_web::test]
+async fn the_compressed_rows_are_only_the_viewers_team_and_an_anonymous_visitor_gets_none() {
+    // Two teams viewed in turn through the same caches: each gunzipped page lists its own
+    // team alone, and a visitor without a session gets the sign-in redirect, not a page.
+    let p = Portal::start(&[
+        ("acme", "admin_email = \"alice@acme.test\""),
+        ("globex", "admin_email = \"hank@globex.test\""),
+    ])
+    .await;
+    let alice = p.sign_in("acme", "alice@acme.test").await;
+    let _bob = p.sign_in("acme", "bob@acme.test").await;
+    let hank = p.sign_in("globex", "hank@globex.test").await;
+    let chromium = "gzip, deflate, br, zstd";
+    for _ in 0..2 {
+        let (enc, acme) = team(&p, &alice, "/team", chromium).await;
+        assert_eq!(enc.as_deref(), Some("gzip"));
+        assert!(acme.contains("bob@acme.test") && !acme.contains("globex.test"));
+        let (enc, globex) = team(&p, &hank, "/team", chromium).await;
+        assert_eq!(enc.as_deref(), Some("gzip"));
+        assert!(globex.contains("hank@globex.test") && !globex.contains("acme.test"));
+    }
+    let anonymous = crate::helpers::browser();
+    let resp = anonymous
+        .get(p.app.url("/team"))
+        .header(ACCEPT_ENCODING, chromium)
+        .send()
+        .await
+        .expect("GET /team");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers().get(CONTENT_ENCODING), None);
+    assert!(!resp.text().await.expect("body").contains("acme.test"));
+}
