@@ -68,7 +68,14 @@ for f in glob.glob(f"{work}/cg-*.{pid}.*"):
             total += int(line.split()[1]); break
 print(f"{total / n:.0f}")
 PY
-  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$work"/cg-*."$pid".* "$KEEP"/ 2>/dev/null || true; fi
+  # Each count in its own folder, named after the URL and its last header, so the later
+  # counts of the same server do not overwrite it.
+  if [ -n "${KEEP:-}" ]; then
+    local last="" kept
+    if [ $# -gt 0 ]; then last="${!#}"; fi
+    kept="$KEEP/$(printf '%s %s' "$url" "$last" | tr -c 'A-Za-z0-9' '_' | cut -c1-100)"
+    mkdir -p "$kept"; cp "$work"/cg-*."$pid".* "$kept"/ 2>/dev/null || true
+  fi
   rm -f "$work"/cg-*."$pid".*
 }
 

@@ -1,8 +1,9 @@
 //! Ending a user's access: the one place sessions are deleted on purpose. Removal (and SCIM
 //! deactivation through it), an admin's "end sessions", the sessions page and back-channel
 //! logout all come here, inside the caller's transaction. Every signed-in request confirms
-//! its session row in the store (`users::for_live_session`), so once the transaction has
-//! committed, no request with those sessions succeeds.
+//! its session row in the store (`users::for_live_session`; a connection's memo of that
+//! read lasts only while the database is unchanged, `store::memo`), so once the transaction
+//! has committed, no request with those sessions succeeds.
 
 use rusqlite::{params, Connection};
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{named_params, Connection, OptionalExtension, Row};
 
 use super::invites;
-use super::{audit, StoreError};
+use super::{audit, Memo, StoreError};
 pub use crate::domain::team_list::{Counts, Member, TeamPage};
 use crate::domain::{Role, RoleSource};
 
@@ -156,22 +156,27 @@ pub fn team_page(
 
 /// [`team_page`] when it is a short read: no search, the page in `cache` at the team's
 /// current list version, and a few pending invitations (`invites::FEW`). `None` otherwise:
-/// the list read may scan the team (`Store::read_inline` takes only short reads).
+/// the list read may scan the team (`Store::read_inline` takes only short reads). The
+/// counts and invitations are remembered in `memo` while the database is unchanged.
 pub fn team_page_if_cached(
     conn: &Connection,
+    memo: &Memo,
     cache: &PageCache,
     wanted: &PageWanted<'_>,
 ) -> Result<Option<TeamPage>, StoreError> {
     if !wanted.q.is_empty() {
         return Ok(None);
     }
-    let counts = counts(conn, wanted.team_id)?;
+    let team = wanted.team_id;
+    let counts = memo.counts.get_or(team, |_| true, || counts(conn, team))?;
     let Some((rows, total)) = cached_rows(cache, wanted, &counts) else {
         return Ok(None);
     };
     // A team with more invitations has its page read in the blocking pool.
     let invites = match wanted.with_invites {
-        true => invites::list_pending_few(conn, wanted.team_id)?,
+        true => memo
+            .invites
+            .get_or(team, |_| true, || invites::list_pending_few(conn, team))?,
         false => Some(Vec::new()),
     };
     Ok(invites.map(|invites| TeamPage {

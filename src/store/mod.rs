@@ -12,6 +12,7 @@ pub mod key_check;
 pub mod logins;
 pub mod logout_jtis;
 pub mod members;
+mod memo;
 pub mod scim;
 pub mod sessions;
 pub mod sign_in;
@@ -29,6 +30,9 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
 
+use memo::Conn;
+pub use memo::Memo;
+
 pub type Pool = r2d2::Pool<Manager>;
 
 /// r2d2_sqlite's manager, but a connection handed back inside a transaction (its ROLLBACK
@@ -38,18 +42,18 @@ pub type Pool = r2d2::Pool<Manager>;
 pub struct Manager(SqliteConnectionManager);
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = Connection;
+    type Connection = Conn;
     type Error = rusqlite::Error;
 
-    fn connect(&self) -> Result<Connection, rusqlite::Error> {
-        self.0.connect()
+    fn connect(&self) -> Result<Conn, rusqlite::Error> {
+        self.0.connect().map(Conn::new)
     }
 
-    fn is_valid(&self, conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), rusqlite::Error> {
         self.0.is_valid(conn)
     }
 
-    fn has_broken(&self, conn: &mut Connection) -> bool {
+    fn has_broken(&self, conn: &mut Conn) -> bool {
         !conn.is_autocommit()
     }
 }
@@ -239,9 +243,12 @@ impl Store {
     /// waits: `None` when no pooled connection is idle, when a request of the pool is waiting
     /// for one (it goes first), or when another connection holds a lock SQLite would wait
     /// for; the caller then takes [`Store::read`]. What may scan or sort many rows stays there.
+    /// `f` is also handed the connection's [`Memo`], checked against the database in this
+    /// transaction: the reads it remembers are served without their statements until the
+    /// database changes.
     pub fn read_inline<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&Connection, &Memo) -> Result<T, StoreError>,
     ) -> Option<Result<T, StoreError>> {
         if self.waiting.load(Ordering::Relaxed) > 0 {
             return None;
@@ -249,7 +256,7 @@ impl Store {
         let conn = self.pool.try_get()?;
         let read = NoWait::on(&conn).and_then(|_no_wait| {
             let _tx = ReadTx::begin(&conn)?;
-            f(&conn)
+            f(&conn, conn.memo()?)
         });
         match read {
             Err(e) if e.is_busy() => None,
@@ -540,7 +547,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("t.db");
         let store = Store::open(&db, 1).expect("create");
-        let teams = |c: &Connection| -> Result<i64, StoreError> {
+        let teams = |c: &Connection, _: &Memo| -> Result<i64, StoreError> {
             Ok(c.query_row("SELECT count(*) FROM teams", [], |r| r.get(0))?)
         };
         let read = store
@@ -566,7 +573,7 @@ mod tests {
             .execute_batch("BEGIN IMMEDIATE")
             .expect("the write lock");
         let started = std::time::Instant::now();
-        let write = |c: &Connection| -> Result<usize, StoreError> {
+        let write = |c: &Connection, _: &Memo| -> Result<usize, StoreError> {
             Ok(c.execute("DELETE FROM teams", [])?)
         };
         assert!(store.read_inline(write).is_none());
@@ -588,7 +595,7 @@ mod tests {
         // Also when the read panics (the request's task ends without an answer; the worker
         // and the pool go on).
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            store.read_inline(|_| -> Result<(), StoreError> { panic!("a bug in a read") })
+            store.read_inline(|_, _| -> Result<(), StoreError> { panic!("a bug in a read") })
         }));
         assert!(panicked.is_err());
         let c = store.pool().get().expect("connection");

@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::audit::{self, Action, Actor};
-use super::{now, StoreError};
+use super::{now, Memo, StoreError};
 use crate::domain::team_list::Member;
 use crate::domain::{check_role_change, Role, RoleSource, RuleError};
 
@@ -392,23 +392,68 @@ pub fn for_live_session(
     id: i64,
     key_hash: &[u8],
 ) -> Result<Option<(User, bool)>, StoreError> {
+    Ok(read_session(conn, id, key_hash)?.live_at(now()))
+}
+
+/// [`for_live_session`], remembered in `memo` while the database is unchanged: the requests
+/// of a signed-in browser read the same rows until something is written.
+pub fn for_live_session_remembered(
+    conn: &Connection,
+    memo: &Memo,
+    id: i64,
+    key_hash: &[u8],
+) -> Result<Option<(User, bool)>, StoreError> {
+    let read = memo.sessions.get_or(
+        key_hash,
+        |read| read.uid == id,
+        || read_session(conn, id, key_hash),
+    )?;
+    Ok(read.live_at(now()))
+}
+
+/// A session row `key_hash` as [`read_session`] found it for user `uid`: the user (existing
+/// and active), their team's break-glass flag and the row's expiry; `None` without such a
+/// row or user. The expiry is kept as data, not asked in the query, so a remembered read
+/// stays true as the clock moves on.
+#[derive(Clone)]
+pub struct SessionRead {
+    uid: i64,
+    found: Option<(User, bool, i64)>,
+}
+
+impl SessionRead {
+    pub(super) fn live_at(self, now: i64) -> Option<(User, bool)> {
+        let (user, break_glass, expires_at) = self.found?;
+        (expires_at > now).then_some((user, break_glass))
+    }
+}
+
+pub(super) fn read_session(
+    conn: &Connection,
+    uid: i64,
+    key_hash: &[u8],
+) -> Result<SessionRead, StoreError> {
     const BREAK_GLASS: usize = COLUMN_COUNT;
+    const EXPIRES_AT: usize = COLUMN_COUNT + 1;
     // Asked on every signed-in request: the statement's text is built once, not formatted
-    // (and hashed for the statement cache from a fresh allocation) each time.
+    // (and hashed for the statement cache from a fresh allocation) each time. The session's
+    // columns are renamed: `created_at` is also a user's.
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM users p WHERE p.team_id = users.team_id AND p.password_hash IS NOT NULL)
-             FROM users
-             WHERE id = ?1 AND active = 1
-               AND EXISTS (SELECT 1 FROM sessions WHERE key_hash = ?2 AND user_id = users.id AND expires_at > ?3)"
+            "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM users p WHERE p.team_id = users.team_id AND p.password_hash IS NOT NULL),
+                    session_expires_at
+             FROM (SELECT user_id AS session_user, expires_at AS session_expires_at
+                   FROM sessions WHERE key_hash = ?2), users
+             WHERE users.id = ?1 AND users.id = session_user AND users.active = 1"
         )
     });
-    Ok(conn
+    let found = conn
         .prepare_cached(&SQL)?
-        .query_row(params![id, key_hash, now()], |r| {
-            Ok((from_row(r)?, r.get(BREAK_GLASS)?))
+        .query_row(params![uid, key_hash], |r| {
+            Ok((from_row(r)?, r.get(BREAK_GLASS)?, r.get(EXPIRES_AT)?))
         })
-        .optional()?)
+        .optional()?;
+    Ok(SessionRead { uid, found })
 }
 
 /// The account an IdP identity signs in as in `team_id`, when it has one.

@@ -19,7 +19,7 @@ use crate::session::TypedSession;
 use crate::state::AppState;
 use crate::store::audit::Actor;
 use crate::store::users::{self, User};
-use crate::store::StoreError;
+use crate::store::{Memo, StoreError};
 use crate::views::Chrome;
 
 use super::client_ip::client_ip;
@@ -142,22 +142,25 @@ impl SignedIn {
     /// session is confirmed and `quick` runs there; `quick` answers `None` when what the page
     /// needs is not a short read this time (not cached, a search), and then the whole load is
     /// done as `load_with(slow)` in the blocking pool. So is it when the store would wait.
+    /// Inline, the session's read and `quick`'s may come from the connection's memo, which
+    /// holds them only while the database is unchanged (`store::memo`).
     pub async fn load_quick_or<T, Q, F>(
         self,
         quick: Q,
         slow: F,
     ) -> Result<(CurrentUser, T), AppError>
     where
-        Q: FnOnce(&Connection, &User) -> Result<Option<T>, StoreError>,
+        Q: FnOnce(&Connection, &Memo, &User) -> Result<Option<T>, StoreError>,
         F: FnOnce(&Connection, &User) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
         let (uid, row) = (self.uid, &self.row);
-        let inline = self.state.store.read_inline(|c| {
-            let Some((user, break_glass)) = users::for_live_session(c, uid, row)? else {
+        let inline = self.state.store.read_inline(|c, memo| {
+            let Some((user, break_glass)) = users::for_live_session_remembered(c, memo, uid, row)?
+            else {
                 return Ok(Some(None));
             };
-            Ok(quick(c, &user)?.map(|data| Some((user, break_glass, data))))
+            Ok(quick(c, memo, &user)?.map(|data| Some((user, break_glass, data))))
         });
         match inline {
             Some(Ok(Some(loaded))) => self.finish(loaded),
@@ -170,7 +173,7 @@ impl SignedIn {
     pub async fn confirm(self) -> Result<CurrentUser, AppError> {
         let nothing_else = |_: &Connection, _: &User| Ok(());
         Ok(self
-            .load_quick_or(|c, u| nothing_else(c, u).map(Some), nothing_else)
+            .load_quick_or(|c, _, u| nothing_else(c, u).map(Some), nothing_else)
             .await?
             .0)
     }

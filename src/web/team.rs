@@ -46,9 +46,10 @@ pub async fn team_page(
         page,
         per_page: PER_PAGE,
     };
-    let quick = |c: &_, me: &users::User| {
+    let quick = |c: &_, memo: &_, me: &users::User| {
         let found = members::team_page_if_cached(
             c,
+            memo,
             &state.team_pages,
             &list_page(&me.team_id, me.is_admin(), &q, page),
         )?;
