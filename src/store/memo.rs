@@ -110,12 +110,14 @@ impl<K: Hash + Eq, V: Clone> Remembered<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
-        if let Some(v) = self.0.borrow().get(key).filter(|v| fits(v)) {
-            return Ok(v.clone());
+        // The map is not borrowed while `read` runs.
+        let remembered = self.0.borrow().get(key).filter(|v| fits(v)).cloned();
+        if let Some(v) = remembered {
+            return Ok(v);
         }
         let v = read()?;
         let mut entries = self.0.borrow_mut();
-        if entries.len() >= ENTRIES {
+        if entries.len() >= ENTRIES && !entries.contains_key(key) {
             entries.clear();
         }
         entries.insert(key.to_owned(), v.clone());
@@ -136,7 +138,7 @@ mod tests {
     use crate::store::{members, sessions, users, Memo, Store, StoreError};
 
     /// A store of one connection (every inline read gets the same one, and its memo), with a
-    /// team `t`, a member and a live session `key` of theirs.
+    /// team `t`, a member and a live session `key` of theirs, and a team `u` of two.
     fn store() -> (tempfile::TempDir, Store, i64) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("t.db"), 1).expect("create");
@@ -144,9 +146,13 @@ mod tests {
             .run_blocking(|c| -> Result<i64, StoreError> {
                 c.execute(
                     "INSERT INTO teams (id, name, source, issuer, client_id, created_at)
-                     VALUES ('t', 'T', 'shell', 'https://idp.test', 'c', 0)",
+                     VALUES ('t', 'T', 'shell', 'https://idp.test', 'c', 0),
+                            ('u', 'U', 'shell', 'https://idp.test', 'c', 0)",
                     [],
                 )?;
+                for (subject, email) in [("u1", "a@u.test"), ("u2", "b@u.test")] {
+                    users::insert_seeded(c, "u", "https://idp.test", subject, email, "U", 0)?;
+                }
                 let uid =
                     users::insert_seeded(c, "t", "https://idp.test", "s", "a@t.test", "A", 0)?;
                 sessions::insert(c, b"key", Some(uid), "{}", (3600, 3600), None)?;
@@ -190,6 +196,15 @@ mod tests {
         assert_eq!(members(&store, &ran), 1);
         assert_eq!(members(&store, &ran), 1);
         assert_eq!(ran.get(), 1, "the second read was remembered");
+        // Another team's counts are read, and remembered, as theirs.
+        let other_team = |c: &Connection, memo: &Memo| {
+            memo.counts
+                .get_or("u", |_| true, || members::counts(c, "u"))
+        };
+        let read = store.read_inline(other_team).expect("idle").expect("read");
+        assert_eq!(read.members, 2);
+        assert_eq!(members(&store, &ran), 1);
+        assert_eq!(ran.get(), 1);
 
         // A commit by another process (a shell command): the next read sees it.
         let other = Connection::open(dir.path().join("t.db")).expect("other");
@@ -235,19 +250,19 @@ mod tests {
     #[test]
     fn a_remembered_session_still_expires_with_the_clock() {
         let (_dir, store, uid) = store();
-        let read = store
-            .read_inline(|c, memo| {
-                memo.sessions.get_or(
-                    &b"key"[..],
-                    |_| true,
-                    || users::read_session(c, uid, b"key"),
-                )
+        // A session that ends in two seconds, read (and remembered) while it is live.
+        let ends = crate::store::now() + 2;
+        store
+            .run_blocking(|c| -> Result<usize, StoreError> {
+                Ok(c.execute("UPDATE sessions SET expires_at = ?1", [ends])?)
             })
-            .expect("idle")
-            .expect("read");
-        let now = crate::store::now();
-        assert!(read.clone().live_at(now).is_some());
-        assert!(read.live_at(now + 3600).is_none(), "expired an hour later");
+            .expect("ends soon");
+        assert_eq!(signed_in(&store, uid).as_deref(), Some("A"));
+        while crate::store::now() < ends {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // Nothing was written meanwhile: the remembered read is served, and it has expired.
+        assert_eq!(signed_in(&store, uid), None);
     }
 
     #[test]
